@@ -1,0 +1,224 @@
+/* Penny: a Cilk-style work-stealing runtime.
+ *
+ * This is the one public header. It declares the pool, the root jobs that
+ * code outside the pool submits, and the fork-join API that kernels use on a
+ * worker thread. Everything named here is ABI; internal structures stay in
+ * src/core.
+ */
+#ifndef PENNY_H
+#define PENNY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+# if defined(PENNY_BUILDING_SHARED)
+#  define PENNY_EXTERN __declspec(dllexport)
+# elif defined(PENNY_USING_SHARED)
+#  define PENNY_EXTERN __declspec(dllimport)
+# else
+#  define PENNY_EXTERN /* static library */
+# endif
+#elif __GNUC__ >= 4
+# define PENNY_EXTERN __attribute__((visibility("default")))
+#else
+# define PENNY_EXTERN /* nothing */
+#endif
+
+#define PENNY_VERSION_MAJOR 0
+#define PENNY_VERSION_MINOR 1
+#define PENNY_VERSION_PATCH 0
+#define PENNY_VERSION_HEX ((PENNY_VERSION_MAJOR << 16) | \
+                           (PENNY_VERSION_MINOR << 8)  | \
+                           (PENNY_VERSION_PATCH))
+
+/* Bumped whenever a struct layout or a function signature below changes. */
+#define PENNY_ABI_VERSION 1
+
+/* Error codes: XX(name, value, message). Every fallible function returns 0
+ * or one of these negative values. */
+#define PENNY_ERRNO_MAP(XX)                                                   \
+  XX(EINVAL,    -1, "invalid argument")                                       \
+  XX(ENOMEM,    -2, "out of memory")                                          \
+  XX(ERANGE,    -3, "value out of range")                                     \
+  XX(ECLOSED,   -4, "pool is closed")                                         \
+  XX(ECANCELED, -5, "job was cancelled")                                      \
+  XX(EBUSY,     -6, "job is already running")                                 \
+  XX(EDONE,     -7, "job has already finished")                               \
+  XX(ETHREAD,   -8, "could not start a worker thread")                        \
+  XX(EKERNEL,   -9, "kernel reported failure")                                \
+
+typedef enum {
+#define PENNY_ERRNO_ENUM_(name, value, msg) PENNY_##name = value,
+  PENNY_ERRNO_MAP(PENNY_ERRNO_ENUM_)
+#undef PENNY_ERRNO_ENUM_
+  PENNY_OK = 0
+} penny_errno_t;
+
+/* "invalid argument" for PENNY_EINVAL; "unknown error" for anything else. */
+PENNY_EXTERN const char *penny_strerror(int err);
+/* "EINVAL" for PENNY_EINVAL; "UNKNOWN" for anything else. */
+PENNY_EXTERN const char *penny_err_name(int err);
+
+/* Opaque long-lived objects. */
+typedef struct penny_pool_s penny_pool_t;
+typedef struct penny_worker_s penny_worker_t;
+
+/* A unit of work. `w` is the worker running it: pass it on to the
+ * fork-join calls below. */
+typedef void (*penny_task_fn)(penny_worker_t *w, void *arg);
+
+/* The body of penny_for: handles the index range [lo, hi). */
+typedef void (*penny_for_fn)(penny_worker_t *w, int64_t lo, int64_t hi,
+                             void *arg);
+
+/* Storage for one spawned child, provided by the caller (usually on the
+ * stack), so a spawn never allocates. Its contents are private. */
+typedef struct penny_task_s {
+  uint64_t opaque_[4];
+} penny_task_t;
+
+/* A root job submitted from outside the pool. The caller owns the storage,
+ * fills the four public fields, and keeps it alive until `done` has been
+ * called, which happens exactly once per submitted job, on a worker thread.
+ * `status` is 0, PENNY_ECANCELED (cancelled before it started, or
+ * cancellation was requested while it ran), or the code the kernel passed
+ * to penny_fail. After `done` returns the pool never touches the job. */
+typedef struct penny_job_s penny_job_t;
+typedef void (*penny_done_fn)(penny_job_t *job, int status);
+
+struct penny_job_s {
+  penny_task_fn fn;
+  void *arg;
+  penny_done_fn done;
+  void *data;             /* for the caller; the pool never reads it */
+  uint64_t opaque_[4];
+};
+
+/* Job states, as returned by penny_job_state. */
+#define PENNY_JOB_QUEUED    0
+#define PENNY_JOB_RUNNING   1
+#define PENNY_JOB_DONE      2
+#define PENNY_JOB_CANCELLED 3
+
+/* Pool options. Zero-initialise, then set what you need. */
+typedef struct penny_pool_options_s {
+  unsigned threads;          /* 0: one per available CPU */
+  unsigned deque_capacity;   /* power of two; 0: 4096 frames per worker */
+  unsigned injector_capacity; /* power of two; 0: 4096 jobs */
+  unsigned spin_us;          /* idle spin before sleeping; 0: 50 us */
+  unsigned flags;            /* PENNY_POOL_* below */
+  /* Optional caller-supplied memory for the pool's control blocks
+   * (workers, deques, injector): 64-byte aligned, at least
+   * penny_pool_mem_size() bytes, alive until penny_pool_destroy returns.
+   * NULL: the pool allocates it. */
+  void *mem;
+  size_t mem_size;
+} penny_pool_options_t;
+
+/* Debug switch: every deque reports itself full, so every spawn runs its
+ * child inline. Results must not change; tests use it. */
+#define PENNY_POOL_DEBUG_FULL_DEQUE 0x1u
+/* Debug switch: a thief yields the CPU between reading a frame and
+ * claiming it, to widen the races that stress tests look for. */
+#define PENNY_POOL_DEBUG_RACE 0x2u
+/* Use the textbook symmetric fences in the deques even where the faster
+ * asymmetric ones (Linux membarrier) are available. */
+#define PENNY_POOL_SYMMETRIC_FENCES 0x4u
+
+/* Bytes of control memory a pool with these options needs. */
+PENNY_EXTERN int penny_pool_mem_size(const penny_pool_options_t *opts,
+                                     size_t *size);
+
+/* Starts the worker threads. `opts` may be NULL for the defaults. */
+PENNY_EXTERN int penny_pool_create(penny_pool_t **pool,
+                                   const penny_pool_options_t *opts);
+
+/* Flag for penny_pool_destroy: jobs still queued finish with
+ * PENNY_ECANCELED without running, running ones see penny_cancelled(). */
+#define PENNY_DESTROY_CANCEL 0x1u
+
+/* Refuses new jobs, lets the queued and running ones finish (or cancels
+ * them, see above), stops and joins every worker and frees the pool. No
+ * thread of the pool runs after it returns. Must not race with
+ * penny_pool_submit on the same pool. */
+PENNY_EXTERN int penny_pool_destroy(penny_pool_t *pool, unsigned flags);
+
+/* Queues a root job. Never blocks and never fails for lack of room.
+ * Returns PENNY_ECLOSED once destruction has begun, PENNY_EINVAL for a job
+ * without fn or done. Call from any thread that is not a worker of this
+ * pool (a kernel forks with penny_spawn instead). */
+PENNY_EXTERN int penny_pool_submit(penny_pool_t *pool, penny_job_t *job);
+
+/* Cancels a job. 0: it was queued and will finish with PENNY_ECANCELED
+ * without running. PENNY_EBUSY: it is running; penny_cancelled() now
+ * reports true to its kernel, which finishes with PENNY_ECANCELED.
+ * PENNY_EDONE: it has finished (or was cancelled before). The caller must
+ * know the job is still alive, i.e. `done` has not returned. */
+PENNY_EXTERN int penny_job_cancel(penny_job_t *job);
+
+/* One of PENNY_JOB_*. */
+PENNY_EXTERN int penny_job_state(const penny_job_t *job);
+
+PENNY_EXTERN unsigned penny_pool_threads(const penny_pool_t *pool);
+
+/* Per-worker event counters (zero when built with PENNY_NO_STATS). */
+typedef struct penny_stats_s {
+  uint64_t jobs;           /* root jobs run (not counting cancelled ones) */
+  uint64_t spawns;         /* children pushed on a deque */
+  uint64_t inlined;        /* children run at once because the deque was full */
+  uint64_t steals;         /* tasks taken from another worker's deque */
+  uint64_t failed_steals;  /* steal attempts that found nothing or lost a race */
+  uint64_t sleeps;         /* times the worker parked */
+  uint64_t wakeups;        /* wake-ups this worker sent to sleepers */
+} penny_stats_t;
+
+#define PENNY_ALL_WORKERS ((unsigned)-1)
+
+/* Counters of one worker, or summed over all with PENNY_ALL_WORKERS.
+ * Safe from any thread at any time; the values are a racy snapshot. */
+PENNY_EXTERN int penny_pool_stats(const penny_pool_t *pool, unsigned worker,
+                                  penny_stats_t *stats);
+
+/* ---- Fork-join: only on a worker thread, with that worker's `w`. ---- */
+
+/* Makes fn(w, arg) available to other workers and returns. Any number of
+ * children may be spawned from one frame; each must be synced, in the
+ * reverse order of its spawn, before the spawning function returns. */
+PENNY_EXTERN void penny_spawn(penny_worker_t *w, penny_task_t *child,
+                              penny_task_fn fn, void *arg);
+
+/* Returns once the child has run: runs it here if no thief took it,
+ * otherwise helps with other work until the thief is done. */
+PENNY_EXTERN void penny_sync(penny_worker_t *w, penny_task_t *child);
+
+/* Runs fa(w, a) and fb(w, b), in parallel when a worker is free. */
+PENNY_EXTERN void penny_join(penny_worker_t *w, penny_task_fn fa, void *a,
+                             penny_task_fn fb, void *b);
+
+/* Calls body over [0, n) in chunks of at least `grain` indices (0: pick
+ * one), splitting lazily: a range is halved only while its worker's deque
+ * is empty, i.e. when a thief could use the other half. Stops handing out
+ * chunks once the job is cancelled. */
+PENNY_EXTERN void penny_for(penny_worker_t *w, int64_t n, int64_t grain,
+                            penny_for_fn body, void *arg);
+
+/* Non-zero once the current root job has been cancelled (or the pool is
+ * being destroyed with PENNY_DESTROY_CANCEL). Poll at chunk boundaries. */
+PENNY_EXTERN int penny_cancelled(const penny_worker_t *w);
+
+/* Makes the current root job finish with `err` (a negative PENNY_* code)
+ * once its kernel returns. The first failure wins. */
+PENNY_EXTERN void penny_fail(penny_worker_t *w, int err);
+
+PENNY_EXTERN unsigned penny_worker_index(const penny_worker_t *w);
+PENNY_EXTERN unsigned penny_worker_count(const penny_worker_t *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PENNY_H */

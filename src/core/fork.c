@@ -1,0 +1,199 @@
+/* Fork-join: the thief side of the deque, the slow path of sync, and the
+ * public spawn/sync/join/for entry points. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Thief: takes the oldest frame of v's deque (Chase-Lev steal with the
+ * memory orders of Le et al. 2013). */
+penny__steal_t penny__deque_steal(penny_worker_t *v, penny__task_t **out) {
+  /* Acquire pairs with the CAS of earlier thieves: the slot they read is
+   * not the one we are about to read. */
+  int64_t t = atomic_load_explicit(&v->top, memory_order_acquire);
+  if (v->asym) {
+    /* A deque that looks empty is not worth a system call; reporting it
+     * empty is always allowed (it may have been, a moment ago). Relaxed:
+     * only a hint. */
+    if (atomic_load_explicit(&v->bottom, memory_order_relaxed) <= t)
+      return STEAL_EMPTY;
+    /* The thief's half of the asymmetric handshake (see internal.h). */
+    penny__heavy_barrier();
+  } else {
+    /* SeqCst fence: top is read before bottom; pairs with the fence in
+     * the owner's pop, so the two cannot both take the last frame. */
+    atomic_thread_fence(memory_order_seq_cst);
+  }
+  /* Acquire pairs with the owner's release stores of bottom: the slot and
+   * the frame behind it are visible. */
+  int64_t b = atomic_load_explicit(&v->bottom, memory_order_acquire);
+  if (t >= b)
+    return STEAL_EMPTY;
+  /* Relaxed: the slot cannot be overwritten before our CAS succeeds (the
+   * owner's push sees the deque full while top is unchanged). */
+  penny__task_t *x = atomic_load_explicit(&v->ring[t & v->mask],
+                                          memory_order_relaxed);
+  if (PENNY_UNLIKELY(v->debug_race))
+    penny__thread_yield(); /* Let the owner or another thief move first. */
+  /* SeqCst as in the paper: the CAS on top is the single point where
+   * thieves and the owner's last-frame pop are ordered. */
+  if (!atomic_compare_exchange_strong_explicit(&v->top, &t, t + 1,
+                                               memory_order_seq_cst,
+                                               memory_order_relaxed))
+    return STEAL_RETRY;
+  *out = x;
+  return STEAL_SUCCESS;
+}
+
+/* The child t was stolen (p == NULL): keep this worker busy until the
+ * thief finishes it. Leapfrogging: the thief's deque holds t's own
+ * descendants, so steal from it first, then from anyone, then take new
+ * jobs. Our deque is empty here: t was the newest frame and a thief took
+ * it from the top, so every older frame was taken before. */
+void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
+                      penny__task_t *p) {
+  if (p != NULL) {
+    fprintf(stderr, "penny: penny_sync called out of order; children must "
+                    "be synced in the reverse order of their spawns\n");
+    abort();
+  }
+  unsigned idle_rounds = 0;
+  for (;;) {
+    /* Acquire pairs with the thief's release store of TASK_DONE. A stale
+     * or missing thief index only costs a random pick. */
+    uint64_t word = atomic_load_explicit(&t->word, memory_order_acquire);
+    if (TASK_STATE(word) == TASK_DONE)
+      break;
+    penny__task_t *task = NULL;
+    penny_job_t *job = NULL;
+    uint32_t thief = TASK_THIEF(word);
+    if (thief < w->count && thief != w->index &&
+        penny__deque_steal(&w->pool->workers[thief], &task) ==
+            STEAL_SUCCESS) {
+      penny__run_stolen(w, task);
+      idle_rounds = 0;
+      continue;
+    }
+    if (penny__find_work(w, &task, &job)) {
+      penny__run_found(w, task, job);
+      idle_rounds = 0;
+      continue;
+    }
+    /* Nothing to do but wait for the thief. With more threads than cores
+     * the thief may need our CPU, so yield now and then. */
+    if (++idle_rounds < 64)
+      penny__cpu_relax();
+    else
+      penny__thread_yield();
+  }
+}
+
+/* ---- Public entry points (plugins reach these through pointers; the
+ * built-in kernels use the inline versions in internal.h). ---- */
+
+void penny_spawn(penny_worker_t *w, penny_task_t *child, penny_task_fn fn,
+                 void *arg) {
+  penny__spawn(w, child, fn, arg);
+}
+
+void penny_sync(penny_worker_t *w, penny_task_t *child) {
+  penny__sync(w, child);
+}
+
+void penny_join(penny_worker_t *w, penny_task_fn fa, void *a,
+                penny_task_fn fb, void *b) {
+  penny_task_t child;
+  penny__spawn(w, &child, fb, b);
+  fa(w, a);
+  penny__sync(w, &child);
+}
+
+int penny_cancelled(const penny_worker_t *w) {
+  const penny_job_t *job = w->job;
+  /* Relaxed: cancellation is a hint polled at chunk boundaries. */
+  return (job != NULL &&
+          (atomic_load_explicit(&penny__job_priv(job)->state,
+                                memory_order_relaxed) & JOB_CANCEL_REQ)) ||
+         atomic_load_explicit(&w->pool->cancel_all, memory_order_relaxed);
+}
+
+void penny_fail(penny_worker_t *w, int err) {
+  if (w->job == NULL || err >= 0)
+    return;
+  int32_t expected = 0;
+  /* Relaxed: the status is read by the job's worker after the kernel has
+   * returned, which the sync of every child orders after this store. */
+  atomic_compare_exchange_strong_explicit(&penny__job_priv(w->job)->status,
+                                          &expected, err,
+                                          memory_order_relaxed,
+                                          memory_order_relaxed);
+}
+
+unsigned penny_worker_index(const penny_worker_t *w) {
+  return w->index;
+}
+
+unsigned penny_worker_count(const penny_worker_t *w) {
+  return w->count;
+}
+
+/* ---- penny_for: lazy binary splitting (Tzannes, Caragea, Barua and
+ * Vishkin, PPoPP 2010). A range is halved only when the worker's deque is
+ * empty, a sign that thieves are hungry; otherwise the worker runs one
+ * grain and looks again. ---- */
+
+typedef struct {
+  penny_for_fn body;
+  void *arg;
+  int64_t grain;
+} for_ctx_t;
+
+typedef struct {
+  const for_ctx_t *ctx;
+  int64_t lo, hi;
+} for_range_t;
+
+static void for_range(penny_worker_t *w, const for_ctx_t *ctx, int64_t lo,
+                      int64_t hi);
+
+static void for_half(penny_worker_t *w, void *arg) {
+  for_range_t *r = arg;
+  for_range(w, r->ctx, r->lo, r->hi);
+}
+
+static void for_range(penny_worker_t *w, const for_ctx_t *ctx, int64_t lo,
+                      int64_t hi) {
+  while (hi - lo > ctx->grain) {
+    if (penny_cancelled(w))
+      return;
+    if (penny__deque_size(w) <= 0) {
+      int64_t mid = lo + (hi - lo) / 2;
+      for_range_t right = { ctx, mid, hi };
+      penny_task_t child;
+      penny__spawn(w, &child, for_half, &right);
+      for_range(w, ctx, lo, mid);
+      penny__sync(w, &child);
+      return;
+    }
+    ctx->body(w, lo, lo + ctx->grain, ctx->arg);
+    lo += ctx->grain;
+  }
+  if (lo < hi && !penny_cancelled(w))
+    ctx->body(w, lo, hi, ctx->arg);
+}
+
+void penny_for(penny_worker_t *w, int64_t n, int64_t grain,
+               penny_for_fn body, void *arg) {
+  if (n <= 0)
+    return;
+  if (grain <= 0) {
+    /* Enough chunks to balance, few enough that each is worth a check. */
+    grain = n / ((int64_t) w->count * 8);
+    if (grain > 8192)
+      grain = 8192;
+    if (grain < 1)
+      grain = 1;
+  }
+  for_ctx_t ctx = { body, arg, grain };
+  for_range(w, &ctx, 0, n);
+}

@@ -1,0 +1,353 @@
+/* Internal structures of the core. Nothing here is ABI. */
+#ifndef PENNY_INTERNAL_H
+#define PENNY_INTERNAL_H
+
+#include "penny.h"
+#include "platform.h"
+
+#include <assert.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PENNY_CACHE_LINE 64
+
+#if defined(__GNUC__)
+# define PENNY_LIKELY(x) __builtin_expect(!!(x), 1)
+# define PENNY_UNLIKELY(x) __builtin_expect(!!(x), 0)
+# define PENNY_NOINLINE __attribute__((noinline))
+#else
+# define PENNY_LIKELY(x) (x)
+# define PENNY_UNLIKELY(x) (x)
+# define PENNY_NOINLINE
+#endif
+
+
+/* Compile-time counters: each is written only by its own worker, so an
+ * increment is a relaxed load and store (no locked instruction), and
+ * penny_pool_stats reads them with relaxed loads from any thread. */
+#ifdef PENNY_NO_STATS
+# define PENNY_COUNT(w, field) ((void) 0)
+#else
+# define PENNY_COUNT(w, field)                                              \
+  atomic_store_explicit(&(w)->stats.field,                                  \
+      atomic_load_explicit(&(w)->stats.field, memory_order_relaxed) + 1,    \
+      memory_order_relaxed)
+#endif
+
+typedef struct {
+  _Atomic uint64_t jobs, spawns, inlined, steals, failed_steals, sleeps,
+      wakeups;
+} penny__counters_t;
+
+/* ---- Spawned frames (the private view of penny_task_t). ---- */
+
+enum {
+  TASK_PUSHED = 0,  /* on the owner's deque (or being stolen from it) */
+  TASK_INLINE = 1,  /* the deque was full: already ran inside spawn */
+  TASK_DONE = 2     /* a thief ran it to completion */
+};
+
+/* `word` packs the state (low 32 bits) with the index of the worker that
+ * stole the frame (high 32 bits), so a spawn initializes both in one
+ * store. */
+#define TASK_NO_THIEF UINT32_MAX
+#define TASK_WORD(state, thief) (((uint64_t) (thief) << 32) | (state))
+#define TASK_STATE(word) ((uint32_t) (word))
+#define TASK_THIEF(word) ((uint32_t) ((word) >> 32))
+
+typedef struct penny__task_s {
+  penny_task_fn fn;
+  void *arg;
+  penny_job_t *job;         /* root job it belongs to, for penny_cancelled */
+  _Atomic uint64_t word;    /* TASK_WORD(TASK_*, thief); a thief sets
+                               TASK_DONE with a release store */
+} penny__task_t;
+
+static_assert(sizeof(penny__task_t) <= sizeof(penny_task_t),
+              "penny_task_t too small for the private frame");
+static_assert(alignof(penny__task_t) <= alignof(penny_task_t),
+              "penny_task_t under-aligned for the private frame");
+
+/* ---- Root jobs (the private words of penny_job_t). ---- */
+
+#define JOB_STATE_MASK 0x3u      /* PENNY_JOB_* */
+#define JOB_CANCEL_REQ 0x4u      /* cancellation requested while running */
+
+typedef struct {
+  _Atomic uint32_t state;   /* PENNY_JOB_* | JOB_CANCEL_REQ */
+  _Atomic int32_t status;   /* first penny_fail code, 0 if none */
+  penny_job_t *next;        /* overflow list link, under the injector lock */
+  uint64_t reserved;
+} penny__job_priv_t;
+
+static_assert(sizeof(penny__job_priv_t) <= sizeof(((penny_job_t *) 0)->opaque_),
+              "penny_job_t too small for the private job words");
+
+static inline penny__job_priv_t *penny__job_priv(const penny_job_t *job) {
+  return (penny__job_priv_t *) (void *) &job->opaque_[0];
+}
+
+/* ---- The injector: jobs from outside the pool. ---- */
+
+/* A bounded multi-producer multi-consumer ring (Vyukov's sequence-numbered
+ * cells) with an overflow list behind a mutex for when it is full, so a
+ * submission never fails and never blocks on a worker. */
+typedef struct {
+  _Atomic uint64_t seq;
+  penny_job_t *job;
+} penny__cell_t;
+
+typedef struct {
+  alignas(PENNY_CACHE_LINE) _Atomic uint64_t enqueue_pos; /* producers */
+  alignas(PENNY_CACHE_LINE) _Atomic uint64_t dequeue_pos; /* consumers */
+  alignas(PENNY_CACHE_LINE) penny__cell_t *cells;         /* immutable */
+  uint64_t mask;
+  /* Jobs in the overflow list; producers use the list while it is not
+   * empty, so jobs keep their order. */
+  _Atomic uint64_t overflow_count;
+  uv_mutex_t overflow_lock;
+  penny_job_t *overflow_head;   /* under overflow_lock */
+  penny_job_t *overflow_tail;   /* under overflow_lock */
+} penny__injector_t;
+
+int penny__injector_init(penny__injector_t *q, penny__cell_t *cells,
+                         uint64_t capacity);
+void penny__injector_destroy(penny__injector_t *q);
+void penny__injector_push(penny__injector_t *q, penny_job_t *job);
+penny_job_t *penny__injector_pop(penny__injector_t *q);
+bool penny__injector_empty(penny__injector_t *q);
+
+/* ---- Workers. ---- */
+
+typedef enum {
+  STEAL_EMPTY = 0,
+  STEAL_SUCCESS = 1,
+  STEAL_RETRY = 2      /* lost a race with the owner or another thief */
+} penny__steal_t;
+
+struct penny_worker_s {
+  /* Written by thieves (CAS) and by the owner racing for the last item. */
+  alignas(PENNY_CACHE_LINE) _Atomic int64_t top;
+  /* Written only by the owner, read by thieves. */
+  alignas(PENNY_CACHE_LINE) _Atomic int64_t bottom;
+  /* Set at creation, read by everyone. */
+  alignas(PENNY_CACHE_LINE) _Atomic(penny__task_t *) *ring;
+  int64_t mask;             /* ring capacity - 1 */
+  int64_t cap_limit;        /* frames the deque may hold before "full" */
+  penny_pool_t *pool;
+  unsigned index;
+  unsigned count;           /* threads in the pool */
+  int debug_race;           /* PENNY_POOL_DEBUG_RACE: yield inside steal */
+  int asym;                 /* asymmetric fences (see the deque comment) */
+  /* Owner-only. */
+  alignas(PENNY_CACHE_LINE) int64_t top_cache; /* lower bound of `top` */
+  penny_job_t *job;         /* root job of the task running now, or NULL */
+  uint64_t rng;             /* xorshift state for victim selection */
+  penny__thread_t thread;   /* written by create, read by destroy */
+  /* Written by the owner, read by penny_pool_stats. */
+  alignas(PENNY_CACHE_LINE) penny__counters_t stats;
+};
+
+/* ---- The pool and its sleep state (see SLEEP.md). ---- */
+
+/* `idle` packs three 16-bit counts so one load sees them together. */
+#define IDLE_SEARCHING_ONE ((uint64_t) 1)
+#define IDLE_SLEEPING_ONE ((uint64_t) 1 << 16)
+#define IDLE_WAKING_ONE ((uint64_t) 1 << 32)
+#define IDLE_SEARCHING(s) ((unsigned) ((s) & 0xffff))
+#define IDLE_SLEEPING(s) ((unsigned) (((s) >> 16) & 0xffff))
+#define IDLE_WAKING(s) ((unsigned) (((s) >> 32) & 0xffff))
+#define PENNY_MAX_THREADS 4096
+
+struct penny_pool_s {
+  /* Sleep state, read on every notify; changes only when workers go idle,
+   * sleep or wake. */
+  alignas(PENNY_CACHE_LINE) _Atomic uint64_t idle;
+  penny__park_t park;         /* word: wake-up epoch, bumped by wakers */
+  alignas(PENNY_CACHE_LINE) _Atomic int stopping;   /* set by destroy */
+  _Atomic int cancel_all;     /* destroy with PENNY_DESTROY_CANCEL */
+  penny__injector_t injector;
+  penny_worker_t *workers;    /* `threads` of them, in `mem` */
+  unsigned threads;
+  uint64_t spin_ns;
+  void *mem;                  /* control memory */
+  int own_mem;                /* allocated by us, freed by destroy */
+};
+
+void penny__notify(penny_pool_t *pool);
+void penny__maybe_wake(penny_pool_t *pool, penny_worker_t *waker);
+penny__steal_t penny__deque_steal(penny_worker_t *v, penny__task_t **out);
+void penny__run_stolen(penny_worker_t *w, penny__task_t *t);
+void penny__run_job(penny_worker_t *w, penny_job_t *job);
+bool penny__find_work(penny_worker_t *w, penny__task_t **task,
+                      penny_job_t **job);
+void penny__run_found(penny_worker_t *w, penny__task_t *task,
+                      penny_job_t *job);
+PENNY_NOINLINE void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
+                                     penny__task_t *popped);
+uint64_t penny__rand(penny_worker_t *w);
+
+/* ---- The Chase-Lev deque, owner side (hot path, inline). ----
+ *
+ * D. Chase and Y. Lev, "Dynamic circular work-stealing deque", SPAA 2005,
+ * with the C11 memory orders of N. M. Le, A. Pop, A. Cohen and
+ * F. Zappa Nardelli, "Correct and efficient work-stealing for weak memory
+ * models", PPoPP 2013. The ring is fixed (no resize): a full deque makes
+ * the spawn run its child inline. Indices are signed 64-bit and never wrap
+ * in practice. The thief side is penny__deque_steal in fork.c.
+ *
+ * Two deliberate differences from the paper:
+ *
+ * 1. Every store to `bottom` is a release store, where the paper uses a
+ * release fence before a relaxed store in push and relaxed stores in take.
+ * Without resizing, the fence orders exactly what the release store orders
+ * (the slot and the frame before the new bottom); making the take stores
+ * release too means every value a thief can read heads its own release
+ * sequence under the C11 and C++20 rules alike, and ThreadSanitizer, which
+ * does not model fences, sees the same happens-before edges as the
+ * hardware. On x86 all of these are plain moves.
+ *
+ * 2. Asymmetric fences (when w->asym): the SeqCst fence of take, which
+ * every sync pays, drains the store buffer and costs about as much as the
+ * rest of a fork point together. Where the OS offers it (Linux membarrier,
+ * private expedited), take uses a compiler-only fence and a thief instead
+ * calls penny__heavy_barrier() in place of its own SeqCst fence: that makes
+ * the owner execute a full barrier at some point during the call, which is
+ * all the Dekker-style handshake between take and steal needs (if the
+ * owner's barrier comes after its store of bottom, the thief sees the new
+ * bottom; if before, the owner's load of top comes after the barrier and
+ * sees any top the thief changed before it). Thieves pay a system call
+ * (microseconds) per steal from a deque that looks non-empty; steals are
+ * rare in fork-join, syncs are not. Without membarrier, under
+ * ThreadSanitizer, or with PENNY_POOL_SYMMETRIC_FENCES, the fences are the
+ * paper's. */
+
+/* The owner's half of the take/steal handshake (see 2. above). */
+static inline void penny__owner_fence(const penny_worker_t *w) {
+  if (PENNY_LIKELY(w->asym))
+    /* Compiler-only: the thief's heavy barrier supplies the hardware
+     * fence. */
+    atomic_signal_fence(memory_order_seq_cst);
+  else
+    /* SeqCst fence: pairs with the SeqCst fence in steal. */
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* Owner: pushes t and returns the index it went to, or -1 if the deque is
+ * full. */
+static inline int64_t penny__deque_push(penny_worker_t *w, penny__task_t *t) {
+  int64_t b = atomic_load_explicit(&w->bottom, memory_order_relaxed);
+  if (PENNY_UNLIKELY(b - w->top_cache >= w->cap_limit)) {
+    /* Acquire pairs with the thieves' CAS on top: a slot a thief has
+     * stolen from is read before we overwrite it (Le et al., push). */
+    w->top_cache = atomic_load_explicit(&w->top, memory_order_acquire);
+    if (b - w->top_cache >= w->cap_limit)
+      return -1;
+  }
+  atomic_store_explicit(&w->ring[b & w->mask], t, memory_order_relaxed);
+  /* Release: publishes the slot and the frame's fields to the thief whose
+   * acquire load of bottom reads this value. */
+  atomic_store_explicit(&w->bottom, b + 1, memory_order_release);
+  return b;
+}
+
+/* Owner: pops the newest frame, or NULL if thieves took everything. Sets
+ * *left to the number of frames still on the deque. */
+static inline penny__task_t *penny__deque_pop(penny_worker_t *w,
+                                              int64_t *left) {
+  int64_t b = atomic_load_explicit(&w->bottom, memory_order_relaxed) - 1;
+  /* Release: see the comment above the deque. */
+  atomic_store_explicit(&w->bottom, b, memory_order_release);
+  /* The store of bottom above is ordered before the load of top below;
+   * pairs with the fence (or heavy barrier) in steal between its loads of
+   * top and bottom, so the owner and a thief cannot both take the last
+   * frame. */
+  penny__owner_fence(w);
+  int64_t t = atomic_load_explicit(&w->top, memory_order_relaxed);
+  penny__task_t *x = NULL;
+  *left = 0;
+  if (PENNY_LIKELY(t < b)) {
+    /* More than one frame: no thief can reach slot b. */
+    x = atomic_load_explicit(&w->ring[b & w->mask], memory_order_relaxed);
+    *left = b - t;
+  } else if (t == b) {
+    /* The last frame: race the thieves for it. SeqCst as in the paper; it
+     * pairs with the thieves' CAS on top. */
+    x = atomic_load_explicit(&w->ring[b & w->mask], memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&w->top, &t, t + 1,
+                                                 memory_order_seq_cst,
+                                                 memory_order_relaxed))
+      x = NULL;
+    atomic_store_explicit(&w->bottom, b + 1, memory_order_release);
+    w->top_cache = b + 1;
+  } else {
+    /* Already empty: restore bottom. */
+    atomic_store_explicit(&w->bottom, b + 1, memory_order_release);
+  }
+  return x;
+}
+
+/* Frames on the deque, as the owner sees it (thieves may be taking some). */
+static inline int64_t penny__deque_size(penny_worker_t *w) {
+  return atomic_load_explicit(&w->bottom, memory_order_relaxed) -
+         atomic_load_explicit(&w->top, memory_order_relaxed);
+}
+
+/* ---- Fork-join fast path (inline); the slow path is in fork.c. ---- */
+
+static inline void penny__spawn(penny_worker_t *w, penny_task_t *child,
+                                penny_task_fn fn, void *arg) {
+  penny__task_t *t = (penny__task_t *) (void *) child;
+  t->fn = fn;
+  t->arg = arg;
+  t->job = w->job;
+  /* Relaxed, and before the push: the push's release store publishes it,
+   * and a thief may finish the child (storing TASK_DONE) the moment the
+   * push is visible. */
+  atomic_store_explicit(&t->word, TASK_WORD(TASK_PUSHED, TASK_NO_THIEF),
+                        memory_order_relaxed);
+  int64_t b = penny__deque_push(w, t);
+  if (PENNY_LIKELY(b >= 0)) {
+    PENNY_COUNT(w, spawns);
+    /* Work appeared on an empty deque: a sleeping worker may be needed.
+     * With frames already there, an earlier spawn has called for help.
+     * Relaxed: penny__notify fences before it reads anything. */
+    if (PENNY_UNLIKELY(b <= atomic_load_explicit(&w->top,
+                                                 memory_order_relaxed)))
+      penny__notify(w->pool);
+    return;
+  }
+  /* Full deque: serial elision, run the child now. */
+  atomic_store_explicit(&t->word, TASK_WORD(TASK_INLINE, TASK_NO_THIEF),
+                        memory_order_relaxed);
+  PENNY_COUNT(w, inlined);
+  fn(w, arg);
+}
+
+static inline void penny__sync(penny_worker_t *w, penny_task_t *child) {
+  penny__task_t *t = (penny__task_t *) (void *) child;
+  /* Relaxed: TASK_INLINE was stored by this thread. */
+  if (TASK_STATE(atomic_load_explicit(&t->word, memory_order_relaxed)) ==
+      TASK_INLINE)
+    return;
+  int64_t left;
+  penny__task_t *p = penny__deque_pop(w, &left);
+  if (PENNY_LIKELY(p == t)) {
+    /* Frames remain above us: if workers sleep while none searches, one
+     * may have missed them (SLEEP.md, "the pop check"). The fence in pop,
+     * or the sleeper's heavy barrier, orders this load after our earlier
+     * pushes. */
+    if (left > 0 &&
+        PENNY_UNLIKELY(atomic_load_explicit(&w->pool->idle,
+                                            memory_order_relaxed) >=
+                       IDLE_SLEEPING_ONE))
+      penny__maybe_wake(w->pool, w);
+    t->fn(w, t->arg);
+    return;
+  }
+  penny__sync_slow(w, t, p);
+}
+
+#endif /* PENNY_INTERNAL_H */

@@ -1,0 +1,150 @@
+/* Threads through libuv (portable, and the same library Node embeds);
+ * parking on a futex on Linux, on uv_cond elsewhere. */
+#ifndef _GNU_SOURCE
+# define _GNU_SOURCE /* pthread_setname_np */
+#endif
+#include "platform.h"
+#include "penny.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+#ifdef __linux__
+# include <linux/futex.h>
+# include <linux/membarrier.h>
+# include <pthread.h>
+# include <sched.h>
+# include <sys/syscall.h>
+# include <unistd.h>
+#elif !defined(_WIN32)
+# include <sched.h>
+#endif
+
+int penny__thread_create(penny__thread_t *t, size_t stack_size,
+                         void (*fn)(void *), void *arg) {
+  uv_thread_options_t opts;
+  opts.flags = stack_size ? UV_THREAD_HAS_STACK_SIZE : UV_THREAD_NO_FLAGS;
+  opts.stack_size = stack_size;
+  return uv_thread_create_ex(t, &opts, fn, arg) == 0 ? 0 : PENNY_ETHREAD;
+}
+
+void penny__thread_join(penny__thread_t *t) {
+  if (uv_thread_join(t) != 0)
+    abort(); /* Joining our own, live, joinable thread cannot fail. */
+}
+
+void penny__thread_set_name(const char *name) {
+#if defined(__linux__)
+  (void) pthread_setname_np(pthread_self(), name); /* Cosmetic only. */
+#else
+  (void) name;
+#endif
+}
+
+void penny__thread_yield(void) {
+#ifdef _WIN32
+  SwitchToThread();
+#else
+  sched_yield();
+#endif
+}
+
+unsigned penny__cpu_count(void) {
+  unsigned n = uv_available_parallelism();
+  return n ? n : 1;
+}
+
+uint64_t penny__hrtime(void) {
+  return uv_hrtime();
+}
+
+#ifdef __linux__
+
+int penny__heavy_barrier_init(void) {
+#if defined(__SANITIZE_THREAD__)
+  /* ThreadSanitizer cannot see the ordering a membarrier gives. */
+  return 0;
+#else
+  /* Registration is per process and idempotent. Kernels before 4.14, or
+   * sandboxes that filter the call, make it fail: then fences stay
+   * symmetric. */
+  return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                 0, 0) == 0;
+#endif
+}
+
+void penny__heavy_barrier(void) {
+  /* Cannot fail once registration succeeded. */
+  if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+    abort();
+}
+
+int penny__park_init(penny__park_t *p) {
+  atomic_init(&p->word, 0);
+  return 0;
+}
+
+void penny__park_destroy(penny__park_t *p) {
+  (void) p;
+}
+
+void penny__park_wait(penny__park_t *p, uint32_t expected) {
+  /* The kernel compares the word with `expected` under its own lock, so a
+   * change made before this call returns at once (EAGAIN). EINTR and
+   * spurious returns are fine: callers re-check their condition. */
+  (void) syscall(SYS_futex, &p->word, FUTEX_WAIT_PRIVATE, expected,
+                 NULL, NULL, 0);
+}
+
+void penny__park_wake(penny__park_t *p, int all) {
+  (void) syscall(SYS_futex, &p->word, FUTEX_WAKE_PRIVATE,
+                 all ? INT_MAX : 1, NULL, NULL, 0);
+}
+
+#else /* !__linux__ */
+
+int penny__heavy_barrier_init(void) {
+  return 0;
+}
+
+void penny__heavy_barrier(void) {
+  abort(); /* Never called when init returned 0. */
+}
+
+int penny__park_init(penny__park_t *p) {
+  atomic_init(&p->word, 0);
+  if (uv_mutex_init(&p->mutex) != 0)
+    return PENNY_ENOMEM;
+  if (uv_cond_init(&p->cond) != 0) {
+    uv_mutex_destroy(&p->mutex);
+    return PENNY_ENOMEM;
+  }
+  return 0;
+}
+
+void penny__park_destroy(penny__park_t *p) {
+  uv_cond_destroy(&p->cond);
+  uv_mutex_destroy(&p->mutex);
+}
+
+void penny__park_wait(penny__park_t *p, uint32_t expected) {
+  uv_mutex_lock(&p->mutex);
+  /* Relaxed is enough: the mutex orders this load against the waker, which
+   * changes the word before it takes the mutex to signal. */
+  if (atomic_load_explicit(&p->word, memory_order_relaxed) == expected)
+    uv_cond_wait(&p->cond, &p->mutex);
+  uv_mutex_unlock(&p->mutex);
+}
+
+void penny__park_wake(penny__park_t *p, int all) {
+  /* Taking the mutex means a waiter is either before its check (and sees
+   * the new word) or inside uv_cond_wait (and gets the signal). */
+  uv_mutex_lock(&p->mutex);
+  if (all)
+    uv_cond_broadcast(&p->cond);
+  else
+    uv_cond_signal(&p->cond);
+  uv_mutex_unlock(&p->mutex);
+}
+
+#endif /* __linux__ */

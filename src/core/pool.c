@@ -1,0 +1,539 @@
+/* The pool: worker threads, their main loop, sleeping and waking (see
+ * SLEEP.md), root jobs, statistics and error strings. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Errors. ---- */
+
+const char *penny_strerror(int err) {
+#define PENNY_STRERROR_GEN_(name, value, msg) case PENNY_##name: return msg;
+  switch (err) {
+    PENNY_ERRNO_MAP(PENNY_STRERROR_GEN_)
+    case PENNY_OK: return "success";
+    default: return "unknown error";
+  }
+#undef PENNY_STRERROR_GEN_
+}
+
+const char *penny_err_name(int err) {
+#define PENNY_ERR_NAME_GEN_(name, value, msg) case PENNY_##name: return #name;
+  switch (err) {
+    PENNY_ERRNO_MAP(PENNY_ERR_NAME_GEN_)
+    case PENNY_OK: return "OK";
+    default: return "UNKNOWN";
+  }
+#undef PENNY_ERR_NAME_GEN_
+}
+
+/* ---- Memory layout. ---- */
+
+#define DEFAULT_DEQUE_CAPACITY 4096u
+#define DEFAULT_INJECTOR_CAPACITY 4096u
+#define DEFAULT_SPIN_US 50u
+#define WORKER_STACK_SIZE ((size_t) 8 << 20)
+
+typedef struct {
+  unsigned threads;
+  uint64_t deque_capacity;
+  uint64_t injector_capacity;
+  size_t workers_off, rings_off, cells_off, size;
+} layout_t;
+
+static bool is_pow2(uint64_t x) {
+  return x != 0 && (x & (x - 1)) == 0;
+}
+
+static size_t align_up(size_t x) {
+  return (x + PENNY_CACHE_LINE - 1) & ~(size_t) (PENNY_CACHE_LINE - 1);
+}
+
+static int compute_layout(const penny_pool_options_t *o, layout_t *l) {
+  static const penny_pool_options_t defaults;
+  if (o == NULL)
+    o = &defaults;
+  l->threads = o->threads ? o->threads : penny__cpu_count();
+  l->deque_capacity = o->deque_capacity ? o->deque_capacity
+                                        : DEFAULT_DEQUE_CAPACITY;
+  l->injector_capacity = o->injector_capacity ? o->injector_capacity
+                                              : DEFAULT_INJECTOR_CAPACITY;
+  if (l->threads > PENNY_MAX_THREADS || !is_pow2(l->deque_capacity) ||
+      !is_pow2(l->injector_capacity) || l->deque_capacity > (1u << 24) ||
+      l->injector_capacity > (1u << 24) ||
+      (o->flags & ~(PENNY_POOL_DEBUG_FULL_DEQUE | PENNY_POOL_DEBUG_RACE |
+                    PENNY_POOL_SYMMETRIC_FENCES)) != 0)
+    return PENNY_EINVAL;
+  l->workers_off = 0;
+  l->rings_off = align_up(sizeof(penny_worker_t) * l->threads);
+  l->cells_off = l->rings_off +
+      align_up(sizeof(_Atomic(penny__task_t *)) * l->deque_capacity) *
+          l->threads;
+  l->size = l->cells_off +
+      align_up(sizeof(penny__cell_t) * l->injector_capacity);
+  return 0;
+}
+
+int penny_pool_mem_size(const penny_pool_options_t *opts, size_t *size) {
+  layout_t l;
+  int err;
+  if (size == NULL)
+    return PENNY_EINVAL;
+  if ((err = compute_layout(opts, &l)) != 0)
+    return err;
+  *size = l.size;
+  return 0;
+}
+
+/* ---- Sleeping and waking (SLEEP.md). ---- */
+
+/* Wakes one sleeper if some sleep while nobody searches or is being woken.
+ * `waker` is the worker that counts the wake-up, or NULL. */
+void penny__maybe_wake(penny_pool_t *pool, penny_worker_t *waker) {
+  /* Relaxed: callers have already ordered this load after publishing
+   * their work with a SeqCst fence (or the fence in pop). */
+  uint64_t s = atomic_load_explicit(&pool->idle, memory_order_relaxed);
+  for (;;) {
+    if (IDLE_SLEEPING(s) == 0 || IDLE_SEARCHING(s) != 0 ||
+        IDLE_WAKING(s) != 0)
+      return;
+    /* Relaxed: the counts are a claim ("I will wake one"); the epoch
+     * bump below carries the ordering the sleeper needs. */
+    if (atomic_compare_exchange_weak_explicit(&pool->idle, &s,
+                                              s + IDLE_WAKING_ONE,
+                                              memory_order_relaxed,
+                                              memory_order_relaxed))
+      break;
+  }
+  /* SeqCst: the sleeper read the epoch before it counted itself asleep;
+   * changing it here makes its futex wait return at once if it has not
+   * started waiting yet. */
+  atomic_fetch_add_explicit(&pool->park.word, 1, memory_order_seq_cst);
+  penny__park_wake(&pool->park, 0);
+  if (waker)
+    PENNY_COUNT(waker, wakeups);
+}
+
+/* Called after publishing work that a sleeping worker may need. */
+void penny__notify(penny_pool_t *pool) {
+  /* SeqCst fence: our work is visible before we read the idle counts;
+   * pairs with the fence a worker issues after counting itself asleep
+   * and before its last look for work. One of the two sees the other. */
+  atomic_thread_fence(memory_order_seq_cst);
+  penny__maybe_wake(pool, NULL);
+}
+
+/* Any work anywhere? Used by a worker about to sleep. */
+static bool work_visible(penny_pool_t *pool) {
+  if (!penny__injector_empty(&pool->injector))
+    return true;
+  for (unsigned i = 0; i < pool->threads; i++)
+    if (penny__deque_size(&pool->workers[i]) > 0)
+      return true;
+  return false;
+}
+
+/* Parks the worker until woken, unless work or stop shows up first. The
+ * worker is counted as searching before and after. */
+static void worker_sleep(penny_worker_t *w) {
+  penny_pool_t *pool = w->pool;
+  /* SeqCst: the epoch must be read before we count ourselves asleep; a
+   * waker that sees the count bumps the epoch after this read. */
+  uint32_t epoch = atomic_load_explicit(&pool->park.word,
+                                        memory_order_seq_cst);
+  atomic_fetch_add_explicit(&pool->idle,
+                            IDLE_SLEEPING_ONE - IDLE_SEARCHING_ONE,
+                            memory_order_seq_cst);
+  /* SeqCst fence: pairs with the one in penny__notify (and in pop); after
+   * it, either our last look below sees the new work, or the submitter
+   * sees us asleep and wakes us. With asymmetric fences, pops have none:
+   * the heavy barrier stands in for theirs. Sleeping is rare, so its cost
+   * does not matter. */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (w->asym)
+    penny__heavy_barrier();
+  bool sleep = !work_visible(pool) &&
+      !atomic_load_explicit(&pool->stopping, memory_order_seq_cst);
+  if (sleep) {
+    PENNY_COUNT(w, sleeps);
+    penny__park_wait(&pool->park, epoch);
+  }
+  /* Back to searching. A pending wake-up is addressed to the sleeping set
+   * as a whole, so whoever leaves it first answers it, whether or not it
+   * really parked; otherwise `waking` could stay set with nobody left to
+   * clear it, and every later notify would skip its wake-up. */
+  uint64_t s = atomic_load_explicit(&pool->idle, memory_order_relaxed);
+  for (;;) {
+    uint64_t n = s - IDLE_SLEEPING_ONE + IDLE_SEARCHING_ONE;
+    if (IDLE_WAKING(s) > 0)
+      n -= IDLE_WAKING_ONE;
+    /* Relaxed: bookkeeping only; the search that follows synchronizes
+     * through the deques and the injector. */
+    if (atomic_compare_exchange_weak_explicit(&pool->idle, &s, n,
+                                              memory_order_relaxed,
+                                              memory_order_relaxed))
+      break;
+  }
+}
+
+/* ---- Finding and running work. ---- */
+
+uint64_t penny__rand(penny_worker_t *w) {
+  /* xorshift64: cheap, per worker, good enough to pick victims. */
+  uint64_t x = w->rng;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  w->rng = x;
+  return x;
+}
+
+void penny__run_stolen(penny_worker_t *w, penny__task_t *t) {
+  penny_job_t *saved = w->job;
+  /* Relaxed: the thief index is only a hint for the owner's leapfrogging. */
+  atomic_store_explicit(&t->word, TASK_WORD(TASK_PUSHED, w->index),
+                        memory_order_relaxed);
+  PENNY_COUNT(w, steals);
+  w->job = t->job;
+  t->fn(w, t->arg);
+  w->job = saved;
+  /* Release: the child's effects happen before the owner, which acquires
+   * this word in penny__sync_slow, continues past its sync. The frame may
+   * be gone right after this store. */
+  atomic_store_explicit(&t->word, TASK_WORD(TASK_DONE, w->index),
+                        memory_order_release);
+}
+
+void penny__run_job(penny_worker_t *w, penny_job_t *job) {
+  penny__job_priv_t *jp = penny__job_priv(job);
+  penny_done_fn done = job->done;
+  uint32_t expected = PENNY_JOB_QUEUED;
+  /* Relaxed: the job's fields reached us through the injector cell
+   * (release/acquire); the state word carries no other data. cancel_all
+   * is a plain flag that destroy sets before it wakes anyone. */
+  if (atomic_load_explicit(&w->pool->cancel_all, memory_order_relaxed) ||
+      !atomic_compare_exchange_strong_explicit(&jp->state, &expected,
+                                               PENNY_JOB_RUNNING,
+                                               memory_order_relaxed,
+                                               memory_order_relaxed)) {
+    /* Cancelled while queued (by the user, or by destroy). */
+    atomic_store_explicit(&jp->state, PENNY_JOB_CANCELLED,
+                          memory_order_release);
+    done(job, PENNY_ECANCELED);
+    return;
+  }
+  penny_job_t *saved = w->job;
+  w->job = job;
+  PENNY_COUNT(w, jobs);
+  job->fn(w, job->arg);
+  w->job = saved;
+  /* AcqRel: release publishes the kernel's effects to a thread that reads
+   * the state; acquire sees a cancel request made while it ran. */
+  uint32_t old = atomic_exchange_explicit(&jp->state, PENNY_JOB_DONE,
+                                          memory_order_acq_rel);
+  int status = atomic_load_explicit(&jp->status, memory_order_relaxed);
+  if (status == 0 &&
+      ((old & JOB_CANCEL_REQ) ||
+       atomic_load_explicit(&w->pool->cancel_all, memory_order_relaxed)))
+    status = PENNY_ECANCELED;
+  done(job, status);
+}
+
+/* One pass over the other workers' deques from a random start, then the
+ * injector. Fills *task or *job and returns true if it found something. */
+bool penny__find_work(penny_worker_t *w, penny__task_t **task,
+                      penny_job_t **job) {
+  penny_pool_t *pool = w->pool;
+  unsigned n = pool->threads;
+  if (n > 1) {
+    unsigned start = (unsigned) (penny__rand(w) % n);
+    for (unsigned i = 0; i < n; i++) {
+      unsigned v = start + i < n ? start + i : start + i - n;
+      if (v == w->index)
+        continue;
+      if (penny__deque_steal(&pool->workers[v], task) == STEAL_SUCCESS)
+        return true;
+      PENNY_COUNT(w, failed_steals);
+    }
+  }
+  *task = NULL;
+  *job = penny__injector_pop(&pool->injector);
+  return *job != NULL;
+}
+
+void penny__run_found(penny_worker_t *w, penny__task_t *task,
+                      penny_job_t *job) {
+  if (task)
+    penny__run_stolen(w, task);
+  else
+    penny__run_job(w, job);
+}
+
+/* Leaves the searching state to run found work: the last searcher to find
+ * work wakes a sleeper, since more work may be waiting (SLEEP.md). */
+static void stop_searching(penny_worker_t *w) {
+  /* SeqCst: orders this decrement with the notify fences, so a submitter
+   * that reads the counts after its fence sees them current. */
+  uint64_t prev = atomic_fetch_sub_explicit(&w->pool->idle,
+                                            IDLE_SEARCHING_ONE,
+                                            memory_order_seq_cst);
+  if (IDLE_SEARCHING(prev) == 1 && IDLE_SLEEPING(prev) > 0)
+    penny__maybe_wake(w->pool, w);
+}
+
+static void start_searching(penny_worker_t *w) {
+  /* SeqCst: a submitter that sees us searching skips its wake-up, so we
+   * must be counted before our next look for work. */
+  atomic_fetch_add_explicit(&w->pool->idle, IDLE_SEARCHING_ONE,
+                            memory_order_seq_cst);
+}
+
+static void worker_main(void *arg) {
+  penny_worker_t *w = arg;
+  penny_pool_t *pool = w->pool;
+  char name[16];
+  uint64_t spin_start = 0;
+  unsigned rounds = 0;
+
+  snprintf(name, sizeof(name), "penny-w%u", w->index);
+  penny__thread_set_name(name);
+  /* The worker starts counted as searching (see penny_pool_create). */
+  for (;;) {
+    penny__task_t *task;
+    penny_job_t *job;
+    if (penny__find_work(w, &task, &job)) {
+      stop_searching(w);
+      penny__run_found(w, task, job);
+      start_searching(w);
+      spin_start = 0;
+      rounds = 0;
+      continue;
+    }
+    /* Acquire pairs with destroy's store: after it, no job is submitted,
+     * so an empty injector stays empty. */
+    if (atomic_load_explicit(&pool->stopping, memory_order_acquire) &&
+        penny__injector_empty(&pool->injector))
+      break;
+    /* Spin briefly before sleeping: a wake-up costs far more than a few
+     * microseconds of pauses when work comes back soon. */
+    if (++rounds < 16) {
+      penny__cpu_relax();
+      continue;
+    }
+    uint64_t now = penny__hrtime();
+    if (spin_start == 0)
+      spin_start = now;
+    if (now - spin_start < pool->spin_ns) {
+      for (int i = 0; i < 64; i++)
+        penny__cpu_relax();
+      continue;
+    }
+    worker_sleep(w);
+    spin_start = 0;
+    rounds = 0;
+  }
+  /* Relaxed: nobody waits on this count any more. */
+  atomic_fetch_sub_explicit(&pool->idle, IDLE_SEARCHING_ONE,
+                            memory_order_relaxed);
+}
+
+/* ---- Creating and destroying pools. ---- */
+
+int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
+  static const penny_pool_options_t defaults;
+  layout_t l;
+  penny_pool_t *pool;
+  int err;
+
+  if (out == NULL)
+    return PENNY_EINVAL;
+  *out = NULL;
+  if (opts == NULL)
+    opts = &defaults;
+  if ((err = compute_layout(opts, &l)) != 0)
+    return err;
+  if (opts->mem != NULL &&
+      (opts->mem_size < l.size ||
+       ((uintptr_t) opts->mem & (PENNY_CACHE_LINE - 1)) != 0))
+    return PENNY_EINVAL;
+
+  pool = aligned_alloc(PENNY_CACHE_LINE, align_up(sizeof(*pool)));
+  if (pool == NULL)
+    return PENNY_ENOMEM;
+  memset(pool, 0, sizeof(*pool));
+  pool->threads = l.threads;
+  pool->spin_ns = (uint64_t) (opts->spin_us ? opts->spin_us
+                                            : DEFAULT_SPIN_US) * 1000;
+  pool->own_mem = opts->mem == NULL;
+  pool->mem = opts->mem ? opts->mem : aligned_alloc(PENNY_CACHE_LINE, l.size);
+  if (pool->mem == NULL) {
+    free(pool);
+    return PENNY_ENOMEM;
+  }
+  memset(pool->mem, 0, l.size);
+  /* Every worker starts out searching. */
+  atomic_init(&pool->idle, (uint64_t) l.threads * IDLE_SEARCHING_ONE);
+  atomic_init(&pool->stopping, 0);
+  atomic_init(&pool->cancel_all, 0);
+  if ((err = penny__park_init(&pool->park)) != 0)
+    goto fail_park;
+  if ((err = penny__injector_init(&pool->injector,
+                                  (penny__cell_t *) (void *)
+                                      ((char *) pool->mem + l.cells_off),
+                                  l.injector_capacity)) != 0)
+    goto fail_injector;
+
+  int asym = !(opts->flags & PENNY_POOL_SYMMETRIC_FENCES) &&
+             penny__heavy_barrier_init();
+  pool->workers = (penny_worker_t *) pool->mem;
+  for (unsigned i = 0; i < l.threads; i++) {
+    penny_worker_t *w = &pool->workers[i];
+    atomic_init(&w->top, 0);
+    atomic_init(&w->bottom, 0);
+    w->ring = (_Atomic(penny__task_t *) *) (void *)
+        ((char *) pool->mem + l.rings_off +
+         i * align_up(sizeof(*w->ring) * l.deque_capacity));
+    w->mask = (int64_t) l.deque_capacity - 1;
+    w->cap_limit = (opts->flags & PENNY_POOL_DEBUG_FULL_DEQUE)
+                       ? 0 : (int64_t) l.deque_capacity;
+    w->top_cache = 0;
+    w->debug_race = (opts->flags & PENNY_POOL_DEBUG_RACE) != 0;
+    w->asym = asym;
+    w->pool = pool;
+    w->job = NULL;
+    w->rng = 0x9E3779B97F4A7C15ull * (i + 1);
+    w->index = i;
+    w->count = l.threads;
+  }
+  for (unsigned i = 0; i < l.threads; i++) {
+    err = penny__thread_create(&pool->workers[i].thread, WORKER_STACK_SIZE,
+                               worker_main, &pool->workers[i]);
+    if (err != 0) {
+      /* Stop the ones already running. */
+      atomic_store_explicit(&pool->stopping, 1, memory_order_seq_cst);
+      atomic_fetch_add_explicit(&pool->park.word, 1, memory_order_seq_cst);
+      penny__park_wake(&pool->park, 1);
+      for (unsigned j = 0; j < i; j++)
+        penny__thread_join(&pool->workers[j].thread);
+      goto fail_threads;
+    }
+  }
+  *out = pool;
+  return 0;
+
+fail_threads:
+  penny__injector_destroy(&pool->injector);
+fail_injector:
+  penny__park_destroy(&pool->park);
+fail_park:
+  if (pool->own_mem)
+    free(pool->mem);
+  free(pool);
+  return err;
+}
+
+int penny_pool_destroy(penny_pool_t *pool, unsigned flags) {
+  if (pool == NULL || (flags & ~PENNY_DESTROY_CANCEL) != 0)
+    return PENNY_EINVAL;
+  if (flags & PENNY_DESTROY_CANCEL)
+    atomic_store_explicit(&pool->cancel_all, 1, memory_order_relaxed);
+  /* SeqCst: pairs with the sleeper's SeqCst load of `stopping` after it
+   * counted itself asleep; the epoch bump then ends any wait. */
+  atomic_store_explicit(&pool->stopping, 1, memory_order_seq_cst);
+  atomic_fetch_add_explicit(&pool->park.word, 1, memory_order_seq_cst);
+  penny__park_wake(&pool->park, 1);
+  for (unsigned i = 0; i < pool->threads; i++)
+    penny__thread_join(&pool->workers[i].thread);
+  penny__injector_destroy(&pool->injector);
+  penny__park_destroy(&pool->park);
+  if (pool->own_mem)
+    free(pool->mem);
+  free(pool);
+  return 0;
+}
+
+/* ---- Jobs. ---- */
+
+int penny_pool_submit(penny_pool_t *pool, penny_job_t *job) {
+  if (pool == NULL || job == NULL || job->fn == NULL || job->done == NULL)
+    return PENNY_EINVAL;
+  /* Relaxed: submit must not race with destroy (documented); this only
+   * catches a submit after destroy has begun on the same thread. */
+  if (atomic_load_explicit(&pool->stopping, memory_order_relaxed))
+    return PENNY_ECLOSED;
+  penny__job_priv_t *jp = penny__job_priv(job);
+  atomic_init(&jp->state, PENNY_JOB_QUEUED);
+  atomic_init(&jp->status, 0);
+  jp->next = NULL;
+  penny__injector_push(&pool->injector, job);
+  penny__notify(pool);
+  return 0;
+}
+
+int penny_job_cancel(penny_job_t *job) {
+  if (job == NULL)
+    return PENNY_EINVAL;
+  penny__job_priv_t *jp = penny__job_priv(job);
+  uint32_t s = atomic_load_explicit(&jp->state, memory_order_relaxed);
+  for (;;) {
+    switch (s & JOB_STATE_MASK) {
+    case PENNY_JOB_QUEUED:
+      /* Relaxed: the worker that dequeues the job only needs to see the
+       * new state; no other data travels with it. */
+      if (atomic_compare_exchange_weak_explicit(&jp->state, &s,
+                                                PENNY_JOB_CANCELLED,
+                                                memory_order_relaxed,
+                                                memory_order_relaxed))
+        return 0;
+      break;
+    case PENNY_JOB_RUNNING:
+      /* Relaxed: penny_cancelled polls with relaxed loads; it needs the
+       * bit, not any data. */
+      if (atomic_compare_exchange_weak_explicit(&jp->state, &s,
+                                                s | JOB_CANCEL_REQ,
+                                                memory_order_relaxed,
+                                                memory_order_relaxed))
+        return PENNY_EBUSY;
+      break;
+    default:
+      return PENNY_EDONE;
+    }
+  }
+}
+
+int penny_job_state(const penny_job_t *job) {
+  if (job == NULL)
+    return PENNY_EINVAL;
+  /* Acquire: a caller that sees DONE also sees the kernel's effects. */
+  return (int) (atomic_load_explicit(&penny__job_priv(job)->state,
+                                     memory_order_acquire) & JOB_STATE_MASK);
+}
+
+unsigned penny_pool_threads(const penny_pool_t *pool) {
+  return pool ? pool->threads : 0;
+}
+
+int penny_pool_stats(const penny_pool_t *pool, unsigned worker,
+                     penny_stats_t *stats) {
+  if (pool == NULL || stats == NULL ||
+      (worker != PENNY_ALL_WORKERS && worker >= pool->threads))
+    return PENNY_EINVAL;
+  memset(stats, 0, sizeof(*stats));
+  for (unsigned i = 0; i < pool->threads; i++) {
+    if (worker != PENNY_ALL_WORKERS && worker != i)
+      continue;
+    const penny__counters_t *c = &pool->workers[i].stats;
+#define PENNY_ADD_(f) \
+    stats->f += atomic_load_explicit(&c->f, memory_order_relaxed)
+    PENNY_ADD_(jobs);
+    PENNY_ADD_(spawns);
+    PENNY_ADD_(inlined);
+    PENNY_ADD_(steals);
+    PENNY_ADD_(failed_steals);
+    PENNY_ADD_(sleeps);
+    PENNY_ADD_(wakeups);
+#undef PENNY_ADD_
+  }
+  return 0;
+}
