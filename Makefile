@@ -1,0 +1,103 @@
+# The C core: a static library, the C test runner, sanitizer variants and
+# the core benchmark. The Node addon is built by binding.gyp instead.
+#
+#   make                 library and test runner (build/release)
+#   make test            run the C core tests
+#   make test-sanitize   the same under ThreadSanitizer, then ASan+UBSan
+#   make bench           build and run the core benchmark
+#
+# WERROR=1 (set by CI) turns warnings into errors.
+
+CC ?= gcc
+SAN ?=
+BUILD ?= build/$(if $(SAN),$(SAN),release)
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+CPPFLAGS := -Iinclude -D_GNU_SOURCE
+CFLAGS_STD := -std=c11 -pthread
+OPT := -O2 -g
+LDLIBS := -luv -lpthread
+
+ifeq ($(SAN),tsan)
+# GCC warns that TSan does not model atomic_thread_fence. The deque's
+# happens-before edges all come from acquire/release operations (see the
+# comment above the deque in src/core/internal.h); its SeqCst fences only
+# order a store before a later load, which TSan does not check either way.
+OPT := -O1 -g -fsanitize=thread -Wno-tsan
+endif
+ifeq ($(SAN),asan)
+OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+       -fno-omit-frame-pointer
+endif
+
+ALL_CFLAGS = $(CFLAGS_STD) $(OPT) $(WARN) $(CFLAGS)
+
+CORE_SRC := $(wildcard src/core/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+CORE_LIB := $(BUILD)/libpenny_core.a
+TEST_SRC := $(wildcard test/core/*.c)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+RUNNER := $(BUILD)/run-tests
+HEADERS := include/penny.h $(wildcard src/core/*.h) $(wildcard test/core/*.h)
+
+.PHONY: all lib test test-tsan test-asan test-sanitize bench clean
+
+all: $(CORE_LIB) $(RUNNER)
+
+lib: $(CORE_LIB)
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(RUNNER): $(TEST_OBJ) $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_OBJ) $(CORE_LIB) $(LDLIBS)
+
+test: $(RUNNER)
+	./$(RUNNER)
+
+# Sanitized runs use smaller counts and longer timeouts.
+SAN_ENV := PENNY_TEST_SCALE=10 PENNY_TEST_TIMEOUT_MULT=4
+test-tsan:
+	$(MAKE) SAN=tsan all
+	$(SAN_ENV) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  ./build/tsan/run-tests
+
+test-asan:
+	$(MAKE) SAN=asan all
+	$(SAN_ENV) ASAN_OPTIONS="detect_leaks=1 abort_on_error=1" \
+	  UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" \
+	  ./build/asan/run-tests
+
+test-sanitize: test-tsan test-asan
+
+# The benchmark: always optimized, never sanitized. The OpenMP baseline
+# is compiled with -fopenmp in its own object.
+BENCH := build/bench/core-bench
+BENCH_FLAGS := -std=c11 -pthread -O3 -g $(WARN) $(CPPFLAGS)
+
+build/bench/%.o: bench/core/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_FLAGS) $(if $(findstring omp,$*),-fopenmp) -c $< -o $@
+
+$(BENCH): $(patsubst bench/core/%.c,build/bench/%.o,$(wildcard bench/core/*.c)) \
+          $(CORE_LIB)
+	$(CC) -O3 -pthread -fopenmp -o $@ $^ $(LDLIBS) -lm
+
+ifneq ($(SAN),)
+bench:
+	@echo "the benchmark is never built with a sanitizer" && false
+else
+bench: $(BENCH)
+	./$(BENCH) $(BENCH_ARGS)
+endif
+
+clean:
+	rm -rf build/release build/tsan build/asan build/bench

@@ -1,0 +1,90 @@
+/* Shared helpers for the core tests. */
+#ifndef PENNY_TEST_HELPERS_H
+#define PENNY_TEST_HELPERS_H
+
+#include "penny.h"
+#include "runner.h"
+
+#include <stdatomic.h>
+#include <string.h>
+#include <uv.h>
+
+/* A count-down latch: wait() returns once count() has been called n times. */
+typedef struct {
+  uv_mutex_t mutex;
+  uv_cond_t cond;
+  int64_t left;
+} latch_t;
+
+static inline void latch_init(latch_t *l, int64_t n) {
+  ASSERT_EQ(uv_mutex_init(&l->mutex), 0);
+  ASSERT_EQ(uv_cond_init(&l->cond), 0);
+  l->left = n;
+}
+
+static inline void latch_count(latch_t *l) {
+  uv_mutex_lock(&l->mutex);
+  if (--l->left == 0)
+    uv_cond_broadcast(&l->cond);
+  uv_mutex_unlock(&l->mutex);
+}
+
+static inline void latch_wait(latch_t *l) {
+  uv_mutex_lock(&l->mutex);
+  while (l->left > 0)
+    uv_cond_wait(&l->cond, &l->mutex);
+  uv_mutex_unlock(&l->mutex);
+}
+
+static inline void latch_destroy(latch_t *l) {
+  uv_cond_destroy(&l->cond);
+  uv_mutex_destroy(&l->mutex);
+}
+
+/* Runs fn(w, arg) as one root job on `pool` and waits for it. Returns the
+ * job's status. */
+typedef struct {
+  penny_job_t job;
+  latch_t latch;
+  int status;
+} sync_job_t;
+
+static inline void sync_job_done(penny_job_t *job, int status) {
+  sync_job_t *s = job->data;
+  s->status = status;
+  latch_count(&s->latch);
+}
+
+static inline int run_on_pool(penny_pool_t *pool, penny_task_fn fn,
+                              void *arg) {
+  sync_job_t s;
+  memset(&s, 0, sizeof(s));
+  latch_init(&s.latch, 1);
+  s.job.fn = fn;
+  s.job.arg = arg;
+  s.job.done = sync_job_done;
+  s.job.data = &s;
+  s.status = 1;
+  ASSERT_EQ(penny_pool_submit(pool, &s.job), 0);
+  latch_wait(&s.latch);
+  latch_destroy(&s.latch);
+  return s.status;
+}
+
+static inline penny_pool_t *make_pool(unsigned threads, unsigned flags) {
+  penny_pool_options_t o;
+  penny_pool_t *pool = NULL;
+  memset(&o, 0, sizeof(o));
+  o.threads = threads;
+  o.flags = flags;
+  ASSERT_EQ(penny_pool_create(&pool, &o), 0);
+  ASSERT(pool != NULL);
+  return pool;
+}
+
+/* Recursion kept out of line so the serial reference is honest. */
+static inline int64_t fib_serial(int n) {
+  return n < 2 ? n : fib_serial(n - 1) + fib_serial(n - 2);
+}
+
+#endif /* PENNY_TEST_HELPERS_H */

@@ -1,0 +1,242 @@
+/* Nested fork-join on a real pool: exact results for many sizes and
+ * thread counts, more threads than cores included. */
+#include "helpers.h"
+
+#include <stdlib.h>
+
+/* fib with a spawn at every level. */
+typedef struct {
+  int n;
+  int64_t result;
+} fib_arg_t;
+
+static void fib_task(penny_worker_t *w, void *arg) {
+  fib_arg_t *a = arg;
+  if (a->n < 2) {
+    a->result = a->n;
+    return;
+  }
+  fib_arg_t x = { a->n - 1, 0 }, y = { a->n - 2, 0 };
+  penny_task_t child;
+  penny_spawn(w, &child, fib_task, &x);
+  fib_task(w, &y);
+  penny_sync(w, &child);
+  a->result = x.result + y.result;
+}
+
+static int check_fib(unsigned threads, unsigned flags, int max_n) {
+  penny_pool_t *pool = make_pool(threads, flags);
+  for (int n = 0; n <= max_n; n++) {
+    fib_arg_t a = { n, -1 };
+    ASSERT_EQ(run_on_pool(pool, fib_task, &a), 0);
+    ASSERT_EQ(a.result, fib_serial(n));
+  }
+  penny_stats_t st;
+  ASSERT_EQ(penny_pool_stats(pool, PENNY_ALL_WORKERS, &st), 0);
+  ASSERT_UEQ(st.jobs, (uint64_t) max_n + 1);
+  if (flags & PENNY_POOL_DEBUG_FULL_DEQUE) {
+    ASSERT_UEQ(st.spawns, 0);
+    ASSERT_GT(st.inlined, 0);
+  } else {
+    ASSERT_GT(st.spawns, 0);
+    ASSERT_UEQ(st.inlined, 0);
+  }
+  ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  return 0;
+}
+
+TEST_IMPL(fib_spawn_threads_1_to_8) {
+  int max_n = test_scale(8) >= 8 ? 24 : 18;
+  for (unsigned t = 1; t <= 8; t++)
+    ASSERT_EQ(check_fib(t, 0, max_n), 0);
+  return 0;
+}
+
+TEST_IMPL(fib_spawn_racy_steals) {
+  return check_fib(4, PENNY_POOL_DEBUG_RACE, test_scale(8) >= 8 ? 22 : 16);
+}
+
+TEST_IMPL(fib_spawn_symmetric_fences) {
+  for (unsigned t = 1; t <= 4; t++)
+    ASSERT_EQ(check_fib(t, PENNY_POOL_SYMMETRIC_FENCES,
+                        test_scale(8) >= 8 ? 22 : 16), 0);
+  return 0;
+}
+
+TEST_IMPL(fib_full_deque_runs_inline) {
+  return check_fib(3, PENNY_POOL_DEBUG_FULL_DEQUE, 20);
+}
+
+/* A recursive parallel sum with penny_join. */
+typedef struct {
+  const int64_t *x;
+  int64_t n;
+  int64_t sum;
+} sum_arg_t;
+
+static void sum_task(penny_worker_t *w, void *arg) {
+  sum_arg_t *a = arg;
+  if (a->n <= 64) {
+    int64_t s = 0;
+    for (int64_t i = 0; i < a->n; i++)
+      s += a->x[i];
+    a->sum = s;
+    return;
+  }
+  int64_t h = a->n / 2;
+  sum_arg_t l = { a->x, h, 0 }, r = { a->x + h, a->n - h, 0 };
+  penny_join(w, sum_task, &l, sum_task, &r);
+  a->sum = l.sum + r.sum;
+}
+
+static int check_sum(unsigned flags) {
+  static const int64_t sizes[] = { 0, 1, 2, 3, 63, 64, 65, 1000, 4097,
+                                   100003, 1000000 };
+  int64_t max = sizes[sizeof(sizes) / sizeof(sizes[0]) - 1];
+  int64_t *x = malloc(sizeof(int64_t) * (size_t) max);
+  ASSERT(x != NULL);
+  uint64_t rng = 12345;
+  for (int64_t i = 0; i < max; i++) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    x[i] = (int64_t) (rng >> 20) - (int64_t) (1ll << 43);
+  }
+  for (unsigned t = 1; t <= 8; t++) {
+    penny_pool_t *pool = make_pool(t, flags);
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+      int64_t expect = 0;
+      for (int64_t i = 0; i < sizes[k]; i++)
+        expect += x[i];
+      sum_arg_t a = { x, sizes[k], -1 };
+      ASSERT_EQ(run_on_pool(pool, sum_task, &a), 0);
+      ASSERT_EQ(a.sum, expect);
+    }
+    ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  }
+  free(x);
+  return 0;
+}
+
+TEST_IMPL(join_recursive_sum) {
+  return check_sum(0);
+}
+
+TEST_IMPL(join_recursive_sum_symmetric_fences) {
+  return check_sum(PENNY_POOL_SYMMETRIC_FENCES);
+}
+
+TEST_IMPL(join_recursive_sum_full_deque) {
+  return check_sum(PENNY_POOL_DEBUG_FULL_DEQUE);
+}
+
+/* One frame with many children, synced in reverse order. */
+#define MANY 100
+
+typedef struct {
+  _Atomic int64_t *slots;
+  int64_t i;
+} many_arg_t;
+
+static void many_child(penny_worker_t *w, void *arg) {
+  many_arg_t *a = arg;
+  (void) w;
+  atomic_fetch_add(&a->slots[a->i], a->i + 1);
+}
+
+static void many_parent(penny_worker_t *w, void *arg) {
+  penny_task_t children[MANY];
+  many_arg_t args[MANY];
+  for (int64_t i = 0; i < MANY; i++) {
+    args[i] = (many_arg_t) { arg, i };
+    penny_spawn(w, &children[i], many_child, &args[i]);
+  }
+  for (int64_t i = MANY - 1; i >= 0; i--)
+    penny_sync(w, &children[i]);
+}
+
+TEST_IMPL(spawn_many_children_per_frame) {
+  for (unsigned t = 1; t <= 4; t++) {
+    penny_pool_t *pool = make_pool(t, 0);
+    for (int rep = 0; rep < 50; rep++) {
+      _Atomic int64_t slots[MANY];
+      for (int i = 0; i < MANY; i++)
+        atomic_init(&slots[i], 0);
+      ASSERT_EQ(run_on_pool(pool, many_parent, slots), 0);
+      for (int i = 0; i < MANY; i++)
+        ASSERT_EQ(atomic_load(&slots[i]), i + 1);
+    }
+    ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  }
+  return 0;
+}
+
+/* penny_for: every index exactly once, whatever n and grain. */
+typedef struct {
+  _Atomic uint8_t *hits;
+  int64_t n;
+  _Atomic int bad;
+} for_arg_t;
+
+static void for_body(penny_worker_t *w, int64_t lo, int64_t hi, void *arg) {
+  for_arg_t *a = arg;
+  (void) w;
+  if (lo < 0 || hi > a->n || lo >= hi)
+    atomic_store(&a->bad, 1);
+  for (int64_t i = lo; i < hi && i < a->n && i >= 0; i++)
+    atomic_fetch_add_explicit(&a->hits[i], 1, memory_order_relaxed);
+}
+
+typedef struct {
+  for_arg_t *fa;
+  int64_t grain;
+} for_job_t;
+
+static void for_job(penny_worker_t *w, void *arg) {
+  for_job_t *j = arg;
+  penny_for(w, j->fa->n, j->grain, for_body, j->fa);
+}
+
+TEST_IMPL(parallel_for_covers_each_index_once) {
+  static const int64_t sizes[] = { 0, 1, 2, 7, 8, 9, 1000, 4095, 4096, 4097,
+                                   100000 };
+  static const int64_t grains[] = { 0, 1, 3, 4096 };
+  for (unsigned t = 1; t <= 8; t += 3) {
+    penny_pool_t *pool = make_pool(t, 0);
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+      for (size_t g = 0; g < sizeof(grains) / sizeof(grains[0]); g++) {
+        int64_t n = sizes[s];
+        for_arg_t fa;
+        fa.hits = calloc((size_t) n + 1, 1);
+        fa.n = n;
+        atomic_init(&fa.bad, 0);
+        for_job_t j = { &fa, grains[g] };
+        ASSERT_EQ(run_on_pool(pool, for_job, &j), 0);
+        ASSERT_EQ(atomic_load(&fa.bad), 0);
+        for (int64_t i = 0; i < n; i++)
+          ASSERT_EQ(atomic_load(&fa.hits[i]), 1);
+        free(fa.hits);
+      }
+    }
+    ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  }
+  return 0;
+}
+
+/* Worker index and count as kernels see them. */
+static void where_am_i(penny_worker_t *w, void *arg) {
+  unsigned *out = arg;
+  out[0] = penny_worker_index(w);
+  out[1] = penny_worker_count(w);
+}
+
+TEST_IMPL(worker_index_and_count) {
+  penny_pool_t *pool = make_pool(3, 0);
+  ASSERT_EQ(penny_pool_threads(pool), 3);
+  for (int i = 0; i < 20; i++) {
+    unsigned out[2] = { 99, 99 };
+    ASSERT_EQ(run_on_pool(pool, where_am_i, out), 0);
+    ASSERT_LT(out[0], 3);
+    ASSERT_EQ(out[1], 3);
+  }
+  ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  return 0;
+}

@@ -1,0 +1,538 @@
+/* Root jobs from outside the pool: submission, completion exactly once,
+ * cancellation, destruction while busy, idleness, errors. */
+#include "helpers.h"
+
+#include <stdlib.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- Many jobs from two submitter threads. ---- */
+
+typedef struct {
+  penny_job_t job;
+  _Atomic int runs;
+  _Atomic int dones;
+  _Atomic int status;
+} counted_job_t;
+
+typedef struct {
+  _Atomic int64_t done_count;
+  latch_t all_done;
+  int64_t total;
+} counter_t;
+
+static void counted_fn(penny_worker_t *w, void *arg) {
+  counted_job_t *j = arg;
+  (void) w;
+  atomic_fetch_add_explicit(&j->runs, 1, memory_order_relaxed);
+}
+
+static void counted_done(penny_job_t *job, int status) {
+  counted_job_t *j = (counted_job_t *) job;
+  counter_t *c = job->data;
+  /* Read total first: once the count completes, the waiting thread may
+   * reuse the counter. */
+  int64_t total = c->total;
+  atomic_store_explicit(&j->status, status, memory_order_relaxed);
+  atomic_fetch_add_explicit(&j->dones, 1, memory_order_relaxed);
+  if (atomic_fetch_add(&c->done_count, 1) + 1 == total)
+    latch_count(&c->all_done);
+}
+
+static void init_counted(counted_job_t *j, counter_t *c, penny_task_fn fn) {
+  memset(j, 0, sizeof(*j));
+  j->job.fn = fn;
+  j->job.arg = j;
+  j->job.done = counted_done;
+  j->job.data = c;
+}
+
+typedef struct {
+  penny_pool_t *pool;
+  counted_job_t *jobs;
+  int64_t n;
+} submitter_t;
+
+static void submitter_main(void *arg) {
+  submitter_t *s = arg;
+  for (int64_t i = 0; i < s->n; i++)
+    ASSERT_EQ(penny_pool_submit(s->pool, &s->jobs[i].job), 0);
+}
+
+TEST_IMPL(million_jobs_two_submitters) {
+  const int64_t n = test_scale(1000000);
+  counted_job_t *jobs = aligned_alloc(64, sizeof(*jobs) * (size_t) n);
+  counter_t c;
+  ASSERT(jobs != NULL);
+  atomic_init(&c.done_count, 0);
+  c.total = n;
+  latch_init(&c.all_done, 1);
+  for (int64_t i = 0; i < n; i++)
+    init_counted(&jobs[i], &c, counted_fn);
+  /* A small injector so the overflow list is used too. */
+  penny_pool_options_t o;
+  memset(&o, 0, sizeof(o));
+  o.threads = 3;
+  o.injector_capacity = 256;
+  penny_pool_t *pool;
+  ASSERT_EQ(penny_pool_create(&pool, &o), 0);
+
+  submitter_t s[2] = { { pool, jobs, n / 2 },
+                       { pool, jobs + n / 2, n - n / 2 } };
+  uv_thread_t tid[2];
+  for (int i = 0; i < 2; i++)
+    ASSERT_EQ(uv_thread_create(&tid[i], submitter_main, &s[i]), 0);
+  for (int i = 0; i < 2; i++)
+    ASSERT_EQ(uv_thread_join(&tid[i]), 0);
+  latch_wait(&c.all_done);
+  for (int64_t i = 0; i < n; i++) {
+    ASSERT_EQ(atomic_load(&jobs[i].runs), 1);
+    ASSERT_EQ(atomic_load(&jobs[i].dones), 1);
+    ASSERT_EQ(atomic_load(&jobs[i].status), 0);
+    ASSERT_EQ(penny_job_state(&jobs[i].job), PENNY_JOB_DONE);
+  }
+  penny_stats_t st;
+  ASSERT_EQ(penny_pool_stats(pool, PENNY_ALL_WORKERS, &st), 0);
+  ASSERT_UEQ(st.jobs, (uint64_t) n);
+  ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  latch_destroy(&c.all_done);
+  free(jobs);
+  return 0;
+}
+
+/* ---- Destroy while busy. ---- */
+
+typedef struct {
+  int n;
+  int64_t result;
+} fib_arg_t;
+
+static void fib_task(penny_worker_t *w, void *arg) {
+  fib_arg_t *a = arg;
+  if (a->n < 2) {
+    a->result = a->n;
+    return;
+  }
+  fib_arg_t x = { a->n - 1, 0 }, y = { a->n - 2, 0 };
+  penny_task_t child;
+  penny_spawn(w, &child, fib_task, &x);
+  fib_task(w, &y);
+  penny_sync(w, &child);
+  a->result = x.result + y.result;
+}
+
+typedef struct {
+  counted_job_t cj;
+  fib_arg_t fib;
+} fib_job_t;
+
+static void fib_job_fn(penny_worker_t *w, void *arg) {
+  fib_job_t *j = arg;
+  atomic_fetch_add_explicit(&j->cj.runs, 1, memory_order_relaxed);
+  fib_task(w, &j->fib);
+}
+
+TEST_IMPL(destroy_while_busy_finishes_everything) {
+  const int64_t n = test_scale(2000);
+  fib_job_t *jobs = aligned_alloc(64, sizeof(*jobs) * (size_t) n);
+  counter_t c;
+  ASSERT(jobs != NULL);
+  atomic_init(&c.done_count, 0);
+  c.total = n;
+  latch_init(&c.all_done, 1);
+  penny_pool_t *pool = make_pool(4, 0);
+  for (int64_t i = 0; i < n; i++) {
+    init_counted(&jobs[i].cj, &c, fib_job_fn);
+    jobs[i].cj.job.arg = &jobs[i];
+    jobs[i].fib = (fib_arg_t) { 12 + (int) (i % 6), -1 };
+    ASSERT_EQ(penny_pool_submit(pool, &jobs[i].cj.job), 0);
+  }
+  /* Returns only after every queued job ran and every thread exited. */
+  ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  ASSERT_EQ(atomic_load(&c.done_count), n);
+  for (int64_t i = 0; i < n; i++) {
+    ASSERT_EQ(atomic_load(&jobs[i].cj.runs), 1);
+    ASSERT_EQ(atomic_load(&jobs[i].cj.dones), 1);
+    ASSERT_EQ(atomic_load(&jobs[i].cj.status), 0);
+    ASSERT_EQ(jobs[i].fib.result, fib_serial(jobs[i].fib.n));
+  }
+  latch_destroy(&c.all_done);
+  free(jobs);
+  return 0;
+}
+
+/* A job that spins until cancelled, as kernels poll at chunk boundaries. */
+static void until_cancelled_fn(penny_worker_t *w, void *arg) {
+  counted_job_t *j = arg;
+  atomic_fetch_add_explicit(&j->runs, 1, memory_order_relaxed);
+  while (!penny_cancelled(w))
+    usleep(50);
+}
+
+TEST_IMPL(destroy_with_cancel_settles_everything) {
+  const int64_t n = 1000;
+  counted_job_t *jobs = aligned_alloc(64, sizeof(*jobs) * (size_t) n);
+  counter_t c;
+  ASSERT(jobs != NULL);
+  atomic_init(&c.done_count, 0);
+  c.total = n;
+  latch_init(&c.all_done, 1);
+  penny_pool_t *pool = make_pool(2, 0);
+  for (int64_t i = 0; i < n; i++) {
+    init_counted(&jobs[i], &c, until_cancelled_fn);
+    ASSERT_EQ(penny_pool_submit(pool, &jobs[i].job), 0);
+  }
+  /* Let the two workers start their endless jobs. */
+  while (atomic_load(&jobs[0].runs) + atomic_load(&jobs[1].runs) == 0)
+    usleep(1000);
+  ASSERT_EQ(penny_pool_destroy(pool, PENNY_DESTROY_CANCEL), 0);
+  ASSERT_EQ(atomic_load(&c.done_count), n);
+  int64_t ran = 0;
+  for (int64_t i = 0; i < n; i++) {
+    ASSERT_EQ(atomic_load(&jobs[i].dones), 1);
+    ASSERT_EQ(atomic_load(&jobs[i].status), PENNY_ECANCELED);
+    ran += atomic_load(&jobs[i].runs);
+  }
+  /* Only the jobs already running ran; the queued ones never started. */
+  ASSERT_GE(ran, 1);
+  ASSERT_LE(ran, 2);
+  latch_destroy(&c.all_done);
+  free(jobs);
+  return 0;
+}
+
+/* ---- Cancellation. ---- */
+
+typedef struct {
+  counted_job_t cj;
+  _Atomic int *release;
+} gate_job_t;
+
+static void gate_fn(penny_worker_t *w, void *arg) {
+  gate_job_t *g = arg;
+  (void) w;
+  atomic_fetch_add(&g->cj.runs, 1);
+  while (!atomic_load_explicit(g->release, memory_order_acquire))
+    usleep(100);
+}
+
+TEST_IMPL(cancel_queued_running_and_done_jobs) {
+  const int64_t n = 200;
+  counted_job_t *jobs = aligned_alloc(64, sizeof(*jobs) * (size_t) n);
+  counter_t c;
+  _Atomic int release = 0;
+  gate_job_t gate;
+  ASSERT(jobs != NULL);
+  atomic_init(&c.done_count, 0);
+  c.total = n + 1;
+  latch_init(&c.all_done, 1);
+  penny_pool_t *pool = make_pool(1, 0);
+
+  /* The one worker is held by the gate, so everything after it queues. */
+  init_counted(&gate.cj, &c, gate_fn);
+  gate.cj.job.arg = &gate;
+  gate.release = &release;
+  ASSERT_EQ(penny_pool_submit(pool, &gate.cj.job), 0);
+  while (atomic_load(&gate.cj.runs) == 0)
+    usleep(100);
+  ASSERT_EQ(penny_job_state(&gate.cj.job), PENNY_JOB_RUNNING);
+  for (int64_t i = 0; i < n; i++) {
+    init_counted(&jobs[i], &c, counted_fn);
+    ASSERT_EQ(penny_pool_submit(pool, &jobs[i].job), 0);
+    ASSERT_EQ(penny_job_state(&jobs[i].job), PENNY_JOB_QUEUED);
+  }
+  for (int64_t i = 0; i < n; i += 2) {
+    ASSERT_EQ(penny_job_cancel(&jobs[i].job), 0);
+    ASSERT_EQ(penny_job_state(&jobs[i].job), PENNY_JOB_CANCELLED);
+    ASSERT_EQ(penny_job_cancel(&jobs[i].job), PENNY_EDONE);
+  }
+  atomic_store_explicit(&release, 1, memory_order_release);
+  latch_wait(&c.all_done);
+  ASSERT_EQ(atomic_load(&gate.cj.status), 0);
+  for (int64_t i = 0; i < n; i++) {
+    ASSERT_EQ(atomic_load(&jobs[i].dones), 1);
+    if (i % 2 == 0) {
+      ASSERT_EQ(atomic_load(&jobs[i].runs), 0);
+      ASSERT_EQ(atomic_load(&jobs[i].status), PENNY_ECANCELED);
+    } else {
+      ASSERT_EQ(atomic_load(&jobs[i].runs), 1);
+      ASSERT_EQ(atomic_load(&jobs[i].status), 0);
+      ASSERT_EQ(penny_job_cancel(&jobs[i].job), PENNY_EDONE);
+    }
+  }
+
+  /* A running job sees the request and finishes as cancelled. */
+  counted_job_t spin;
+  atomic_init(&c.done_count, 0);
+  c.total = 1;
+  latch_destroy(&c.all_done);
+  latch_init(&c.all_done, 1);
+  init_counted(&spin, &c, until_cancelled_fn);
+  ASSERT_EQ(penny_pool_submit(pool, &spin.job), 0);
+  while (atomic_load(&spin.runs) == 0)
+    usleep(100);
+  ASSERT_EQ(penny_job_cancel(&spin.job), PENNY_EBUSY);
+  latch_wait(&c.all_done);
+  ASSERT_EQ(atomic_load(&spin.status), PENNY_ECANCELED);
+  ASSERT_EQ(penny_job_state(&spin.job), PENNY_JOB_DONE);
+
+  ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  latch_destroy(&c.all_done);
+  free(jobs);
+  return 0;
+}
+
+/* Cancellation reaches stolen children too: penny_for stops early. */
+typedef struct {
+  _Atomic int64_t chunks;
+  _Atomic int started;
+} for_cancel_t;
+
+static void slow_body(penny_worker_t *w, int64_t lo, int64_t hi, void *arg) {
+  for_cancel_t *a = arg;
+  (void) w; (void) lo; (void) hi;
+  atomic_store(&a->started, 1);
+  atomic_fetch_add(&a->chunks, 1);
+  usleep(200);
+}
+
+static void for_cancel_fn(penny_worker_t *w, void *arg) {
+  penny_for(w, 1000000, 1, slow_body, arg);
+}
+
+TEST_IMPL(cancel_stops_parallel_for) {
+  for_cancel_t a;
+  atomic_init(&a.chunks, 0);
+  atomic_init(&a.started, 0);
+  penny_pool_t *pool = make_pool(4, 0);
+  sync_job_t s;
+  memset(&s, 0, sizeof(s));
+  latch_init(&s.latch, 1);
+  s.job.fn = for_cancel_fn;
+  s.job.arg = &a;
+  s.job.done = sync_job_done;
+  s.job.data = &s;
+  ASSERT_EQ(penny_pool_submit(pool, &s.job), 0);
+  while (!atomic_load(&a.started))
+    usleep(100);
+  usleep(20000);
+  ASSERT_EQ(penny_job_cancel(&s.job), PENNY_EBUSY);
+  latch_wait(&s.latch);
+  ASSERT_EQ(s.status, PENNY_ECANCELED);
+  /* A million chunks of 200 us would take minutes: it stopped early. */
+  ASSERT_LT(atomic_load(&a.chunks), 100000);
+  ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  latch_destroy(&s.latch);
+  return 0;
+}
+
+/* A kernel can fail its job; the first code wins. */
+static void failing_fn(penny_worker_t *w, void *arg) {
+  (void) arg;
+  penny_fail(w, PENNY_EKERNEL);
+  penny_fail(w, PENNY_ERANGE);
+}
+
+TEST_IMPL(kernel_failure_reaches_done) {
+  penny_pool_t *pool = make_pool(2, 0);
+  ASSERT_EQ(run_on_pool(pool, failing_fn, NULL), PENNY_EKERNEL);
+  /* The pool keeps working. */
+  fib_arg_t a = { 20, -1 };
+  ASSERT_EQ(run_on_pool(pool, fib_task, &a), 0);
+  ASSERT_EQ(a.result, fib_serial(20));
+  ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  return 0;
+}
+
+/* ---- An idle pool sleeps. ---- */
+
+static double cpu_seconds(void) {
+  struct rusage ru;
+  ASSERT_EQ(getrusage(RUSAGE_SELF, &ru), 0);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+         ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+TEST_IMPL(idle_pool_uses_no_cpu) {
+  penny_pool_t *pool = make_pool(8, 0);
+  /* Wake everyone once, then let the spin phase run out. */
+  fib_arg_t a = { 22, -1 };
+  ASSERT_EQ(run_on_pool(pool, fib_task, &a), 0);
+  usleep(100000);
+  double before = cpu_seconds();
+  usleep(500000);
+  double used = cpu_seconds() - before;
+  fprintf(stderr, "  8 idle workers used %.4f s of CPU in 0.5 s\n", used);
+  /* Spinning workers would burn 2 CPUs (1.0 s); sleeping ones ~0. */
+  ASSERT(used < 0.02);
+  penny_stats_t st;
+  ASSERT_EQ(penny_pool_stats(pool, PENNY_ALL_WORKERS, &st), 0);
+  ASSERT_GE(st.sleeps, 8);
+  /* And it still wakes up for new work. */
+  ASSERT_EQ(run_on_pool(pool, fib_task, &a), 0);
+  ASSERT_EQ(a.result, fib_serial(22));
+  ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  return 0;
+}
+
+/* ---- Options, memory and errors. ---- */
+
+TEST_IMPL(caller_supplied_memory) {
+  penny_pool_options_t o;
+  size_t size = 0;
+  memset(&o, 0, sizeof(o));
+  o.threads = 3;
+  o.deque_capacity = 256;
+  o.injector_capacity = 64;
+  ASSERT_EQ(penny_pool_mem_size(&o, &size), 0);
+  ASSERT_GT(size, 0);
+  char *mem = aligned_alloc(64, size + 64);
+  ASSERT(mem != NULL);
+  memset(mem, 0xAB, size + 64);
+  penny_pool_t *pool;
+  o.mem = mem;
+  o.mem_size = size - 1;
+  ASSERT_EQ(penny_pool_create(&pool, &o), PENNY_EINVAL); /* Too small. */
+  o.mem = mem + 8;
+  o.mem_size = size;
+  ASSERT_EQ(penny_pool_create(&pool, &o), PENNY_EINVAL); /* Misaligned. */
+  o.mem = mem;
+  ASSERT_EQ(penny_pool_create(&pool, &o), 0);
+  for (int n = 0; n < 22; n++) {
+    fib_arg_t a = { n, -1 };
+    ASSERT_EQ(run_on_pool(pool, fib_task, &a), 0);
+    ASSERT_EQ(a.result, fib_serial(n));
+  }
+  ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  /* The pool stayed inside the region it was given. */
+  for (size_t i = size; i < size + 64; i++)
+    ASSERT_EQ((unsigned char) mem[i], 0xAB);
+  free(mem);
+  return 0;
+}
+
+TEST_IMPL(errors_and_bad_arguments) {
+#define CHECK_NAME_(name, value, msg)                                        \
+  ASSERT_STR_EQ(penny_err_name(PENNY_##name), #name);                       \
+  ASSERT_STR_EQ(penny_strerror(PENNY_##name), msg);
+  PENNY_ERRNO_MAP(CHECK_NAME_)
+#undef CHECK_NAME_
+  ASSERT_STR_EQ(penny_err_name(12345), "UNKNOWN");
+  ASSERT_STR_EQ(penny_strerror(-12345), "unknown error");
+
+  penny_pool_options_t o;
+  penny_pool_t *pool = NULL;
+  size_t size;
+  memset(&o, 0, sizeof(o));
+  o.deque_capacity = 1000; /* Not a power of two. */
+  ASSERT_EQ(penny_pool_create(&pool, &o), PENNY_EINVAL);
+  ASSERT_PTR_EQ(pool, NULL);
+  o.deque_capacity = 0;
+  o.injector_capacity = 3;
+  ASSERT_EQ(penny_pool_create(&pool, &o), PENNY_EINVAL);
+  o.injector_capacity = 0;
+  o.flags = 0x100;
+  ASSERT_EQ(penny_pool_create(&pool, &o), PENNY_EINVAL);
+  o.flags = 0;
+  o.threads = 100000; /* More than the pool supports. */
+  ASSERT_EQ(penny_pool_create(&pool, &o), PENNY_EINVAL);
+  ASSERT_EQ(penny_pool_create(NULL, NULL), PENNY_EINVAL);
+  ASSERT_EQ(penny_pool_mem_size(NULL, NULL), PENNY_EINVAL);
+  ASSERT_EQ(penny_pool_mem_size(NULL, &size), 0);
+  ASSERT_EQ(penny_pool_destroy(NULL, 0), PENNY_EINVAL);
+
+  pool = make_pool(0, 0); /* 0: one per CPU. */
+  ASSERT_GE(penny_pool_threads(pool), 1);
+  penny_job_t job;
+  memset(&job, 0, sizeof(job));
+  ASSERT_EQ(penny_pool_submit(pool, &job), PENNY_EINVAL); /* No fn. */
+  ASSERT_EQ(penny_pool_submit(pool, NULL), PENNY_EINVAL);
+  ASSERT_EQ(penny_job_cancel(NULL), PENNY_EINVAL);
+  penny_stats_t st;
+  ASSERT_EQ(penny_pool_stats(pool, penny_pool_threads(pool), &st),
+            PENNY_EINVAL);
+  ASSERT_EQ(penny_pool_stats(pool, 0, &st), 0);
+  ASSERT_EQ(penny_pool_destroy(pool, 0x80), PENNY_EINVAL);
+  ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  return 0;
+}
+
+/* An out-of-order sync is a broken invariant: the process aborts with a
+ * message instead of corrupting the deque. */
+static void noop_fn(penny_worker_t *w, void *arg) {
+  (void) w;
+  (void) arg;
+}
+
+static void bad_order_fn(penny_worker_t *w, void *arg) {
+  penny_task_t a, b;
+  (void) arg;
+  penny_spawn(w, &a, noop_fn, NULL);
+  penny_spawn(w, &b, noop_fn, NULL);
+  penny_sync(w, &a); /* Must be b first. */
+  penny_sync(w, &b);
+}
+
+TEST_IMPL(out_of_order_sync_aborts) {
+  fflush(stderr);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    /* One worker: nothing is stolen, so the pop finds b, not a. */
+    penny_pool_t *pool = make_pool(1, 0);
+    run_on_pool(pool, bad_order_fn, NULL);
+    _exit(0); /* Not reached. */
+  }
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT(WIFSIGNALED(status));
+  ASSERT_EQ(WTERMSIG(status), SIGABRT);
+  return 0;
+}
+
+/* ---- No lost wake-ups. ----
+ * With a 1 us spin the workers fall asleep between almost every job, so
+ * each submission races a worker on its way to sleep. A lost wake-up
+ * leaves a job queued forever and the test hits its timeout. */
+static void sleepy_round(penny_pool_t *pool, int64_t rounds, int batch) {
+  for (int64_t r = 0; r < rounds; r++) {
+    counted_job_t jobs[8];
+    counter_t c;
+    atomic_init(&c.done_count, 0);
+    c.total = batch;
+    latch_init(&c.all_done, 1);
+    for (int i = 0; i < batch; i++) {
+      init_counted(&jobs[i], &c, counted_fn);
+      ASSERT_EQ(penny_pool_submit(pool, &jobs[i].job), 0);
+    }
+    latch_wait(&c.all_done);
+    for (int i = 0; i < batch; i++)
+      ASSERT_EQ(atomic_load(&jobs[i].runs), 1);
+    latch_destroy(&c.all_done);
+    if (r % 64 == 0)
+      usleep(20); /* Let everyone reach the futex now and then. */
+  }
+}
+
+TEST_IMPL(no_lost_wakeups) {
+  for (unsigned t = 1; t <= 8; t++) {
+    penny_pool_options_t o;
+    penny_pool_t *pool;
+    memset(&o, 0, sizeof(o));
+    o.threads = (t + 1) / 2;
+    o.spin_us = 1;
+    /* Odd rounds with symmetric fences: the pop check pairs with a
+     * different barrier in each mode. */
+    o.flags = t % 2 ? PENNY_POOL_SYMMETRIC_FENCES : 0;
+    ASSERT_EQ(penny_pool_create(&pool, &o), 0);
+    sleepy_round(pool, test_scale(5000), 1);
+    sleepy_round(pool, test_scale(2000), 8);
+    penny_stats_t st;
+    ASSERT_EQ(penny_pool_stats(pool, PENNY_ALL_WORKERS, &st), 0);
+    ASSERT_GT(st.sleeps, 0);
+    ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  }
+  return 0;
+}
