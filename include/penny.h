@@ -166,12 +166,14 @@ PENNY_EXTERN int penny_job_state(const penny_job_t *job);
 
 PENNY_EXTERN unsigned penny_pool_threads(const penny_pool_t *pool);
 
-/* Per-worker event counters (zero when built with PENNY_NO_STATS). */
+/* Per-worker event counters (zero when built with PENNY_NO_STATS). Tasks
+ * run on a worker are jobs + steals; children that run where they were
+ * spawned cost a function call and are not counted, to keep spawns free
+ * of bookkeeping. */
 typedef struct penny_stats_s {
   uint64_t jobs;           /* root jobs run (not counting cancelled ones) */
-  uint64_t spawns;         /* children pushed on a deque */
+  uint64_t steals;         /* tasks taken from another worker's deque, run */
   uint64_t inlined;        /* children run at once because the deque was full */
-  uint64_t steals;         /* tasks taken from another worker's deque */
   uint64_t failed_steals;  /* steal attempts that found nothing or lost a race */
   uint64_t sleeps;         /* times the worker parked */
   uint64_t wakeups;        /* wake-ups this worker sent to sleepers */

@@ -37,8 +37,7 @@
 #endif
 
 typedef struct {
-  _Atomic uint64_t jobs, spawns, inlined, steals, failed_steals, sleeps,
-      wakeups;
+  _Atomic uint64_t jobs, steals, inlined, failed_steals, sleeps, wakeups;
 } penny__counters_t;
 
 /* ---- Spawned frames (the private view of penny_task_t). ---- */
@@ -310,7 +309,6 @@ static inline void penny__spawn(penny_worker_t *w, penny_task_t *child,
                         memory_order_relaxed);
   int64_t b = penny__deque_push(w, t);
   if (PENNY_LIKELY(b >= 0)) {
-    PENNY_COUNT(w, spawns);
     /* Work appeared on an empty deque: a sleeping worker may be needed.
      * With frames already there, an earlier spawn has called for help.
      * Relaxed: penny__notify fences before it reads anything. */

@@ -527,9 +527,8 @@ int penny_pool_stats(const penny_pool_t *pool, unsigned worker,
 #define PENNY_ADD_(f) \
     stats->f += atomic_load_explicit(&c->f, memory_order_relaxed)
     PENNY_ADD_(jobs);
-    PENNY_ADD_(spawns);
-    PENNY_ADD_(inlined);
     PENNY_ADD_(steals);
+    PENNY_ADD_(inlined);
     PENNY_ADD_(failed_steals);
     PENNY_ADD_(sleeps);
     PENNY_ADD_(wakeups);
