@@ -6,13 +6,16 @@
 #   make test-sanitize   the same under ThreadSanitizer, then ASan+UBSan
 #   make bench           build and run the core benchmark
 #
-# WERROR=1 (set by CI) turns warnings into errors.
+# WERROR=1 turns warnings into errors; CI=true (set by CI) implies it.
 
 CC ?= gcc
 SAN ?=
 BUILD ?= build/$(if $(SAN),$(SAN),release)
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+ifeq ($(CI),true)
+WERROR ?= 1
+endif
 ifeq ($(WERROR),1)
 WARN += -Werror
 endif
