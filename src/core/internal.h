@@ -9,6 +9,7 @@
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define PENNY_CACHE_LINE 64
@@ -148,6 +149,15 @@ struct penny_worker_s {
   /* Written by the owner, read by penny_pool_stats. */
   alignas(PENNY_CACHE_LINE) penny__counters_t stats;
 };
+
+/* Thieves hammer `top`, the owner writes `bottom` on every spawn and
+ * sync: on one line they would bounce between cores. */
+static_assert(offsetof(struct penny_worker_s, bottom) -
+                  offsetof(struct penny_worker_s, top) >= PENNY_CACHE_LINE,
+              "top and bottom share a cache line");
+static_assert(offsetof(struct penny_worker_s, ring) -
+                  offsetof(struct penny_worker_s, bottom) >= PENNY_CACHE_LINE,
+              "bottom shares a cache line with read-mostly fields");
 
 /* ---- The pool and its sleep state (see SLEEP.md). ---- */
 

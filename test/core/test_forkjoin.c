@@ -2,7 +2,9 @@
  * thread counts, more threads than cores included. */
 #include "helpers.h"
 
+#include <dirent.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* fib with a spawn at every level. */
 typedef struct {
@@ -238,5 +240,41 @@ TEST_IMPL(worker_index_and_count) {
     ASSERT_EQ(out[1], 3);
   }
   ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  return 0;
+}
+
+/* Workers carry their names (penny-w0, ...) where the OS shows them. */
+TEST_IMPL(worker_threads_are_named) {
+#ifdef __linux__
+  penny_pool_t *pool = make_pool(3, 0);
+  int found[3] = { 0, 0, 0 };
+  char path[64], name[32];
+  /* Threads name themselves as they start: look until all three have. */
+  for (int tries = 0; tries < 1000; tries++) {
+    DIR *dir = opendir("/proc/self/task");
+    ASSERT(dir != NULL);
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+      if (e->d_name[0] == '.')
+        continue;
+      snprintf(path, sizeof(path), "/proc/self/task/%.20s/comm", e->d_name);
+      FILE *f = fopen(path, "r");
+      if (f == NULL)
+        continue;
+      if (fgets(name, sizeof(name), f)) {
+        unsigned k;
+        if (sscanf(name, "penny-w%u", &k) == 1 && k < 3)
+          found[k] = 1;
+      }
+      fclose(f);
+    }
+    closedir(dir);
+    if (found[0] && found[1] && found[2])
+      break;
+    usleep(1000);
+  }
+  ASSERT(found[0] && found[1] && found[2]);
+  ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+#endif
   return 0;
 }
