@@ -137,7 +137,8 @@ static int deque_stress_both(int64_t capacity, int racy) {
   if (penny__heavy_barrier_init())
     ASSERT_EQ(deque_stress(capacity, racy, 1), 0);
   else
-    fprintf(stderr, "  no membarrier here: asymmetric fences not tested\n");
+    fprintf(stderr, "  asymmetric fences unavailable (no membarrier, or a "
+                    "ThreadSanitizer build): not tested\n");
   return 0;
 }
 
