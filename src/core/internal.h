@@ -142,7 +142,10 @@ struct penny_worker_s {
   int debug_race;           /* PENNY_POOL_DEBUG_RACE: yield inside steal */
   int asym;                 /* asymmetric fences (see the deque comment) */
   /* Owner-only. */
-  alignas(PENNY_CACHE_LINE) int64_t top_cache; /* lower bound of `top` */
+  /* A bottom at or past push_limit may mean a full deque: it is a lower
+   * bound of `top` (read with acquire when last refreshed) plus cap_limit,
+   * so the common push compares against one owner-private word. */
+  alignas(PENNY_CACHE_LINE) int64_t push_limit;
   penny_job_t *job;         /* root job of the task running now, or NULL */
   uint64_t rng;             /* xorshift state for victim selection */
   penny__thread_t thread;   /* written by create, read by destroy */
@@ -244,22 +247,25 @@ static inline void penny__owner_fence(const penny_worker_t *w) {
     atomic_thread_fence(memory_order_seq_cst);
 }
 
-/* Owner: pushes t and returns the index it went to, or -1 if the deque is
- * full. */
-static inline int64_t penny__deque_push(penny_worker_t *w, penny__task_t *t) {
+/* Owner: pushes t and stores the index it went to in *at; false if the
+ * deque is full. */
+static inline bool penny__deque_push(penny_worker_t *w, penny__task_t *t,
+                                     int64_t *at) {
   int64_t b = atomic_load_explicit(&w->bottom, memory_order_relaxed);
-  if (PENNY_UNLIKELY(b - w->top_cache >= w->cap_limit)) {
+  if (PENNY_UNLIKELY(b >= w->push_limit)) {
     /* Acquire pairs with the thieves' CAS on top: a slot a thief has
      * stolen from is read before we overwrite it (Le et al., push). */
-    w->top_cache = atomic_load_explicit(&w->top, memory_order_acquire);
-    if (b - w->top_cache >= w->cap_limit)
-      return -1;
+    w->push_limit = atomic_load_explicit(&w->top, memory_order_acquire) +
+                    w->cap_limit;
+    if (b >= w->push_limit)
+      return false;
   }
   atomic_store_explicit(&w->ring[b & w->mask], t, memory_order_relaxed);
   /* Release: publishes the slot and the frame's fields to the thief whose
    * acquire load of bottom reads this value. */
   atomic_store_explicit(&w->bottom, b + 1, memory_order_release);
-  return b;
+  *at = b;
+  return true;
 }
 
 /* Owner: pops the newest frame, or NULL if thieves took everything. Sets
@@ -290,7 +296,7 @@ static inline penny__task_t *penny__deque_pop(penny_worker_t *w,
                                                  memory_order_relaxed))
       x = NULL;
     atomic_store_explicit(&w->bottom, b + 1, memory_order_release);
-    w->top_cache = b + 1;
+    w->push_limit = b + 1 + w->cap_limit; /* top is b + 1 now */
   } else {
     /* Already empty: restore bottom. */
     atomic_store_explicit(&w->bottom, b + 1, memory_order_release);
@@ -317,8 +323,8 @@ static inline void penny__spawn(penny_worker_t *w, penny_task_t *child,
    * push is visible. */
   atomic_store_explicit(&t->word, TASK_WORD(TASK_PUSHED, TASK_NO_THIEF),
                         memory_order_relaxed);
-  int64_t b = penny__deque_push(w, t);
-  if (PENNY_LIKELY(b >= 0)) {
+  int64_t b;
+  if (PENNY_LIKELY(penny__deque_push(w, t, &b))) {
     /* Work appeared on an empty deque: a sleeping worker may be needed.
      * With frames already there, an earlier spawn has called for help.
      * Relaxed: penny__notify fences before it reads anything. */

@@ -397,7 +397,7 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
     w->mask = (int64_t) l.deque_capacity - 1;
     w->cap_limit = (opts->flags & PENNY_POOL_DEBUG_FULL_DEQUE)
                        ? 0 : (int64_t) l.deque_capacity;
-    w->top_cache = 0;
+    w->push_limit = w->cap_limit;
     w->debug_race = (opts->flags & PENNY_POOL_DEBUG_RACE) != 0;
     w->asym = asym;
     w->pool = pool;

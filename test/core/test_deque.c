@@ -63,6 +63,7 @@ static int deque_stress(int64_t capacity, int racy, int asym) {
   w->ring = ring;
   w->mask = capacity - 1;
   w->cap_limit = capacity;
+  w->push_limit = capacity;
   w->debug_race = racy;
   w->asym = asym;
   w->count = THIEVES + 1;
@@ -75,13 +76,13 @@ static int deque_stress(int64_t capacity, int racy, int asym) {
   /* The owner pushes bursts and pops some back. `stack` mirrors what the
    * owner pushed and has not popped: a pop must return its top (LIFO), or
    * nothing at all when thieves took every frame. */
-  int64_t depth = 0, next = 0, owner_taken = 0, fulls = 0;
+  int64_t depth = 0, next = 0, owner_taken = 0, fulls = 0, at;
   uint64_t rng = 88172645463325252ull;
   while (next < n) {
     rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
     int64_t burst = (int64_t) (rng % 8) + 1;
     for (int64_t k = 0; k < burst && next < n; k++) {
-      if (penny__deque_push(w, task_of(next)) < 0) {
+      if (!penny__deque_push(w, task_of(next), &at)) {
         fulls++;
         break;
       }
@@ -166,15 +167,20 @@ TEST_IMPL(deque_single_thread) {
   w->ring = ring;
   w->mask = 7;
   w->cap_limit = 8;
+  w->push_limit = 8;
   ASSERT_PTR_EQ(penny__deque_pop(w, &left), NULL);
   ASSERT_EQ(penny__deque_steal(w, &t), STEAL_EMPTY);
-  for (int64_t i = 0; i < 8; i++)
-    ASSERT_EQ(penny__deque_push(w, task_of(i)), i);
-  ASSERT_EQ(penny__deque_push(w, task_of(8)), -1); /* Full. */
+  int64_t at;
+  for (int64_t i = 0; i < 8; i++) {
+    ASSERT(penny__deque_push(w, task_of(i), &at));
+    ASSERT_EQ(at, i);
+  }
+  ASSERT(!penny__deque_push(w, task_of(8), &at)); /* Full. */
   ASSERT_EQ(penny__deque_size(w), 8);
   ASSERT_EQ(penny__deque_steal(w, &t), STEAL_SUCCESS);
   ASSERT_EQ(item_of(t), 0); /* Thieves take the oldest. */
-  ASSERT_EQ(penny__deque_push(w, task_of(8)), 8); /* Room again. */
+  ASSERT(penny__deque_push(w, task_of(8), &at)); /* Room again. */
+  ASSERT_EQ(at, 8);
   t = penny__deque_pop(w, &left);
   ASSERT_EQ(item_of(t), 8); /* The owner takes the newest. */
   ASSERT_EQ(left, 7);
