@@ -51,6 +51,7 @@ extern "C" {
   XX(EDONE,     -7, "job has already finished")                               \
   XX(ETHREAD,   -8, "could not start a worker thread")                        \
   XX(EKERNEL,   -9, "kernel reported failure")                                \
+  XX(EDEADLK,  -10, "would deadlock: called from the pool's own worker")      \
 
 typedef enum {
 #define PENNY_ERRNO_ENUM_(name, value, msg) PENNY_##name = value,
@@ -109,7 +110,7 @@ struct penny_job_s {
 typedef struct penny_pool_options_s {
   unsigned threads;          /* 0: one per available CPU */
   unsigned deque_capacity;   /* power of two; 0: 4096 frames per worker */
-  unsigned injector_capacity; /* power of two; 0: 4096 jobs */
+  unsigned injector_capacity; /* power of two, at least 2; 0: 4096 jobs */
   unsigned spin_us;          /* idle spin before sleeping; 0: 50 us */
   unsigned flags;            /* PENNY_POOL_* below */
   /* Optional caller-supplied memory for the pool's control blocks
@@ -124,7 +125,8 @@ typedef struct penny_pool_options_s {
  * child inline. Results must not change; tests use it. */
 #define PENNY_POOL_DEBUG_FULL_DEQUE 0x1u
 /* Debug switch: a thief yields the CPU between reading a frame and
- * claiming it, to widen the races that stress tests look for. */
+ * claiming it, and a submit yields before and after its push, to widen
+ * the races that stress tests look for. */
 #define PENNY_POOL_DEBUG_RACE 0x2u
 /* Use the textbook symmetric fences in the deques even where the faster
  * asymmetric ones (Linux membarrier) are available. */
@@ -144,14 +146,19 @@ PENNY_EXTERN int penny_pool_create(penny_pool_t **pool,
 
 /* Refuses new jobs, lets the queued and running ones finish (or cancels
  * them, see above), stops and joins every worker and frees the pool. No
- * thread of the pool runs after it returns. Must not race with
- * penny_pool_submit on the same pool. */
+ * thread of the pool runs after it returns. A submit racing with it either
+ * returns PENNY_ECLOSED or its job is run (or cancelled) like the others;
+ * destroy waits for submit calls in progress to return. Returns
+ * PENNY_EDEADLK, and does nothing, when called on one of the pool's own
+ * workers (from a kernel or a `done` callback). */
 PENNY_EXTERN int penny_pool_destroy(penny_pool_t *pool, unsigned flags);
 
-/* Queues a root job. Never blocks and never fails for lack of room.
+/* Queues a root job. Never waits for a worker and never fails for lack of
+ * room (when the ring is full it briefly takes the overflow list's lock).
  * Returns PENNY_ECLOSED once destruction has begun, PENNY_EINVAL for a job
  * without fn or done. Call from any thread that is not a worker of this
- * pool (a kernel forks with penny_spawn instead). */
+ * pool (a kernel forks with penny_spawn instead). The job's `done` may run
+ * before this returns. */
 PENNY_EXTERN int penny_pool_submit(penny_pool_t *pool, penny_job_t *job);
 
 /* Cancels a job. 0: it was queued and will finish with PENNY_ECANCELED
@@ -161,7 +168,8 @@ PENNY_EXTERN int penny_pool_submit(penny_pool_t *pool, penny_job_t *job);
  * know the job is still alive, i.e. `done` has not returned. */
 PENNY_EXTERN int penny_job_cancel(penny_job_t *job);
 
-/* One of PENNY_JOB_*. */
+/* One of PENNY_JOB_*. DONE or CANCELLED can be seen shortly before `done`
+ * is called: only `done` says the job's storage may be reused. */
 PENNY_EXTERN int penny_job_state(const penny_job_t *job);
 
 PENNY_EXTERN unsigned penny_pool_threads(const penny_pool_t *pool);

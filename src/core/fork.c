@@ -45,11 +45,18 @@ penny__steal_t penny__deque_steal(penny_worker_t *v, penny__task_t **out) {
   return STEAL_SUCCESS;
 }
 
+/* Root jobs a waiting worker may start on top of its stack, one inside
+ * the other: each delays the continuation below it and takes stack, so
+ * past this depth a waiting worker only steals. */
+#define MAX_NESTED_JOBS 8
+
 /* The child t was stolen (p == NULL): keep this worker busy until the
  * thief finishes it. Leapfrogging: the thief's deque holds t's own
  * descendants, so steal from it first, then from anyone, then take new
  * jobs. Our deque is empty here: t was the newest frame and a thief took
- * it from the top, so every older frame was taken before. */
+ * it from the top, so every older frame was taken before. A waiting
+ * worker is not counted as searching, so after it finds work it passes
+ * the baton as a searcher would (SLEEP.md): there may be more. */
 void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
                       penny__task_t *p) {
   if (p != NULL) {
@@ -70,12 +77,21 @@ void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
     if (thief < w->count && thief != w->index &&
         penny__deque_steal(&w->pool->workers[thief], &task) ==
             STEAL_SUCCESS) {
+      penny__notify(w->pool);
       penny__run_stolen(w, task);
       idle_rounds = 0;
       continue;
     }
-    if (penny__find_work(w, &task, &job)) {
-      penny__run_found(w, task, job);
+    if (penny__find_work(w, &task, &job,
+                         w->nested_jobs < MAX_NESTED_JOBS)) {
+      penny__notify(w->pool);
+      if (task) {
+        penny__run_stolen(w, task);
+      } else {
+        w->nested_jobs++;
+        penny__run_job(w, job);
+        w->nested_jobs--;
+      }
       idle_rounds = 0;
       continue;
     }

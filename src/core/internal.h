@@ -147,6 +147,7 @@ struct penny_worker_s {
    * so the common push compares against one owner-private word. */
   alignas(PENNY_CACHE_LINE) int64_t push_limit;
   penny_job_t *job;         /* root job of the task running now, or NULL */
+  unsigned nested_jobs;     /* root jobs started inside penny__sync_slow */
   uint64_t rng;             /* xorshift state for victim selection */
   penny__thread_t thread;   /* written by create, read by destroy */
   /* Written by the owner, read by penny_pool_stats. */
@@ -178,11 +179,20 @@ struct penny_pool_s {
    * sleep or wake. */
   alignas(PENNY_CACHE_LINE) _Atomic uint64_t idle;
   penny__park_t park;         /* word: wake-up epoch, bumped by wakers */
-  alignas(PENNY_CACHE_LINE) _Atomic int stopping;   /* set by destroy */
+  /* Shutdown (penny_pool_destroy): `closed` refuses new submissions;
+   * `submitting` counts submit calls in progress, which destroy waits out
+   * before it sets `exiting`; workers leave once `exiting` is set, the
+   * injector is empty and no job is running (`jobs_running`), so a job
+   * still running keeps every thief available to the end. */
+  alignas(PENNY_CACHE_LINE) _Atomic int closed;
+  _Atomic int exiting;
   _Atomic int cancel_all;     /* destroy with PENNY_DESTROY_CANCEL */
+  _Atomic int64_t submitting;
+  _Atomic int64_t jobs_running;
   penny__injector_t injector;
   penny_worker_t *workers;    /* `threads` of them, in `mem` */
   unsigned threads;
+  int debug_race;             /* PENNY_POOL_DEBUG_RACE */
   uint64_t spin_ns;
   void *mem;                  /* control memory */
   int own_mem;                /* allocated by us, freed by destroy */
@@ -194,9 +204,7 @@ penny__steal_t penny__deque_steal(penny_worker_t *v, penny__task_t **out);
 void penny__run_stolen(penny_worker_t *w, penny__task_t *t);
 void penny__run_job(penny_worker_t *w, penny_job_t *job);
 bool penny__find_work(penny_worker_t *w, penny__task_t **task,
-                      penny_job_t **job);
-void penny__run_found(penny_worker_t *w, penny__task_t *task,
-                      penny_job_t *job);
+                      penny_job_t **job, bool jobs);
 PENNY_NOINLINE void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
                                      penny__task_t *popped);
 uint64_t penny__rand(penny_worker_t *w);
@@ -227,10 +235,13 @@ uint64_t penny__rand(penny_worker_t *w);
  * private expedited), take uses a compiler-only fence and a thief instead
  * calls penny__heavy_barrier() in place of its own SeqCst fence: that makes
  * the owner execute a full barrier at some point during the call, which is
- * all the Dekker-style handshake between take and steal needs (if the
- * owner's barrier comes after its store of bottom, the thief sees the new
- * bottom; if before, the owner's load of top comes after the barrier and
- * sees any top the thief changed before it). Thieves pay a system call
+ * all the Dekker-style handshake between take and steal needs. If the
+ * owner's barrier comes after its store of bottom, the thief's load of
+ * bottom (after the call) sees the new bottom. If it comes before, the
+ * owner's load of top comes after the barrier and sees at least the top
+ * the thief read before the call, including a value written by another
+ * thief's CAS (membarrier is cumulative: what the thief had seen is
+ * visible to the owner after its barrier). Thieves pay a system call
  * (microseconds) per steal from a deque that looks non-empty; steals are
  * rare in fork-join, syncs are not. Without membarrier, under
  * ThreadSanitizer, or with PENNY_POOL_SYMMETRIC_FENCES, the fences are the
@@ -277,8 +288,8 @@ static inline penny__task_t *penny__deque_pop(penny_worker_t *w,
   atomic_store_explicit(&w->bottom, b, memory_order_release);
   /* The store of bottom above is ordered before the load of top below;
    * pairs with the fence (or heavy barrier) in steal between its loads of
-   * top and bottom, so the owner and a thief cannot both take the last
-   * frame. */
+   * top and bottom, so the owner never takes frame b without a CAS while
+   * a thief is taking it. */
   penny__owner_fence(w);
   int64_t t = atomic_load_explicit(&w->top, memory_order_relaxed);
   penny__task_t *x = NULL;
@@ -289,11 +300,14 @@ static inline penny__task_t *penny__deque_pop(penny_worker_t *w,
     *left = b - t;
   } else if (t == b) {
     /* The last frame: race the thieves for it. SeqCst as in the paper; it
-     * pairs with the thieves' CAS on top. */
+     * pairs with the thieves' CAS on top. On failure, acquire: the winning
+     * thief's read of slot b happens before we overwrite that slot, which
+     * the push_limit set below lets later pushes do without reloading
+     * top. */
     x = atomic_load_explicit(&w->ring[b & w->mask], memory_order_relaxed);
     if (!atomic_compare_exchange_strong_explicit(&w->top, &t, t + 1,
                                                  memory_order_seq_cst,
-                                                 memory_order_relaxed))
+                                                 memory_order_acquire))
       x = NULL;
     atomic_store_explicit(&w->bottom, b + 1, memory_order_release);
     w->push_limit = b + 1 + w->cap_limit; /* top is b + 1 now */
@@ -302,6 +316,17 @@ static inline penny__task_t *penny__deque_pop(penny_worker_t *w,
     atomic_store_explicit(&w->bottom, b + 1, memory_order_release);
   }
   return x;
+}
+
+/* For other threads: might v's deque hold a frame? Reads top before
+ * bottom, as a steal does. top only grows, so a frame that stays on the
+ * deque from before the first load until after the second cannot be
+ * missed, however the two loads are delayed; the other order can see a
+ * bottom from before a push and a top from after a steal, and report a
+ * non-empty deque as empty. Acquire on top: no load below moves above it. */
+static inline bool penny__deque_maybe_nonempty(penny_worker_t *v) {
+  int64_t t = atomic_load_explicit(&v->top, memory_order_acquire);
+  return atomic_load_explicit(&v->bottom, memory_order_relaxed) > t;
 }
 
 /* Frames on the deque, as the owner sees it (thieves may be taking some). */
@@ -327,7 +352,10 @@ static inline void penny__spawn(penny_worker_t *w, penny_task_t *child,
   if (PENNY_LIKELY(penny__deque_push(w, t, &b))) {
     /* Work appeared on an empty deque: a sleeping worker may be needed.
      * With frames already there, an earlier spawn has called for help.
-     * Relaxed: penny__notify fences before it reads anything. */
+     * Relaxed, and unordered with the push: if it misses a steal of the
+     * last frame, the thief passes the baton, and a sleeper that misses
+     * this push in the meantime is caught by the pop check (or, with
+     * asymmetric fences, its heavy barrier); see SLEEP.md. */
     if (PENNY_UNLIKELY(b <= atomic_load_explicit(&w->top,
                                                  memory_order_relaxed)))
       penny__notify(w->pool);

@@ -7,6 +7,7 @@
 #include "penny.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #ifdef __linux__
@@ -74,9 +75,17 @@ int penny__heavy_barrier_init(void) {
 }
 
 void penny__heavy_barrier(void) {
-  /* Cannot fail once registration succeeded. */
-  if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
-    abort();
+  /* After a successful registration the call fails only transiently
+   * (ENOMEM where the kernel allocates its CPU mask), and a thief cannot
+   * proceed without the barrier: retry, and give up only on a broken
+   * kernel. */
+  for (int tries = 0; tries < 100000; tries++) {
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+      return;
+    sched_yield();
+  }
+  fprintf(stderr, "penny: membarrier keeps failing after registration\n");
+  abort();
 }
 
 int penny__park_init(penny__park_t *p) {

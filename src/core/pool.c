@@ -59,8 +59,11 @@ static int compute_layout(const penny_pool_options_t *o, layout_t *l) {
                                         : DEFAULT_DEQUE_CAPACITY;
   l->injector_capacity = o->injector_capacity ? o->injector_capacity
                                               : DEFAULT_INJECTOR_CAPACITY;
+  /* The injector needs two cells at least: with one, the sequence number
+   * a push leaves behind reads as "free" to the next push. */
   if (l->threads > PENNY_MAX_THREADS || !is_pow2(l->deque_capacity) ||
-      !is_pow2(l->injector_capacity) || l->deque_capacity > (1u << 24) ||
+      !is_pow2(l->injector_capacity) || l->injector_capacity < 2 ||
+      l->deque_capacity > (1u << 24) ||
       l->injector_capacity > (1u << 24) ||
       (o->flags & ~(PENNY_POOL_DEBUG_FULL_DEQUE | PENNY_POOL_DEBUG_RACE |
                     PENNY_POOL_SYMMETRIC_FENCES)) != 0)
@@ -91,8 +94,9 @@ int penny_pool_mem_size(const penny_pool_options_t *opts, size_t *size) {
 /* Wakes one sleeper if some sleep while nobody searches or is being woken.
  * `waker` is the worker that counts the wake-up, or NULL. */
 void penny__maybe_wake(penny_pool_t *pool, penny_worker_t *waker) {
-  /* Relaxed: callers have already ordered this load after publishing
-   * their work with a SeqCst fence (or the fence in pop). */
+  /* Relaxed: callers order this load after publishing their work with a
+   * SeqCst fence (penny__notify, a symmetric pop), or rely on a sleeper's
+   * heavy barrier (an asymmetric pop); see SLEEP.md. */
   uint64_t s = atomic_load_explicit(&pool->idle, memory_order_relaxed);
   for (;;) {
     if (IDLE_SLEEPING(s) == 0 || IDLE_SEARCHING(s) != 0 ||
@@ -129,9 +133,26 @@ static bool work_visible(penny_pool_t *pool) {
   if (!penny__injector_empty(&pool->injector))
     return true;
   for (unsigned i = 0; i < pool->threads; i++)
-    if (penny__deque_size(&pool->workers[i]) > 0)
+    if (penny__deque_maybe_nonempty(&pool->workers[i]))
       return true;
   return false;
+}
+
+/* Wakes every sleeper: for shutdown. */
+static void wake_all(penny_pool_t *pool) {
+  /* SeqCst: a sleeper read the epoch before its last look; bumping it
+   * after what that look missed ends its wait. */
+  atomic_fetch_add_explicit(&pool->park.word, 1, memory_order_seq_cst);
+  penny__park_wake(&pool->park, 1);
+}
+
+/* Destroy has begun, no submit is in progress and no job runs: once the
+ * injector is empty too, workers may leave. SeqCst loads: they pair with
+ * destroy's store of `exiting` and with the decrement of `jobs_running`
+ * in penny__run_job, each followed by a wake-up of every sleeper. */
+static bool may_exit(penny_pool_t *pool) {
+  return atomic_load_explicit(&pool->exiting, memory_order_seq_cst) &&
+         atomic_load_explicit(&pool->jobs_running, memory_order_seq_cst) == 0;
 }
 
 /* Parks the worker until woken, unless work or stop shows up first. The
@@ -153,8 +174,7 @@ static void worker_sleep(penny_worker_t *w) {
   atomic_thread_fence(memory_order_seq_cst);
   if (w->asym)
     penny__heavy_barrier();
-  bool sleep = !work_visible(pool) &&
-      !atomic_load_explicit(&pool->stopping, memory_order_seq_cst);
+  bool sleep = !work_visible(pool) && !may_exit(pool);
   if (sleep) {
     PENNY_COUNT(w, sleeps);
     penny__park_wait(&pool->park, epoch);
@@ -224,15 +244,27 @@ void penny__run_job(penny_worker_t *w, penny_job_t *job) {
     return;
   }
   penny_job_t *saved = w->job;
+  /* Relaxed: only the exit decision reads it, with the SeqCst decrement
+   * below as its pair. */
+  atomic_fetch_add_explicit(&w->pool->jobs_running, 1, memory_order_relaxed);
   w->job = job;
   PENNY_COUNT(w, jobs);
   job->fn(w, job->arg);
   w->job = saved;
+  /* Relaxed: every child of the job was synced before fn returned, and
+   * penny_fail's stores are ordered before those syncs. Read before the
+   * state turns DONE, after which the caller may reuse the job. */
+  int status = atomic_load_explicit(&jp->status, memory_order_relaxed);
   /* AcqRel: release publishes the kernel's effects to a thread that reads
    * the state; acquire sees a cancel request made while it ran. */
   uint32_t old = atomic_exchange_explicit(&jp->state, PENNY_JOB_DONE,
                                           memory_order_acq_rel);
-  int status = atomic_load_explicit(&jp->status, memory_order_relaxed);
+  /* SeqCst: pairs with the loads in may_exit. The last job to finish
+   * after destroy has begun wakes the workers that slept through it. */
+  if (atomic_fetch_sub_explicit(&w->pool->jobs_running, 1,
+                                memory_order_seq_cst) == 1 &&
+      atomic_load_explicit(&w->pool->exiting, memory_order_seq_cst))
+    wake_all(w->pool);
   if (status == 0 &&
       ((old & JOB_CANCEL_REQ) ||
        atomic_load_explicit(&w->pool->cancel_all, memory_order_relaxed)))
@@ -240,10 +272,11 @@ void penny__run_job(penny_worker_t *w, penny_job_t *job) {
   done(job, status);
 }
 
-/* One pass over the other workers' deques from a random start, then the
- * injector. Fills *task or *job and returns true if it found something. */
+/* One pass over the other workers' deques from a random start, then (if
+ * `jobs`) the injector. Fills *task or *job and returns true if it found
+ * something. */
 bool penny__find_work(penny_worker_t *w, penny__task_t **task,
-                      penny_job_t **job) {
+                      penny_job_t **job, bool jobs) {
   penny_pool_t *pool = w->pool;
   unsigned n = pool->threads;
   if (n > 1) {
@@ -258,23 +291,16 @@ bool penny__find_work(penny_worker_t *w, penny__task_t **task,
     }
   }
   *task = NULL;
-  *job = penny__injector_pop(&pool->injector);
+  *job = jobs ? penny__injector_pop(&pool->injector) : NULL;
   return *job != NULL;
-}
-
-void penny__run_found(penny_worker_t *w, penny__task_t *task,
-                      penny_job_t *job) {
-  if (task)
-    penny__run_stolen(w, task);
-  else
-    penny__run_job(w, job);
 }
 
 /* Leaves the searching state to run found work: the last searcher to find
  * work wakes a sleeper, since more work may be waiting (SLEEP.md). */
 static void stop_searching(penny_worker_t *w) {
-  /* SeqCst: orders this decrement with the notify fences, so a submitter
-   * that reads the counts after its fence sees them current. */
+  /* SeqCst: a submitter that reads the counts after its fence and sees us
+   * searching skips its wake-up; the baton below, passed whenever the
+   * last searcher finds work, is what makes that safe (SLEEP.md). */
   uint64_t prev = atomic_fetch_sub_explicit(&w->pool->idle,
                                             IDLE_SEARCHING_ONE,
                                             memory_order_seq_cst);
@@ -302,18 +328,20 @@ static void worker_main(void *arg) {
   for (;;) {
     penny__task_t *task;
     penny_job_t *job;
-    if (penny__find_work(w, &task, &job)) {
+    if (penny__find_work(w, &task, &job, true)) {
       stop_searching(w);
-      penny__run_found(w, task, job);
+      if (task)
+        penny__run_stolen(w, task);
+      else
+        penny__run_job(w, job);
       start_searching(w);
       spin_start = 0;
       rounds = 0;
       continue;
     }
-    /* Acquire pairs with destroy's store: after it, no job is submitted,
-     * so an empty injector stays empty. */
-    if (atomic_load_explicit(&pool->stopping, memory_order_acquire) &&
-        penny__injector_empty(&pool->injector))
+    /* After `exiting` no job can be submitted, so an empty injector stays
+     * empty; with no job running, nothing can be spawned either. */
+    if (may_exit(pool) && penny__injector_empty(&pool->injector))
       break;
     /* Spin briefly before sleeping: a wake-up costs far more than a few
      * microseconds of pauses when work comes back soon. */
@@ -363,6 +391,7 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
     return PENNY_ENOMEM;
   memset(pool, 0, sizeof(*pool));
   pool->threads = l.threads;
+  pool->debug_race = (opts->flags & PENNY_POOL_DEBUG_RACE) != 0;
   pool->spin_ns = (uint64_t) (opts->spin_us ? opts->spin_us
                                             : DEFAULT_SPIN_US) * 1000;
   pool->own_mem = opts->mem == NULL;
@@ -374,7 +403,10 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
   memset(pool->mem, 0, l.size);
   /* Every worker starts out searching. */
   atomic_init(&pool->idle, (uint64_t) l.threads * IDLE_SEARCHING_ONE);
-  atomic_init(&pool->stopping, 0);
+  atomic_init(&pool->closed, 0);
+  atomic_init(&pool->exiting, 0);
+  atomic_init(&pool->submitting, 0);
+  atomic_init(&pool->jobs_running, 0);
   atomic_init(&pool->cancel_all, 0);
   if ((err = penny__park_init(&pool->park)) != 0)
     goto fail_park;
@@ -410,10 +442,10 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
     err = penny__thread_create(&pool->workers[i].thread, WORKER_STACK_SIZE,
                                worker_main, &pool->workers[i]);
     if (err != 0) {
-      /* Stop the ones already running. */
-      atomic_store_explicit(&pool->stopping, 1, memory_order_seq_cst);
-      atomic_fetch_add_explicit(&pool->park.word, 1, memory_order_seq_cst);
-      penny__park_wake(&pool->park, 1);
+      /* Stop the ones already running (nothing was submitted yet). */
+      atomic_store_explicit(&pool->closed, 1, memory_order_seq_cst);
+      atomic_store_explicit(&pool->exiting, 1, memory_order_seq_cst);
+      wake_all(pool);
       for (unsigned j = 0; j < i; j++)
         penny__thread_join(&pool->workers[j].thread);
       goto fail_threads;
@@ -436,13 +468,27 @@ fail_park:
 int penny_pool_destroy(penny_pool_t *pool, unsigned flags) {
   if (pool == NULL || (flags & ~PENNY_DESTROY_CANCEL) != 0)
     return PENNY_EINVAL;
+  /* A worker cannot wait for itself to exit. */
+  uv_thread_t self = uv_thread_self();
+  for (unsigned i = 0; i < pool->threads; i++)
+    if (uv_thread_equal(&self, &pool->workers[i].thread))
+      return PENNY_EDEADLK;
+  /* Relaxed: jobs dequeued from here on see it (the wake-ups below order
+   * it for sleepers); one dequeued just before may still start, and then
+   * sees penny_cancelled(). */
   if (flags & PENNY_DESTROY_CANCEL)
     atomic_store_explicit(&pool->cancel_all, 1, memory_order_relaxed);
-  /* SeqCst: pairs with the sleeper's SeqCst load of `stopping` after it
-   * counted itself asleep; the epoch bump then ends any wait. */
-  atomic_store_explicit(&pool->stopping, 1, memory_order_seq_cst);
-  atomic_fetch_add_explicit(&pool->park.word, 1, memory_order_seq_cst);
-  penny__park_wake(&pool->park, 1);
+  /* SeqCst store, then SeqCst loads of `submitting`: pairs with submit's
+   * increment of `submitting` and load of `closed`. Either the submit sees
+   * `closed` and backs out, or we see it in progress and wait; a job's
+   * `done` can run before its submit returns, and the submit still
+   * touches the pool after its push. */
+  atomic_store_explicit(&pool->closed, 1, memory_order_seq_cst);
+  while (atomic_load_explicit(&pool->submitting, memory_order_seq_cst) != 0)
+    penny__thread_yield();
+  /* SeqCst: pairs with the loads in may_exit. */
+  atomic_store_explicit(&pool->exiting, 1, memory_order_seq_cst);
+  wake_all(pool);
   for (unsigned i = 0; i < pool->threads; i++)
     penny__thread_join(&pool->workers[i].thread);
   penny__injector_destroy(&pool->injector);
@@ -458,16 +504,25 @@ int penny_pool_destroy(penny_pool_t *pool, unsigned flags) {
 int penny_pool_submit(penny_pool_t *pool, penny_job_t *job) {
   if (pool == NULL || job == NULL || job->fn == NULL || job->done == NULL)
     return PENNY_EINVAL;
-  /* Relaxed: submit must not race with destroy (documented); this only
-   * catches a submit after destroy has begun on the same thread. */
-  if (atomic_load_explicit(&pool->stopping, memory_order_relaxed))
+  /* SeqCst: see penny_pool_destroy; announce ourselves, then look. */
+  atomic_fetch_add_explicit(&pool->submitting, 1, memory_order_seq_cst);
+  if (atomic_load_explicit(&pool->closed, memory_order_seq_cst)) {
+    atomic_fetch_sub_explicit(&pool->submitting, 1, memory_order_release);
     return PENNY_ECLOSED;
+  }
   penny__job_priv_t *jp = penny__job_priv(job);
   atomic_init(&jp->state, PENNY_JOB_QUEUED);
   atomic_init(&jp->status, 0);
   jp->next = NULL;
+  if (PENNY_UNLIKELY(pool->debug_race))
+    penny__thread_yield(); /* Let destroy close the pool now. */
   penny__injector_push(&pool->injector, job);
+  if (PENNY_UNLIKELY(pool->debug_race))
+    penny__thread_yield(); /* Let the job finish before we notify. */
   penny__notify(pool);
+  /* Release: our last use of the pool happens before destroy, which
+   * reads this count, frees it. */
+  atomic_fetch_sub_explicit(&pool->submitting, 1, memory_order_release);
   return 0;
 }
 

@@ -55,14 +55,17 @@ typedef struct {
   int64_t n;
 } submitter_t;
 
+static void penny__test_pause(void) {
+  usleep(50);
+}
+
 static void submitter_main(void *arg) {
   submitter_t *s = arg;
   for (int64_t i = 0; i < s->n; i++)
     ASSERT_EQ(penny_pool_submit(s->pool, &s->jobs[i].job), 0);
 }
 
-TEST_IMPL(million_jobs_two_submitters) {
-  const int64_t n = test_scale(1000000);
+static int two_submitters(int64_t n, unsigned injector_capacity) {
   counted_job_t *jobs = aligned_alloc(64, sizeof(*jobs) * (size_t) n);
   counter_t c;
   ASSERT(jobs != NULL);
@@ -71,11 +74,10 @@ TEST_IMPL(million_jobs_two_submitters) {
   latch_init(&c.all_done, 1);
   for (int64_t i = 0; i < n; i++)
     init_counted(&jobs[i], &c, counted_fn);
-  /* A small injector so the overflow list is used too. */
   penny_pool_options_t o;
   memset(&o, 0, sizeof(o));
   o.threads = 3;
-  o.injector_capacity = 256;
+  o.injector_capacity = injector_capacity;
   penny_pool_t *pool;
   ASSERT_EQ(penny_pool_create(&pool, &o), 0);
 
@@ -100,6 +102,16 @@ TEST_IMPL(million_jobs_two_submitters) {
   latch_destroy(&c.all_done);
   free(jobs);
   return 0;
+}
+
+/* A small injector, so the overflow list is used too. */
+TEST_IMPL(million_jobs_two_submitters) {
+  return two_submitters(test_scale(1000000), 256);
+}
+
+/* The smallest ring the injector accepts: nearly everything overflows. */
+TEST_IMPL(jobs_through_a_two_cell_injector) {
+  return two_submitters(test_scale(200000), 2);
 }
 
 /* ---- Destroy while busy. ---- */
@@ -432,6 +444,8 @@ TEST_IMPL(errors_and_bad_arguments) {
   o.deque_capacity = 0;
   o.injector_capacity = 3;
   ASSERT_EQ(penny_pool_create(&pool, &o), PENNY_EINVAL);
+  o.injector_capacity = 1; /* A power of two, but too small. */
+  ASSERT_EQ(penny_pool_create(&pool, &o), PENNY_EINVAL);
   o.injector_capacity = 0;
   o.flags = 0x100;
   ASSERT_EQ(penny_pool_create(&pool, &o), PENNY_EINVAL);
@@ -534,5 +548,158 @@ TEST_IMPL(no_lost_wakeups) {
     ASSERT_GT(st.sleeps, 0);
     ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
   }
+  return 0;
+}
+
+/* ---- Shutdown races. ---- */
+
+typedef struct {
+  penny_pool_t *pool;
+  counted_job_t *jobs;
+  int64_t max;
+  int64_t accepted;
+  int last_rc;
+} racer_t;
+
+static void racer_main(void *arg) {
+  racer_t *r = arg;
+  r->accepted = 0;
+  for (int64_t i = 0; i < r->max; i++) {
+    r->last_rc = penny_pool_submit(r->pool, &r->jobs[i].job);
+    if (r->last_rc != 0)
+      return;
+    r->accepted++;
+  }
+}
+
+/* A submitter keeps going while another thread destroys the pool: every
+ * submit either is refused with ECLOSED or its job settles exactly once,
+ * before destroy returns. */
+TEST_IMPL(submit_racing_destroy) {
+  const int64_t max = test_scale(2000000);
+  counted_job_t *jobs = aligned_alloc(64, sizeof(*jobs) * (size_t) max);
+  counter_t c;
+  ASSERT(jobs != NULL);
+  for (int round = 0; round < 5; round++) {
+    atomic_init(&c.done_count, 0);
+    c.total = -1; /* never reached: nobody waits on the latch */
+    latch_init(&c.all_done, 1);
+    for (int64_t i = 0; i < max; i++)
+      init_counted(&jobs[i], &c, counted_fn);
+    penny_pool_t *pool = make_pool(2, PENNY_POOL_DEBUG_RACE);
+    racer_t r = { pool, jobs, max, 0, 0 };
+    uv_thread_t tid;
+    ASSERT_EQ(uv_thread_create(&tid, racer_main, &r), 0);
+    while (atomic_load(&c.done_count) < 100 * (round + 1))
+      penny__test_pause();
+    ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+    int64_t settled = atomic_load(&c.done_count);
+    ASSERT_EQ(uv_thread_join(&tid), 0);
+    /* The submitter stopped because the pool closed, not for lack of
+     * jobs, and nothing settled after destroy returned. */
+    ASSERT_EQ(r.last_rc, PENNY_ECLOSED);
+    ASSERT_EQ(atomic_load(&c.done_count), settled);
+    ASSERT_EQ(settled, r.accepted);
+    for (int64_t i = 0; i < r.accepted; i++) {
+      ASSERT_EQ(atomic_load(&jobs[i].runs), 1);
+      ASSERT_EQ(atomic_load(&jobs[i].dones), 1);
+    }
+    for (int64_t i = r.accepted; i < max && i < r.accepted + 10; i++)
+      ASSERT_EQ(atomic_load(&jobs[i].dones), 0);
+    latch_destroy(&c.all_done);
+  }
+  free(jobs);
+  return 0;
+}
+
+/* The natural pattern: wait for every done(), then destroy at once, while
+ * the submitting thread may still be inside its last submit call. */
+TEST_IMPL(destroy_right_after_last_done) {
+  const int64_t n = 64;
+  for (int round = 0; round < test_scale(500); round++) {
+    counted_job_t jobs[64];
+    counter_t c;
+    atomic_init(&c.done_count, 0);
+    c.total = n;
+    latch_init(&c.all_done, 1);
+    for (int64_t i = 0; i < n; i++)
+      init_counted(&jobs[i], &c, counted_fn);
+    penny_pool_t *pool = make_pool(2, PENNY_POOL_DEBUG_RACE);
+    submitter_t s = { pool, jobs, n };
+    uv_thread_t tid;
+    ASSERT_EQ(uv_thread_create(&tid, submitter_main, &s), 0);
+    latch_wait(&c.all_done);
+    ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+    ASSERT_EQ(uv_thread_join(&tid), 0);
+    latch_destroy(&c.all_done);
+  }
+  return 0;
+}
+
+static void destroy_from_inside(penny_worker_t *w, void *arg) {
+  (void) w;
+  *(int *) ((void **) arg)[1] = penny_pool_destroy(((void **) arg)[0], 0);
+}
+
+TEST_IMPL(destroy_from_a_worker_is_refused) {
+  penny_pool_t *pool = make_pool(2, 0);
+  int rc = 0;
+  void *args[2] = { pool, &rc };
+  ASSERT_EQ(run_on_pool(pool, destroy_from_inside, args), 0);
+  ASSERT_EQ(rc, PENNY_EDEADLK);
+  fib_arg_t a = { 18, -1 }; /* Still working. */
+  ASSERT_EQ(run_on_pool(pool, fib_task, &a), 0);
+  ASSERT_EQ(a.result, fib_serial(18));
+  ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  return 0;
+}
+
+/* A job still running when destroy begins keeps all the workers: the
+ * others must still be there to steal its chunks. */
+typedef struct {
+  _Atomic int destroying;
+  _Atomic int started;
+  _Atomic uint32_t worker_mask;
+} keep_arg_t;
+
+static void keep_body(penny_worker_t *w, int64_t lo, int64_t hi, void *arg) {
+  keep_arg_t *a = arg;
+  (void) lo; (void) hi;
+  atomic_fetch_or(&a->worker_mask, 1u << penny_worker_index(w));
+  usleep(100);
+}
+
+static void keep_job(penny_worker_t *w, void *arg) {
+  keep_arg_t *a = arg;
+  atomic_store(&a->started, 1);
+  while (!atomic_load(&a->destroying))
+    usleep(100);
+  usleep(20000); /* Let destroy get going. */
+  penny_for(w, 2000, 1, keep_body, a);
+}
+
+TEST_IMPL(destroy_keeps_workers_for_running_jobs) {
+  keep_arg_t a;
+  atomic_init(&a.destroying, 0);
+  atomic_init(&a.started, 0);
+  atomic_init(&a.worker_mask, 0);
+  penny_pool_t *pool = make_pool(4, 0);
+  sync_job_t s;
+  memset(&s, 0, sizeof(s));
+  latch_init(&s.latch, 1);
+  s.job.fn = keep_job;
+  s.job.arg = &a;
+  s.job.done = sync_job_done;
+  s.job.data = &s;
+  ASSERT_EQ(penny_pool_submit(pool, &s.job), 0);
+  while (!atomic_load(&a.started))
+    usleep(100);
+  atomic_store(&a.destroying, 1);
+  ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  ASSERT_EQ(s.status, 0);
+  /* More than one worker ran chunks after destroy had begun. */
+  uint32_t m = atomic_load(&a.worker_mask);
+  ASSERT_GT(__builtin_popcount(m), 1);
+  latch_destroy(&s.latch);
   return 0;
 }
