@@ -146,19 +146,26 @@ PENNY_EXTERN int penny_pool_create(penny_pool_t **pool,
 
 /* Refuses new jobs, lets the queued and running ones finish (or cancels
  * them, see above), stops and joins every worker and frees the pool. No
- * thread of the pool runs after it returns. A submit racing with it either
- * returns PENNY_ECLOSED or its job is run (or cancelled) like the others;
- * destroy waits for submit calls in progress to return. Returns
- * PENNY_EDEADLK, and does nothing, when called on one of the pool's own
- * workers (from a kernel or a `done` callback). */
+ * thread of the pool runs after it returns.
+ *
+ * Submits made by the pool's own workers while it drains (a `done`
+ * callback that queues a follow-up job, say) return PENNY_ECLOSED. A
+ * submit that is still returning on another thread is waited for: a job's
+ * `done` can run before its submit returns, so destroying as soon as the
+ * last `done` has run is safe. Starting a submit on another thread
+ * concurrently with destroy is not: like any call on a pool being freed,
+ * it may touch freed memory.
+ *
+ * Returns PENNY_EDEADLK, and does nothing, when called on one of the
+ * pool's own workers (from a kernel or a `done` callback). */
 PENNY_EXTERN int penny_pool_destroy(penny_pool_t *pool, unsigned flags);
 
 /* Queues a root job. Never waits for a worker and never fails for lack of
  * room (when the ring is full it briefly takes the overflow list's lock).
  * Returns PENNY_ECLOSED once destruction has begun, PENNY_EINVAL for a job
- * without fn or done. Call from any thread that is not a worker of this
- * pool (a kernel forks with penny_spawn instead). The job's `done` may run
- * before this returns. */
+ * without fn or done. Any thread may submit, the pool's workers included
+ * (a kernel that wants parallelism forks with penny_spawn instead). The
+ * job's `done` may run before this returns. */
 PENNY_EXTERN int penny_pool_submit(penny_pool_t *pool, penny_job_t *job);
 
 /* Cancels a job. 0: it was queued and will finish with PENNY_ECANCELED

@@ -480,9 +480,10 @@ int penny_pool_destroy(penny_pool_t *pool, unsigned flags) {
     atomic_store_explicit(&pool->cancel_all, 1, memory_order_relaxed);
   /* SeqCst store, then SeqCst loads of `submitting`: pairs with submit's
    * increment of `submitting` and load of `closed`. Either the submit sees
-   * `closed` and backs out, or we see it in progress and wait; a job's
+   * `closed` and backs out, or we see it in progress and wait: a job's
    * `done` can run before its submit returns, and the submit still
-   * touches the pool after its push. */
+   * touches the pool after its push. (A submit that starts on another
+   * thread after this loop is the caller's use-after-free; see penny.h.) */
   atomic_store_explicit(&pool->closed, 1, memory_order_seq_cst);
   while (atomic_load_explicit(&pool->submitting, memory_order_seq_cst) != 0)
     penny__thread_yield();
