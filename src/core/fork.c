@@ -59,6 +59,17 @@ penny__steal_t penny__deque_steal(penny_worker_t *v, penny__task_t **out) {
  * the baton as a searcher would (SLEEP.md): there may be more. */
 void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
                       penny__task_t *p) {
+  /* Relaxed: TASK_INLINE was stored by this thread. */
+  if (TASK_STATE(atomic_load_explicit(&t->word, memory_order_relaxed)) ==
+      TASK_INLINE) {
+    /* The deque was full at the spawn, so t already ran there, and our
+     * pop took a frame of an enclosing sync (or found none): put it back
+     * where it was. There is room, since we just took it. */
+    int64_t at;
+    if (p != NULL && !penny__deque_push(w, p, &at))
+      abort(); /* Broken invariant: no room right after a pop. */
+    return;
+  }
   if (p != NULL) {
     fprintf(stderr, "penny: penny_sync called out of order; children must "
                     "be synced in the reverse order of their spawns\n");

@@ -247,9 +247,11 @@ uint64_t penny__rand(penny_worker_t *w);
  * ThreadSanitizer, or with PENNY_POOL_SYMMETRIC_FENCES, the fences are the
  * paper's. */
 
-/* The owner's half of the take/steal handshake (see 2. above). */
-static inline void penny__owner_fence(const penny_worker_t *w) {
-  if (PENNY_LIKELY(w->asym))
+/* The owner's half of the take/steal handshake (see 2. above). `asym` is
+ * w->asym, passed in so callers can keep it in a register across the
+ * atomics, which make the compiler reload fields. */
+static inline void penny__owner_fence(int asym) {
+  if (PENNY_LIKELY(asym))
     /* Compiler-only: the thief's heavy barrier supplies the hardware
      * fence. */
     atomic_signal_fence(memory_order_seq_cst);
@@ -280,9 +282,9 @@ static inline bool penny__deque_push(penny_worker_t *w, penny__task_t *t,
 }
 
 /* Owner: pops the newest frame, or NULL if thieves took everything. Sets
- * *left to the number of frames still on the deque. */
-static inline penny__task_t *penny__deque_pop(penny_worker_t *w,
-                                              int64_t *left) {
+ * *left to the number of frames still on the deque. `asym` is w->asym. */
+static inline penny__task_t *penny__deque_pop_as(penny_worker_t *w, int asym,
+                                                 int64_t *left) {
   int64_t b = atomic_load_explicit(&w->bottom, memory_order_relaxed) - 1;
   /* Release: see the comment above the deque. */
   atomic_store_explicit(&w->bottom, b, memory_order_release);
@@ -290,7 +292,7 @@ static inline penny__task_t *penny__deque_pop(penny_worker_t *w,
    * pairs with the fence (or heavy barrier) in steal between its loads of
    * top and bottom, so the owner never takes frame b without a CAS while
    * a thief is taking it. */
-  penny__owner_fence(w);
+  penny__owner_fence(asym);
   int64_t t = atomic_load_explicit(&w->top, memory_order_relaxed);
   penny__task_t *x = NULL;
   *left = 0;
@@ -316,6 +318,11 @@ static inline penny__task_t *penny__deque_pop(penny_worker_t *w,
     atomic_store_explicit(&w->bottom, b + 1, memory_order_release);
   }
   return x;
+}
+
+static inline penny__task_t *penny__deque_pop(penny_worker_t *w,
+                                              int64_t *left) {
+  return penny__deque_pop_as(w, w->asym, left);
 }
 
 /* For other threads: might v's deque hold a frame? Reads top before
@@ -368,23 +375,23 @@ static inline void penny__spawn(penny_worker_t *w, penny_task_t *child,
   fn(w, arg);
 }
 
+/* The common case pops the child and runs it. A child that ran inline at
+ * its spawn (full deque), or was stolen, leaves the pop with some other
+ * frame or none: penny__sync_slow sorts that out, so the fast path pays
+ * nothing for either. */
 static inline void penny__sync(penny_worker_t *w, penny_task_t *child) {
   penny__task_t *t = (penny__task_t *) (void *) child;
-  /* Relaxed: TASK_INLINE was stored by this thread. */
-  if (TASK_STATE(atomic_load_explicit(&t->word, memory_order_relaxed)) ==
-      TASK_INLINE)
-    return;
+  int asym = w->asym;
   int64_t left;
-  penny__task_t *p = penny__deque_pop(w, &left);
+  penny__task_t *p = penny__deque_pop_as(w, asym, &left);
   if (PENNY_LIKELY(p == t)) {
-    /* Frames remain above us: if workers sleep while none searches, one
-     * may have missed them (SLEEP.md, "the pop check"). The fence in pop,
-     * or the sleeper's heavy barrier, orders this load after our earlier
-     * pushes. */
-    if (left > 0 &&
-        PENNY_UNLIKELY(atomic_load_explicit(&w->pool->idle,
-                                            memory_order_relaxed) >=
-                       IDLE_SLEEPING_ONE))
+    /* With symmetric fences, frames remaining above us may have been
+     * missed by a worker on its way to sleep (SLEEP.md, "the pop check");
+     * the fence in pop orders this load after our earlier pushes. With
+     * asymmetric fences the sleeper's heavy barrier covers that case. */
+    if (PENNY_UNLIKELY(!asym) && left > 0 &&
+        atomic_load_explicit(&w->pool->idle, memory_order_relaxed) >=
+            IDLE_SLEEPING_ONE)
       penny__maybe_wake(w->pool, w);
     t->fn(w, t->arg);
     return;
