@@ -125,8 +125,9 @@ typedef struct penny_pool_options_s {
  * child inline. Results must not change; tests use it. */
 #define PENNY_POOL_DEBUG_FULL_DEQUE 0x1u
 /* Debug switch: a thief yields the CPU between reading a frame and
- * claiming it, and a submit yields before and after its push, to widen
- * the races that stress tests look for. */
+ * claiming it, a submit yields before and after its push, and a sync that
+ * puts back a borrowed frame pauses first, to widen the races that stress
+ * tests look for. */
 #define PENNY_POOL_DEBUG_RACE 0x2u
 /* Use the textbook symmetric fences in the deques even where the faster
  * asymmetric ones (Linux membarrier) are available. */

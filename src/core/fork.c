@@ -64,10 +64,15 @@ void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
       TASK_INLINE) {
     /* The deque was full at the spawn, so t already ran there, and our
      * pop took a frame of an enclosing sync (or found none): put it back
-     * where it was. There is room, since we just took it. */
-    int64_t at;
-    if (p != NULL && !penny__deque_push(w, p, &at))
-      abort(); /* Broken invariant: no room right after a pop. */
+     * where it was. There is room, since we just took it. While it was
+     * off the deque a worker may have looked, found nothing and gone to
+     * sleep, so the push calls for help like a spawn's. */
+    if (p != NULL) {
+      if (PENNY_UNLIKELY(w->debug_race))
+        penny__sleep_ms(5); /* Let the other workers fall asleep now. */
+      if (!penny__deque_push_notify(w, p))
+        abort(); /* Broken invariant: no room right after a pop. */
+    }
     return;
   }
   if (p != NULL) {

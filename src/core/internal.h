@@ -344,6 +344,29 @@ static inline int64_t penny__deque_size(penny_worker_t *w) {
 
 /* ---- Fork-join fast path (inline); the slow path is in fork.c. ---- */
 
+/* Owner: pushes t and, if the deque was empty, calls for help: a sleeping
+ * worker may be needed. With frames already there, the push that made it
+ * non-empty has called. Every push by the pool goes through here, so none
+ * can skip that check (SLEEP.md, "Spawns and the pop check"). */
+static inline bool penny__deque_push_notify(penny_worker_t *w,
+                                            penny__task_t *t) {
+  int64_t b;
+  if (PENNY_UNLIKELY(!penny__deque_push(w, t, &b)))
+    return false;
+  /* Compiler-only: keeps the load of top below after the push's store of
+   * bottom in program order, which the asymmetric-fence argument needs
+   * (a push after the owner's barrier point is followed by a check after
+   * it). The hardware may still reorder them: a load of top that misses
+   * a steal of the last frame is covered by the thief's baton, and a
+   * sleeper that misses this push by the pop check or, with asymmetric
+   * fences, by its heavy barrier; see SLEEP.md. Relaxed: penny__notify
+   * fences before it reads the idle counts. */
+  atomic_signal_fence(memory_order_seq_cst);
+  if (PENNY_UNLIKELY(b <= atomic_load_explicit(&w->top, memory_order_relaxed)))
+    penny__notify(w->pool);
+  return true;
+}
+
 static inline void penny__spawn(penny_worker_t *w, penny_task_t *child,
                                 penny_task_fn fn, void *arg) {
   penny__task_t *t = (penny__task_t *) (void *) child;
@@ -355,19 +378,8 @@ static inline void penny__spawn(penny_worker_t *w, penny_task_t *child,
    * push is visible. */
   atomic_store_explicit(&t->word, TASK_WORD(TASK_PUSHED, TASK_NO_THIEF),
                         memory_order_relaxed);
-  int64_t b;
-  if (PENNY_LIKELY(penny__deque_push(w, t, &b))) {
-    /* Work appeared on an empty deque: a sleeping worker may be needed.
-     * With frames already there, an earlier spawn has called for help.
-     * Relaxed, and unordered with the push: if it misses a steal of the
-     * last frame, the thief passes the baton, and a sleeper that misses
-     * this push in the meantime is caught by the pop check (or, with
-     * asymmetric fences, its heavy barrier); see SLEEP.md. */
-    if (PENNY_UNLIKELY(b <= atomic_load_explicit(&w->top,
-                                                 memory_order_relaxed)))
-      penny__notify(w->pool);
+  if (PENNY_LIKELY(penny__deque_push_notify(w, t)))
     return;
-  }
   /* Full deque: serial elision, run the child now. */
   atomic_store_explicit(&t->word, TASK_WORD(TASK_INLINE, TASK_NO_THIEF),
                         memory_order_relaxed);

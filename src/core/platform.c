@@ -50,6 +50,10 @@ void penny__thread_yield(void) {
 #endif
 }
 
+void penny__sleep_ms(unsigned ms) {
+  uv_sleep(ms);
+}
+
 unsigned penny__cpu_count(void) {
   unsigned n = uv_available_parallelism();
   return n ? n : 1;

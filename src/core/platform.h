@@ -20,6 +20,8 @@ void penny__thread_join(penny__thread_t *t);
 void penny__thread_set_name(const char *name);
 /* Gives up the CPU to another runnable thread. */
 void penny__thread_yield(void);
+/* Sleeps for about `ms` milliseconds (debug switches only). */
+void penny__sleep_ms(unsigned ms);
 unsigned penny__cpu_count(void);
 uint64_t penny__hrtime(void);
 

@@ -95,8 +95,8 @@ int penny_pool_mem_size(const penny_pool_options_t *opts, size_t *size) {
  * `waker` is the worker that counts the wake-up, or NULL. */
 void penny__maybe_wake(penny_pool_t *pool, penny_worker_t *waker) {
   /* Relaxed: callers order this load after publishing their work with a
-   * SeqCst fence (penny__notify, a symmetric pop), or rely on a sleeper's
-   * heavy barrier (an asymmetric pop); see SLEEP.md. */
+   * SeqCst fence (penny__notify, or the fence of a symmetric pop); see
+   * SLEEP.md. */
   uint64_t s = atomic_load_explicit(&pool->idle, memory_order_relaxed);
   for (;;) {
     if (IDLE_SLEEPING(s) == 0 || IDLE_SEARCHING(s) != 0 ||
@@ -166,11 +166,12 @@ static void worker_sleep(penny_worker_t *w) {
   atomic_fetch_add_explicit(&pool->idle,
                             IDLE_SLEEPING_ONE - IDLE_SEARCHING_ONE,
                             memory_order_seq_cst);
-  /* SeqCst fence: pairs with the one in penny__notify (and in pop); after
-   * it, either our last look below sees the new work, or the submitter
-   * sees us asleep and wakes us. With asymmetric fences, pops have none:
-   * the heavy barrier stands in for theirs. Sleeping is rare, so its cost
-   * does not matter. */
+  /* SeqCst fence: pairs with the one in penny__notify (and, with symmetric
+   * fences, the one in pop); after it, either our last look below sees
+   * the new work, or the submitter sees us asleep and wakes us. With
+   * asymmetric fences pushes and pops have no fence at all: the heavy
+   * barrier gives every owner one, at a point our look comes after.
+   * Sleeping is rare, so its cost does not matter. */
   atomic_thread_fence(memory_order_seq_cst);
   if (w->asym)
     penny__heavy_barrier();

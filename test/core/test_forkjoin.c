@@ -278,3 +278,82 @@ TEST_IMPL(worker_threads_are_named) {
 #endif
   return 0;
 }
+
+/* A sync whose child ran inline (full deque) borrows the frame below it
+ * and puts it back. The put-back must call for help like a spawn: a
+ * worker may have gone to sleep while the frame was off the deque. Here
+ * the other worker is busy, then sleeps during that window (the debug
+ * switch holds the frame 5 ms); the frame must still be stolen by it
+ * rather than wait for its owner. */
+typedef struct {
+  _Atomic int busy_started;
+  _Atomic int a_done;
+  _Atomic unsigned a_worker;
+  unsigned j2_worker;
+  int a_done_in_time;
+} borrow_t;
+
+static void busy_1ms(penny_worker_t *w, void *arg) {
+  borrow_t *b = arg;
+  (void) w;
+  atomic_store(&b->busy_started, 1);
+  usleep(1000);
+}
+
+static void frame_a(penny_worker_t *w, void *arg) {
+  borrow_t *b = arg;
+  atomic_store(&b->a_worker, penny_worker_index(w));
+  atomic_store(&b->a_done, 1);
+}
+
+static void nothing(penny_worker_t *w, void *arg) {
+  (void) w;
+  (void) arg;
+}
+
+static void borrower(penny_worker_t *w, void *arg) {
+  borrow_t *b = arg;
+  penny_task_t ta, tt;
+  b->j2_worker = penny_worker_index(w);
+  penny_spawn(w, &ta, frame_a, b);
+  penny_spawn(w, &tt, nothing, NULL); /* Capacity 1: runs inline. */
+  penny_sync(w, &tt);                 /* Borrows A, pauses, puts it back. */
+  for (int i = 0; i < 1000 && !atomic_load(&b->a_done); i++)
+    usleep(1000);
+  b->a_done_in_time = atomic_load(&b->a_done);
+  penny_sync(w, &ta);
+}
+
+TEST_IMPL(put_back_frame_wakes_sleepers) {
+  penny_pool_options_t o;
+  memset(&o, 0, sizeof(o));
+  o.threads = 2;
+  o.deque_capacity = 1;
+  o.spin_us = 1;
+  o.flags = PENNY_POOL_DEBUG_RACE;
+  for (int fences = 0; fences < 2; fences++) {
+    if (fences)
+      o.flags |= PENNY_POOL_SYMMETRIC_FENCES;
+    penny_pool_t *pool;
+    ASSERT_EQ(penny_pool_create(&pool, &o), 0);
+    borrow_t b;
+    memset(&b, 0, sizeof(b));
+    sync_job_t j1;
+    memset(&j1, 0, sizeof(j1));
+    latch_init(&j1.latch, 1);
+    j1.job.fn = busy_1ms;
+    j1.job.arg = &b;
+    j1.job.done = sync_job_done;
+    j1.job.data = &j1;
+    ASSERT_EQ(penny_pool_submit(pool, &j1.job), 0);
+    while (!atomic_load(&b.busy_started))
+      usleep(50);
+    ASSERT_EQ(run_on_pool(pool, borrower, &b), 0);
+    latch_wait(&j1.latch);
+    latch_destroy(&j1.latch);
+    ASSERT_EQ(b.a_done_in_time, 1);
+    ASSERT_NE(atomic_load(&b.a_worker), b.j2_worker);
+    ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  }
+  return 0;
+}
