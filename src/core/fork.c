@@ -6,8 +6,9 @@
 #include <stdlib.h>
 
 /* Thief: takes the oldest frame of v's deque (Chase-Lev steal with the
- * memory orders of Le et al. 2013). */
-penny__steal_t penny__deque_steal(penny_worker_t *v, penny__task_t **out) {
+ * memory orders of Le et al. 2013), and the root job it belongs to. */
+penny__steal_t penny__deque_steal(penny_worker_t *v, penny__task_t **out,
+                                  penny_job_t **job) {
   /* Acquire pairs with the CAS of earlier thieves: the slot they read is
    * not the one we are about to read. */
   int64_t t = atomic_load_explicit(&v->top, memory_order_acquire);
@@ -33,6 +34,13 @@ penny__steal_t penny__deque_steal(penny_worker_t *v, penny__task_t **out) {
    * owner's push sees the deque full while top is unchanged). */
   penny__task_t *x = atomic_load_explicit(&v->ring[t & v->mask],
                                           memory_order_relaxed);
+  /* The frame's job is v's current job for as long as the frame is on
+   * v's deque, and if our CAS succeeds it was there from v's push (which
+   * our acquire of bottom saw, with the job v had set before it) until
+   * the CAS. v changes its job only after its pop sees the steal, with an
+   * acquire load of top that pairs with our CAS, so this read cannot see
+   * a later job. Relaxed: that ordering comes from bottom and top. */
+  penny_job_t *j = atomic_load_explicit(&v->job, memory_order_relaxed);
   if (PENNY_UNLIKELY(v->debug_race))
     penny__thread_yield(); /* Let the owner or another thief move first. */
   /* SeqCst as in the paper: the CAS on top is the single point where
@@ -42,6 +50,7 @@ penny__steal_t penny__deque_steal(penny_worker_t *v, penny__task_t **out) {
                                                memory_order_relaxed))
     return STEAL_RETRY;
   *out = x;
+  *job = j;
   return STEAL_SUCCESS;
 }
 
@@ -91,10 +100,10 @@ void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
     penny_job_t *job = NULL;
     uint32_t thief = TASK_THIEF(word);
     if (thief < w->count && thief != w->index &&
-        penny__deque_steal(&w->pool->workers[thief], &task) ==
+        penny__deque_steal(&w->pool->workers[thief], &task, &job) ==
             STEAL_SUCCESS) {
       penny__notify(w->pool);
-      penny__run_stolen(w, task);
+      penny__run_stolen(w, task, job);
       idle_rounds = 0;
       continue;
     }
@@ -102,7 +111,7 @@ void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
                          w->nested_jobs < MAX_NESTED_JOBS)) {
       penny__notify(w->pool);
       if (task) {
-        penny__run_stolen(w, task);
+        penny__run_stolen(w, task, job);
       } else {
         w->nested_jobs++;
         penny__run_job(w, job);
@@ -141,7 +150,7 @@ void penny_join(penny_worker_t *w, penny_task_fn fa, void *a,
 }
 
 int penny_cancelled(const penny_worker_t *w) {
-  const penny_job_t *job = w->job;
+  const penny_job_t *job = penny__job_of(w);
   /* Relaxed: cancellation is a hint polled at chunk boundaries. */
   return (job != NULL &&
           (atomic_load_explicit(&penny__job_priv(job)->state,
@@ -150,12 +159,13 @@ int penny_cancelled(const penny_worker_t *w) {
 }
 
 void penny_fail(penny_worker_t *w, int err) {
-  if (w->job == NULL || err >= 0)
+  penny_job_t *job = penny__job_of(w);
+  if (job == NULL || err >= 0)
     return;
   int32_t expected = 0;
   /* Relaxed: the status is read by the job's worker after the kernel has
    * returned, which the sync of every child orders after this store. */
-  atomic_compare_exchange_strong_explicit(&penny__job_priv(w->job)->status,
+  atomic_compare_exchange_strong_explicit(&penny__job_priv(job)->status,
                                           &expected, err,
                                           memory_order_relaxed,
                                           memory_order_relaxed);

@@ -57,10 +57,15 @@ enum {
 #define TASK_STATE(word) ((uint32_t) (word))
 #define TASK_THIEF(word) ((uint32_t) ((word) >> 32))
 
+/* The frame does not record its root job: a frame on a worker's deque
+ * always belongs to that worker's current job (w->job), because a worker
+ * takes on other work only once its deque is empty (a sync whose child
+ * was stolen, or the top of its loop), and syncs everything that work
+ * spawns before it switches back. A thief reads the victim's job while it
+ * steals (penny__deque_steal). */
 typedef struct penny__task_s {
   penny_task_fn fn;
   void *arg;
-  penny_job_t *job;         /* root job it belongs to, for penny_cancelled */
   _Atomic uint64_t word;    /* TASK_WORD(TASK_*, thief); a thief sets
                                TASK_DONE with a release store */
 } penny__task_t;
@@ -141,12 +146,14 @@ struct penny_worker_s {
   unsigned count;           /* threads in the pool */
   int debug_race;           /* PENNY_POOL_DEBUG_RACE: yield inside steal */
   int asym;                 /* asymmetric fences (see the deque comment) */
+  /* Root job of the task running now, or NULL. Written by the owner (only
+   * when it switches jobs), read by thieves while they steal. */
+  _Atomic(penny_job_t *) job;
   /* Owner-only. */
   /* A bottom at or past push_limit may mean a full deque: it is a lower
    * bound of `top` (read with acquire when last refreshed) plus cap_limit,
    * so the common push compares against one owner-private word. */
   alignas(PENNY_CACHE_LINE) int64_t push_limit;
-  penny_job_t *job;         /* root job of the task running now, or NULL */
   unsigned nested_jobs;     /* root jobs started inside penny__sync_slow */
   uint64_t rng;             /* xorshift state for victim selection */
   penny__thread_t thread;   /* written by create, read by destroy */
@@ -200,11 +207,22 @@ struct penny_pool_s {
 
 void penny__notify(penny_pool_t *pool);
 void penny__maybe_wake(penny_pool_t *pool, penny_worker_t *waker);
-penny__steal_t penny__deque_steal(penny_worker_t *v, penny__task_t **out);
-void penny__run_stolen(penny_worker_t *w, penny__task_t *t);
+penny__steal_t penny__deque_steal(penny_worker_t *v, penny__task_t **out,
+                                  penny_job_t **job);
+void penny__run_stolen(penny_worker_t *w, penny__task_t *t, penny_job_t *job);
 void penny__run_job(penny_worker_t *w, penny_job_t *job);
 bool penny__find_work(penny_worker_t *w, penny__task_t **task,
                       penny_job_t **job, bool jobs);
+
+/* The worker's current root job; only its owner calls these. Relaxed:
+ * thieves read the job with the ordering argued in penny__deque_steal. */
+static inline penny_job_t *penny__job_of(const penny_worker_t *w) {
+  return atomic_load_explicit(&w->job, memory_order_relaxed);
+}
+
+static inline void penny__set_job(penny_worker_t *w, penny_job_t *job) {
+  atomic_store_explicit(&w->job, job, memory_order_relaxed);
+}
 PENNY_NOINLINE void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
                                      penny__task_t *popped);
 uint64_t penny__rand(penny_worker_t *w);
@@ -293,7 +311,10 @@ static inline penny__task_t *penny__deque_pop_as(penny_worker_t *w, int asym,
    * top and bottom, so the owner never takes frame b without a CAS while
    * a thief is taking it. */
   penny__owner_fence(asym);
-  int64_t t = atomic_load_explicit(&w->top, memory_order_relaxed);
+  /* Acquire: pairs with a thief's CAS, so that a frame we find stolen was
+   * stolen with our current job: the thief read w->job before its CAS,
+   * and we change w->job only after seeing the steal (here). */
+  int64_t t = atomic_load_explicit(&w->top, memory_order_acquire);
   penny__task_t *x = NULL;
   *left = 0;
   if (PENNY_LIKELY(t < b)) {
@@ -372,7 +393,6 @@ static inline void penny__spawn(penny_worker_t *w, penny_task_t *child,
   penny__task_t *t = (penny__task_t *) (void *) child;
   t->fn = fn;
   t->arg = arg;
-  t->job = w->job;
   /* Relaxed, and before the push: the push's release store publishes it,
    * and a thief may finish the child (storing TASK_DONE) the moment the
    * push is visible. */

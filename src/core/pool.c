@@ -210,15 +210,16 @@ uint64_t penny__rand(penny_worker_t *w) {
   return x;
 }
 
-void penny__run_stolen(penny_worker_t *w, penny__task_t *t) {
-  penny_job_t *saved = w->job;
+void penny__run_stolen(penny_worker_t *w, penny__task_t *t,
+                       penny_job_t *job) {
+  penny_job_t *saved = penny__job_of(w);
   /* Relaxed: the thief index is only a hint for the owner's leapfrogging. */
   atomic_store_explicit(&t->word, TASK_WORD(TASK_PUSHED, w->index),
                         memory_order_relaxed);
   PENNY_COUNT(w, steals);
-  w->job = t->job;
+  penny__set_job(w, job);
   t->fn(w, t->arg);
-  w->job = saved;
+  penny__set_job(w, saved);
   /* Release: the child's effects happen before the owner, which acquires
    * this word in penny__sync_slow, continues past its sync. The frame may
    * be gone right after this store. */
@@ -244,14 +245,14 @@ void penny__run_job(penny_worker_t *w, penny_job_t *job) {
     done(job, PENNY_ECANCELED);
     return;
   }
-  penny_job_t *saved = w->job;
+  penny_job_t *saved = penny__job_of(w);
   /* Relaxed: only the exit decision reads it, with the SeqCst decrement
    * below as its pair. */
   atomic_fetch_add_explicit(&w->pool->jobs_running, 1, memory_order_relaxed);
-  w->job = job;
+  penny__set_job(w, job);
   PENNY_COUNT(w, jobs);
   job->fn(w, job->arg);
-  w->job = saved;
+  penny__set_job(w, saved);
   /* Relaxed: every child of the job was synced before fn returned, and
    * penny_fail's stores are ordered before those syncs. Read before the
    * state turns DONE, after which the caller may reuse the job. */
@@ -286,7 +287,8 @@ bool penny__find_work(penny_worker_t *w, penny__task_t **task,
       unsigned v = start + i < n ? start + i : start + i - n;
       if (v == w->index)
         continue;
-      if (penny__deque_steal(&pool->workers[v], task) == STEAL_SUCCESS)
+      if (penny__deque_steal(&pool->workers[v], task, job) ==
+          STEAL_SUCCESS)
         return true;
       PENNY_COUNT(w, failed_steals);
     }
@@ -332,7 +334,7 @@ static void worker_main(void *arg) {
     if (penny__find_work(w, &task, &job, true)) {
       stop_searching(w);
       if (task)
-        penny__run_stolen(w, task);
+        penny__run_stolen(w, task, job);
       else
         penny__run_job(w, job);
       start_searching(w);
@@ -434,7 +436,7 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
     w->debug_race = (opts->flags & PENNY_POOL_DEBUG_RACE) != 0;
     w->asym = asym;
     w->pool = pool;
-    w->job = NULL;
+    atomic_init(&w->job, NULL);
     w->rng = 0x9E3779B97F4A7C15ull * (i + 1);
     w->index = i;
     w->count = l.threads;

@@ -26,13 +26,14 @@ static penny__task_t *task_of(int64_t i) {
 static void thief_main(void *arg) {
   thief_t *th = arg;
   int64_t last = -1;
+  penny_job_t *job;
   th->fifo_ok = 1;
   for (;;) {
     /* Read stop before the steal: an empty deque seen after the owner
      * finished is empty for good. */
     int stopping = atomic_load_explicit(th->stop, memory_order_acquire);
     penny__task_t *t;
-    penny__steal_t r = penny__deque_steal(th->victim, &t);
+    penny__steal_t r = penny__deque_steal(th->victim, &t, &job);
     if (r == STEAL_SUCCESS) {
       int64_t i = item_of(t);
       /* Thieves take from the top: items come out in push order. */
@@ -162,6 +163,7 @@ TEST_IMPL(deque_single_thread) {
   _Atomic(penny__task_t *) ring[8];
   int64_t left;
   penny__task_t *t;
+  penny_job_t *job;
   ASSERT(w != NULL);
   memset(w, 0, sizeof(*w));
   w->ring = ring;
@@ -169,7 +171,7 @@ TEST_IMPL(deque_single_thread) {
   w->cap_limit = 8;
   w->push_limit = 8;
   ASSERT_PTR_EQ(penny__deque_pop(w, &left), NULL);
-  ASSERT_EQ(penny__deque_steal(w, &t), STEAL_EMPTY);
+  ASSERT_EQ(penny__deque_steal(w, &t, &job), STEAL_EMPTY);
   int64_t at;
   for (int64_t i = 0; i < 8; i++) {
     ASSERT(penny__deque_push(w, task_of(i), &at));
@@ -177,7 +179,7 @@ TEST_IMPL(deque_single_thread) {
   }
   ASSERT(!penny__deque_push(w, task_of(8), &at)); /* Full. */
   ASSERT_EQ(penny__deque_size(w), 8);
-  ASSERT_EQ(penny__deque_steal(w, &t), STEAL_SUCCESS);
+  ASSERT_EQ(penny__deque_steal(w, &t, &job), STEAL_SUCCESS);
   ASSERT_EQ(item_of(t), 0); /* Thieves take the oldest. */
   ASSERT(penny__deque_push(w, task_of(8), &at)); /* Room again. */
   ASSERT_EQ(at, 8);

@@ -731,3 +731,42 @@ TEST_IMPL(destroy_keeps_workers_for_running_jobs) {
   latch_destroy(&s.latch);
   return 0;
 }
+
+/* A stolen task acts for its own root job: a failure reported from a
+ * chunk that a thief ran reaches that job, and only that job. */
+typedef struct {
+  unsigned home;
+  _Atomic int stolen_chunks;
+} home_t;
+
+static void fail_if_stolen(penny_worker_t *w, int64_t lo, int64_t hi,
+                           void *arg) {
+  home_t *h = arg;
+  (void) lo; (void) hi;
+  if (penny_worker_index(w) != h->home) {
+    atomic_fetch_add(&h->stolen_chunks, 1);
+    penny_fail(w, PENNY_ERANGE);
+  } else {
+    usleep(100); /* Slow at home, so the others steal. */
+  }
+}
+
+static void home_job(penny_worker_t *w, void *arg) {
+  home_t *h = arg;
+  h->home = penny_worker_index(w);
+  penny_for(w, 2000, 1, fail_if_stolen, h);
+}
+
+TEST_IMPL(stolen_tasks_act_for_their_job) {
+  penny_pool_t *pool = make_pool(4, 0);
+  home_t h;
+  atomic_init(&h.stolen_chunks, 0);
+  ASSERT_EQ(run_on_pool(pool, home_job, &h), PENNY_ERANGE);
+  ASSERT_GT(atomic_load(&h.stolen_chunks), 0);
+  /* A job running at the same time as nothing else is unaffected. */
+  fib_arg_t a = { 20, -1 };
+  ASSERT_EQ(run_on_pool(pool, fib_task, &a), 0);
+  ASSERT_EQ(a.result, fib_serial(20));
+  ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  return 0;
+}
