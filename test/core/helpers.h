@@ -55,20 +55,30 @@ static inline void sync_job_done(penny_job_t *job, int status) {
   latch_count(&s->latch);
 }
 
+/* Submits fn(w, arg) without waiting; sync_job_wait collects it. */
+static inline void sync_job_submit(penny_pool_t *pool, sync_job_t *s,
+                                   penny_task_fn fn, void *arg) {
+  memset(s, 0, sizeof(*s));
+  latch_init(&s->latch, 1);
+  s->job.fn = fn;
+  s->job.arg = arg;
+  s->job.done = sync_job_done;
+  s->job.data = s;
+  s->status = 1;
+  ASSERT_EQ(penny_pool_submit(pool, &s->job), 0);
+}
+
+static inline int sync_job_wait(sync_job_t *s) {
+  latch_wait(&s->latch);
+  latch_destroy(&s->latch);
+  return s->status;
+}
+
 static inline int run_on_pool(penny_pool_t *pool, penny_task_fn fn,
                               void *arg) {
   sync_job_t s;
-  memset(&s, 0, sizeof(s));
-  latch_init(&s.latch, 1);
-  s.job.fn = fn;
-  s.job.arg = arg;
-  s.job.done = sync_job_done;
-  s.job.data = &s;
-  s.status = 1;
-  ASSERT_EQ(penny_pool_submit(pool, &s.job), 0);
-  latch_wait(&s.latch);
-  latch_destroy(&s.latch);
-  return s.status;
+  sync_job_submit(pool, &s, fn, arg);
+  return sync_job_wait(&s);
 }
 
 static inline penny_pool_t *make_pool(unsigned threads, unsigned flags) {
@@ -82,9 +92,28 @@ static inline penny_pool_t *make_pool(unsigned threads, unsigned flags) {
   return pool;
 }
 
-/* Recursion kept out of line so the serial reference is honest. */
 static inline int64_t fib_serial(int n) {
   return n < 2 ? n : fib_serial(n - 1) + fib_serial(n - 2);
+}
+
+/* fib with a spawn at every level: the standard fork-join workout. */
+typedef struct {
+  int n;
+  int64_t result;
+} fib_arg_t;
+
+static inline void fib_task(penny_worker_t *w, void *arg) {
+  fib_arg_t *a = arg;
+  if (a->n < 2) {
+    a->result = a->n;
+    return;
+  }
+  fib_arg_t x = { a->n - 1, 0 }, y = { a->n - 2, 0 };
+  penny_task_t child;
+  penny_spawn(w, &child, fib_task, &x);
+  fib_task(w, &y);
+  penny_sync(w, &child);
+  a->result = x.result + y.result;
 }
 
 #endif /* PENNY_TEST_HELPERS_H */

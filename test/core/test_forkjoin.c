@@ -6,26 +6,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* fib with a spawn at every level. */
-typedef struct {
-  int n;
-  int64_t result;
-} fib_arg_t;
-
-static void fib_task(penny_worker_t *w, void *arg) {
-  fib_arg_t *a = arg;
-  if (a->n < 2) {
-    a->result = a->n;
-    return;
-  }
-  fib_arg_t x = { a->n - 1, 0 }, y = { a->n - 2, 0 };
-  penny_task_t child;
-  penny_spawn(w, &child, fib_task, &x);
-  fib_task(w, &y);
-  penny_sync(w, &child);
-  a->result = x.result + y.result;
-}
-
 static int check_fib(unsigned threads, unsigned flags, int max_n) {
   penny_pool_t *pool = make_pool(threads, flags);
   for (int n = 0; n <= max_n; n++) {
@@ -339,18 +319,11 @@ TEST_IMPL(put_back_frame_wakes_sleepers) {
     borrow_t b;
     memset(&b, 0, sizeof(b));
     sync_job_t j1;
-    memset(&j1, 0, sizeof(j1));
-    latch_init(&j1.latch, 1);
-    j1.job.fn = busy_1ms;
-    j1.job.arg = &b;
-    j1.job.done = sync_job_done;
-    j1.job.data = &j1;
-    ASSERT_EQ(penny_pool_submit(pool, &j1.job), 0);
+    sync_job_submit(pool, &j1, busy_1ms, &b);
     while (!atomic_load(&b.busy_started))
       usleep(50);
     ASSERT_EQ(run_on_pool(pool, borrower, &b), 0);
-    latch_wait(&j1.latch);
-    latch_destroy(&j1.latch);
+    ASSERT_EQ(sync_job_wait(&j1), 0);
     ASSERT_EQ(b.a_done_in_time, 1);
     ASSERT_NE(atomic_load(&b.a_worker), b.j2_worker);
     ASSERT_EQ(penny_pool_destroy(pool, 0), 0);

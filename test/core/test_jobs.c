@@ -23,6 +23,12 @@ typedef struct {
   int64_t total;
 } counter_t;
 
+static void counter_init(counter_t *c, int64_t total) {
+  atomic_init(&c->done_count, 0);
+  c->total = total;
+  latch_init(&c->all_done, 1);
+}
+
 static void counted_fn(penny_worker_t *w, void *arg) {
   counted_job_t *j = arg;
   (void) w;
@@ -67,9 +73,7 @@ static int two_submitters(int64_t n, unsigned injector_capacity) {
   counted_job_t *jobs = aligned_alloc(64, sizeof(*jobs) * (size_t) n);
   counter_t c;
   ASSERT(jobs != NULL);
-  atomic_init(&c.done_count, 0);
-  c.total = n;
-  latch_init(&c.all_done, 1);
+  counter_init(&c, n);
   for (int64_t i = 0; i < n; i++)
     init_counted(&jobs[i], &c, counted_fn);
   penny_pool_options_t o;
@@ -115,25 +119,6 @@ TEST_IMPL(jobs_through_a_two_cell_injector) {
 /* ---- Destroy while busy. ---- */
 
 typedef struct {
-  int n;
-  int64_t result;
-} fib_arg_t;
-
-static void fib_task(penny_worker_t *w, void *arg) {
-  fib_arg_t *a = arg;
-  if (a->n < 2) {
-    a->result = a->n;
-    return;
-  }
-  fib_arg_t x = { a->n - 1, 0 }, y = { a->n - 2, 0 };
-  penny_task_t child;
-  penny_spawn(w, &child, fib_task, &x);
-  fib_task(w, &y);
-  penny_sync(w, &child);
-  a->result = x.result + y.result;
-}
-
-typedef struct {
   counted_job_t cj;
   fib_arg_t fib;
 } fib_job_t;
@@ -149,9 +134,7 @@ TEST_IMPL(destroy_while_busy_finishes_everything) {
   fib_job_t *jobs = aligned_alloc(64, sizeof(*jobs) * (size_t) n);
   counter_t c;
   ASSERT(jobs != NULL);
-  atomic_init(&c.done_count, 0);
-  c.total = n;
-  latch_init(&c.all_done, 1);
+  counter_init(&c, n);
   penny_pool_t *pool = make_pool(4, 0);
   for (int64_t i = 0; i < n; i++) {
     init_counted(&jobs[i].cj, &c, fib_job_fn);
@@ -186,9 +169,7 @@ TEST_IMPL(destroy_with_cancel_settles_everything) {
   counted_job_t *jobs = aligned_alloc(64, sizeof(*jobs) * (size_t) n);
   counter_t c;
   ASSERT(jobs != NULL);
-  atomic_init(&c.done_count, 0);
-  c.total = n;
-  latch_init(&c.all_done, 1);
+  counter_init(&c, n);
   penny_pool_t *pool = make_pool(2, 0);
   for (int64_t i = 0; i < n; i++) {
     init_counted(&jobs[i], &c, until_cancelled_fn);
@@ -235,9 +216,7 @@ TEST_IMPL(cancel_queued_running_and_done_jobs) {
   _Atomic int release = 0;
   gate_job_t gate;
   ASSERT(jobs != NULL);
-  atomic_init(&c.done_count, 0);
-  c.total = n + 1;
-  latch_init(&c.all_done, 1);
+  counter_init(&c, n + 1);
   penny_pool_t *pool = make_pool(1, 0);
 
   /* The one worker is held by the gate, so everything after it queues. */
@@ -275,10 +254,8 @@ TEST_IMPL(cancel_queued_running_and_done_jobs) {
 
   /* A running job sees the request and finishes as cancelled. */
   counted_job_t spin;
-  atomic_init(&c.done_count, 0);
-  c.total = 1;
   latch_destroy(&c.all_done);
-  latch_init(&c.all_done, 1);
+  counter_init(&c, 1);
   init_counted(&spin, &c, until_cancelled_fn);
   ASSERT_EQ(penny_pool_submit(pool, &spin.job), 0);
   while (atomic_load(&spin.runs) == 0)
@@ -318,23 +295,15 @@ TEST_IMPL(cancel_stops_parallel_for) {
   atomic_init(&a.started, 0);
   penny_pool_t *pool = make_pool(4, 0);
   sync_job_t s;
-  memset(&s, 0, sizeof(s));
-  latch_init(&s.latch, 1);
-  s.job.fn = for_cancel_fn;
-  s.job.arg = &a;
-  s.job.done = sync_job_done;
-  s.job.data = &s;
-  ASSERT_EQ(penny_pool_submit(pool, &s.job), 0);
+  sync_job_submit(pool, &s, for_cancel_fn, &a);
   while (!atomic_load(&a.started))
     usleep(100);
   usleep(20000);
   ASSERT_EQ(penny_job_cancel(&s.job), PENNY_EBUSY);
-  latch_wait(&s.latch);
-  ASSERT_EQ(s.status, PENNY_ECANCELED);
+  ASSERT_EQ(sync_job_wait(&s), PENNY_ECANCELED);
   /* A million chunks of 200 us would take minutes: it stopped early. */
   ASSERT_LT(atomic_load(&a.chunks), 100000);
   ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
-  latch_destroy(&s.latch);
   return 0;
 }
 
@@ -512,9 +481,7 @@ static void sleepy_round(penny_pool_t *pool, int64_t rounds, int batch) {
   for (int64_t r = 0; r < rounds; r++) {
     counted_job_t jobs[8];
     counter_t c;
-    atomic_init(&c.done_count, 0);
-    c.total = batch;
-    latch_init(&c.all_done, 1);
+    counter_init(&c, batch);
     for (int i = 0; i < batch; i++) {
       init_counted(&jobs[i], &c, counted_fn);
       ASSERT_EQ(penny_pool_submit(pool, &jobs[i].job), 0);
@@ -647,9 +614,7 @@ TEST_IMPL(destroy_right_after_last_done) {
   for (int round = 0; round < test_scale(500); round++) {
     counted_job_t jobs[64];
     counter_t c;
-    atomic_init(&c.done_count, 0);
-    c.total = n;
-    latch_init(&c.all_done, 1);
+    counter_init(&c, n);
     for (int64_t i = 0; i < n; i++)
       init_counted(&jobs[i], &c, counted_fn);
     penny_pool_t *pool = make_pool(2, PENNY_POOL_DEBUG_RACE);
@@ -713,22 +678,15 @@ TEST_IMPL(destroy_keeps_workers_for_running_jobs) {
   atomic_init(&a.worker_mask, 0);
   penny_pool_t *pool = make_pool(4, 0);
   sync_job_t s;
-  memset(&s, 0, sizeof(s));
-  latch_init(&s.latch, 1);
-  s.job.fn = keep_job;
-  s.job.arg = &a;
-  s.job.done = sync_job_done;
-  s.job.data = &s;
-  ASSERT_EQ(penny_pool_submit(pool, &s.job), 0);
+  sync_job_submit(pool, &s, keep_job, &a);
   while (!atomic_load(&a.started))
     usleep(100);
   atomic_store(&a.destroying, 1);
   ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
-  ASSERT_EQ(s.status, 0);
+  ASSERT_EQ(sync_job_wait(&s), 0);
   /* More than one worker ran chunks after destroy had begun. */
   uint32_t m = atomic_load(&a.worker_mask);
   ASSERT_GT(__builtin_popcount(m), 1);
-  latch_destroy(&s.latch);
   return 0;
 }
 
