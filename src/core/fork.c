@@ -59,8 +59,11 @@ penny__steal_t penny__deque_steal(penny_worker_t *v, penny__task_t **out,
  * past this depth a waiting worker only steals. */
 #define MAX_NESTED_JOBS 8
 
-/* The child t was stolen (p == NULL): keep this worker busy until the
- * thief finishes it. Leapfrogging: the thief's deque holds t's own
+/* The pop in penny__sync did not return t (it returned p). Either t ran
+ * inline at its spawn (full deque), or it was stolen (p == NULL) and this
+ * worker must keep busy until the thief finishes it: any other p means
+ * the children were synced out of order. Leapfrogging: the thief's deque
+ * holds t's own
  * descendants, so steal from it first, then from anyone, then take new
  * jobs. Our deque is empty here: t was the newest frame and a thief took
  * it from the top, so every older frame was taken before. A waiting
@@ -102,14 +105,14 @@ void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
     if (thief < w->count && thief != w->index &&
         penny__deque_steal(&w->pool->workers[thief], &task, &job) ==
             STEAL_SUCCESS) {
-      penny__notify(w->pool);
+      penny__notify(w->pool, w);
       penny__run_stolen(w, task, job);
       idle_rounds = 0;
       continue;
     }
     if (penny__find_work(w, &task, &job,
                          w->nested_jobs < MAX_NESTED_JOBS)) {
-      penny__notify(w->pool);
+      penny__notify(w->pool, w);
       if (task) {
         penny__run_stolen(w, task, job);
       } else {

@@ -24,7 +24,6 @@
 # define PENNY_NOINLINE
 #endif
 
-
 /* Compile-time counters: each is written only by its own worker, so an
  * increment is a relaxed load and store (no locked instruction), and
  * penny_pool_stats reads them with relaxed loads from any thread. */
@@ -205,7 +204,7 @@ struct penny_pool_s {
   int own_mem;                /* allocated by us, freed by destroy */
 };
 
-void penny__notify(penny_pool_t *pool);
+void penny__notify(penny_pool_t *pool, penny_worker_t *waker);
 void penny__maybe_wake(penny_pool_t *pool, penny_worker_t *waker);
 penny__steal_t penny__deque_steal(penny_worker_t *v, penny__task_t **out,
                                   penny_job_t **job);
@@ -223,6 +222,7 @@ static inline penny_job_t *penny__job_of(const penny_worker_t *w) {
 static inline void penny__set_job(penny_worker_t *w, penny_job_t *job) {
   atomic_store_explicit(&w->job, job, memory_order_relaxed);
 }
+
 PENNY_NOINLINE void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
                                      penny__task_t *popped);
 uint64_t penny__rand(penny_worker_t *w);
@@ -248,8 +248,8 @@ uint64_t penny__rand(penny_worker_t *w);
  * hardware. On x86 all of these are plain moves.
  *
  * 2. Asymmetric fences (when w->asym): the SeqCst fence of take, which
- * every sync pays, drains the store buffer and costs about as much as the
- * rest of a fork point together. Where the OS offers it (Linux membarrier,
+ * every sync pays, drains the store buffer; it cost 7-8 ns of a 20 ns
+ * fork point on the development machine (bench/README.md). Where the OS offers it (Linux membarrier,
  * private expedited), take uses a compiler-only fence and a thief instead
  * calls penny__heavy_barrier() in place of its own SeqCst fence: that makes
  * the owner execute a full barrier at some point during the call, which is
@@ -384,7 +384,7 @@ static inline bool penny__deque_push_notify(penny_worker_t *w,
    * fences before it reads the idle counts. */
   atomic_signal_fence(memory_order_seq_cst);
   if (PENNY_UNLIKELY(b <= atomic_load_explicit(&w->top, memory_order_relaxed)))
-    penny__notify(w->pool);
+    penny__notify(w->pool, w);
   return true;
 }
 

@@ -39,7 +39,7 @@ typedef struct {
   unsigned threads;
   uint64_t deque_capacity;
   uint64_t injector_capacity;
-  size_t workers_off, rings_off, cells_off, size;
+  size_t rings_off, cells_off, size;
 } layout_t;
 
 static bool is_pow2(uint64_t x) {
@@ -68,7 +68,7 @@ static int compute_layout(const penny_pool_options_t *o, layout_t *l) {
       (o->flags & ~(PENNY_POOL_DEBUG_FULL_DEQUE | PENNY_POOL_DEBUG_RACE |
                     PENNY_POOL_SYMMETRIC_FENCES)) != 0)
     return PENNY_EINVAL;
-  l->workers_off = 0;
+  /* Workers first, then their rings, then the injector's cells. */
   l->rings_off = align_up(sizeof(penny_worker_t) * l->threads);
   l->cells_off = l->rings_off +
       align_up(sizeof(_Atomic(penny__task_t *)) * l->deque_capacity) *
@@ -119,13 +119,14 @@ void penny__maybe_wake(penny_pool_t *pool, penny_worker_t *waker) {
     PENNY_COUNT(waker, wakeups);
 }
 
-/* Called after publishing work that a sleeping worker may need. */
-void penny__notify(penny_pool_t *pool) {
+/* Called after publishing work that a sleeping worker may need; `waker`
+ * as for penny__maybe_wake. */
+void penny__notify(penny_pool_t *pool, penny_worker_t *waker) {
   /* SeqCst fence: our work is visible before we read the idle counts;
    * pairs with the fence a worker issues after counting itself asleep
    * and before its last look for work. One of the two sees the other. */
   atomic_thread_fence(memory_order_seq_cst);
-  penny__maybe_wake(pool, NULL);
+  penny__maybe_wake(pool, waker);
 }
 
 /* Any work anywhere? Used by a worker about to sleep. */
@@ -523,7 +524,7 @@ int penny_pool_submit(penny_pool_t *pool, penny_job_t *job) {
   penny__injector_push(&pool->injector, job);
   if (PENNY_UNLIKELY(pool->debug_race))
     penny__thread_yield(); /* Let the job finish before we notify. */
-  penny__notify(pool);
+  penny__notify(pool, NULL);
   /* Release: our last use of the pool happens before destroy, which
    * reads this count, frees it. */
   atomic_fetch_sub_explicit(&pool->submitting, 1, memory_order_release);
