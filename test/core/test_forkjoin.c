@@ -330,3 +330,66 @@ TEST_IMPL(put_back_frame_wakes_sleepers) {
   }
   return 0;
 }
+
+/* Nested parallel loops, as a matrix kernel would write them: an outer
+ * penny_for over rows whose body runs an inner penny_for over columns.
+ * Every cell is visited exactly once, at 1, 3 and 16 threads (8 per
+ * core here). */
+typedef struct {
+  _Atomic uint8_t *cells;
+  int64_t rows, cols;
+  int64_t grain;
+} grid_t;
+
+typedef struct {
+  const grid_t *g;
+  int64_t row;
+} row_t;
+
+static void grid_cols(penny_worker_t *w, int64_t lo, int64_t hi, void *arg) {
+  row_t *r = arg;
+  (void) w;
+  for (int64_t c = lo; c < hi; c++)
+    atomic_fetch_add_explicit(&r->g->cells[r->row * r->g->cols + c], 1,
+                              memory_order_relaxed);
+}
+
+static void grid_rows(penny_worker_t *w, int64_t lo, int64_t hi, void *arg) {
+  const grid_t *g = arg;
+  for (int64_t i = lo; i < hi; i++) {
+    row_t r = { g, i };
+    penny_for(w, g->cols, g->grain, grid_cols, &r);
+  }
+}
+
+static void grid_job(penny_worker_t *w, void *arg) {
+  grid_t *g = arg;
+  penny_for(w, g->rows, 1, grid_rows, g);
+}
+
+TEST_IMPL(nested_parallel_for) {
+  static const unsigned threads[] = { 1, 3, 16 };
+  static const int64_t shapes[][3] = {
+    { 1, 1, 1 }, { 7, 13, 1 }, { 64, 64, 4 }, { 3, 10000, 0 },
+    { 500, 300, 16 },
+  };
+  for (size_t t = 0; t < sizeof(threads) / sizeof(threads[0]); t++) {
+    penny_pool_t *pool = make_pool(threads[t], 0);
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+      grid_t g = { NULL, shapes[s][0], shapes[s][1], shapes[s][2] };
+      g.cells = calloc((size_t) (g.rows * g.cols), 1);
+      ASSERT(g.cells != NULL);
+      ASSERT_EQ(run_on_pool(pool, grid_job, &g), 0);
+      for (int64_t i = 0; i < g.rows * g.cols; i++)
+        ASSERT_EQ(atomic_load(&g.cells[i]), 1);
+      free(g.cells);
+    }
+    ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  }
+  return 0;
+}
+
+/* Fork-join with far more workers than cores: 16 on this 2-core machine. */
+TEST_IMPL(fib_spawn_sixteen_threads) {
+  return check_fib(16, 0, test_scale(8) >= 8 ? 24 : 18);
+}
