@@ -114,35 +114,26 @@ typedef struct {
   int64_t r;
 } fib_arg_t;
 
-/* Built-in kernels use the inline fast path of internal.h. */
-static void fib_penny(penny_worker_t *w, void *arg) {
-  fib_arg_t *a = arg;
-  if (a->n < 2) {
-    a->r = a->n;
-    return;
+/* fib with a spawn at every level, once per flavour of the fork-join calls:
+ * built-in kernels use the inline fast path of internal.h, plugins call
+ * the exported functions (two more calls per fork point). */
+#define DEFINE_FIB(name, spawn, sync)                                       \
+  static void name(penny_worker_t *w, void *arg) {                          \
+    fib_arg_t *a = arg;                                                     \
+    if (a->n < 2) {                                                         \
+      a->r = a->n;                                                          \
+      return;                                                               \
+    }                                                                       \
+    fib_arg_t x = { a->n - 1, 0 }, y = { a->n - 2, 0 };                     \
+    penny_task_t t;                                                         \
+    spawn(w, &t, name, &x);                                                 \
+    name(w, &y);                                                            \
+    sync(w, &t);                                                            \
+    a->r = x.r + y.r;                                                       \
   }
-  fib_arg_t x = { a->n - 1, 0 }, y = { a->n - 2, 0 };
-  penny_task_t t;
-  penny__spawn(w, &t, fib_penny, &x);
-  fib_penny(w, &y);
-  penny__sync(w, &t);
-  a->r = x.r + y.r;
-}
 
-/* Plugins call the exported functions: two more calls per fork point. */
-static void fib_penny_api(penny_worker_t *w, void *arg) {
-  fib_arg_t *a = arg;
-  if (a->n < 2) {
-    a->r = a->n;
-    return;
-  }
-  fib_arg_t x = { a->n - 1, 0 }, y = { a->n - 2, 0 };
-  penny_task_t t;
-  penny_spawn(w, &t, fib_penny_api, &x);
-  fib_penny_api(w, &y);
-  penny_sync(w, &t);
-  a->r = x.r + y.r;
-}
+DEFINE_FIB(fib_penny, penny__spawn, penny__sync)
+DEFINE_FIB(fib_penny_api, penny_spawn, penny_sync)
 
 /* ---- sum. ---- */
 
