@@ -1,7 +1,7 @@
 # The C core: a static library, the C test runner, sanitizer variants and
 # the core benchmark. The Node addon is built by binding.gyp instead.
 #
-#   make                 library and test runner (build/release)
+#   make                 library and test runner (build/c/release)
 #   make test            run the C core tests
 #   make test-sanitize   the same under ThreadSanitizer, then ASan+UBSan
 #   make bench           build and run the core benchmark
@@ -10,7 +10,7 @@
 
 CC ?= gcc
 SAN ?=
-BUILD ?= build/$(if $(SAN),$(SAN),release)
+BUILD ?= build/c/$(if $(SAN),$(SAN),release)
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 ifeq ($(CI),true)
@@ -86,26 +86,26 @@ SAN_ENV := PENNY_TEST_SCALE=10 PENNY_TEST_TIMEOUT_MULT=4
 test-tsan:
 	$(MAKE) SAN=tsan all
 	$(SAN_ENV) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-	  ./build/tsan/run-tests
+	  ./build/c/tsan/run-tests
 
 test-asan:
 	$(MAKE) SAN=asan all
 	$(SAN_ENV) ASAN_OPTIONS="detect_leaks=1 abort_on_error=1" \
 	  UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" \
-	  ./build/asan/run-tests
+	  ./build/c/asan/run-tests
 
 test-sanitize: test-tsan test-asan
 
 # The benchmark: always optimized, never sanitized. The OpenMP baseline
 # is compiled with -fopenmp in its own object.
-BENCH := build/bench/core-bench
+BENCH := build/c/bench/core-bench
 BENCH_FLAGS := -std=c11 -pthread -O3 -g $(ARCH_FLAGS) $(WARN) $(CPPFLAGS)
 
-build/bench/%.o: bench/core/%.c $(HEADERS)
+build/c/bench/%.o: bench/core/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_FLAGS) $(if $(findstring omp,$*),-fopenmp) -c $< -o $@
 
-$(BENCH): $(patsubst bench/core/%.c,build/bench/%.o,$(wildcard bench/core/*.c)) \
+$(BENCH): $(patsubst bench/core/%.c,build/c/bench/%.o,$(wildcard bench/core/*.c)) \
           $(CORE_LIB)
 	$(CC) -O3 -pthread -fopenmp -o $@ $^ $(LDLIBS) -lm
 
@@ -118,4 +118,4 @@ bench: $(BENCH)
 endif
 
 clean:
-	rm -rf build/release build/tsan build/asan build/bench
+	rm -rf build/c

@@ -214,7 +214,7 @@ typedef struct {
 
 int main(int argc, char **argv) {
   int quick = 0, reps = 7;
-  const char *json = "build/bench/core.json";
+  const char *json = "build/c/bench/core.json";
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0)
       quick = 1;

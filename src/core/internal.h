@@ -189,12 +189,15 @@ struct penny_pool_s {
    * `submitting` counts submit calls in progress, which destroy waits out
    * before it sets `exiting`; workers leave once `exiting` is set, the
    * injector is empty and no job is running (`jobs_running`), so a job
-   * still running keeps every thief available to the end. */
+   * still running keeps every thief available to the end.
+   * The submitters' words and the workers' words sit on separate lines:
+   * workers update `jobs_running` for every job, and sharing its line
+   * with `submitting` made each submit wait for that line. */
   alignas(PENNY_CACHE_LINE) _Atomic int closed;
+  _Atomic int64_t submitting;
+  alignas(PENNY_CACHE_LINE) _Atomic int64_t jobs_running;
   _Atomic int exiting;
   _Atomic int cancel_all;     /* destroy with PENNY_DESTROY_CANCEL */
-  _Atomic int64_t submitting;
-  _Atomic int64_t jobs_running;
   penny__injector_t injector;
   penny_worker_t *workers;    /* `threads` of them, in `mem` */
   unsigned threads;
