@@ -236,6 +236,65 @@ PENNY_EXTERN void penny_fail(penny_worker_t *w, int err);
 PENNY_EXTERN unsigned penny_worker_index(const penny_worker_t *w);
 PENNY_EXTERN unsigned penny_worker_count(const penny_worker_t *w);
 
+
+/* ---- Kernels: C functions that JavaScript calls by name. ---- */
+
+/* Element types of typed-array parameters, and types of scalar ones. */
+#define PENNY_TYPE_MAP(XX)                                                    \
+  XX(I8,  1, "i8",  int8_t)                                                   \
+  XX(U8,  2, "u8",  uint8_t)                                                  \
+  XX(I16, 3, "i16", int16_t)                                                  \
+  XX(U16, 4, "u16", uint16_t)                                                 \
+  XX(I32, 5, "i32", int32_t)                                                  \
+  XX(U32, 6, "u32", uint32_t)                                                 \
+  XX(I64, 7, "i64", int64_t)                                                  \
+  XX(U64, 8, "u64", uint64_t)                                                 \
+  XX(F32, 9, "f32", float)                                                    \
+  XX(F64, 10, "f64", double)                                                  \
+
+typedef enum {
+#define PENNY_TYPE_ENUM_(name, value, str, ctype) PENNY_##name = value,
+  PENNY_TYPE_MAP(PENNY_TYPE_ENUM_)
+#undef PENNY_TYPE_ENUM_
+  PENNY_TYPE_NONE = 0
+} penny_type_t;
+
+/* One argument as a kernel sees it. For a typed-array parameter `data`
+ * points at the first element, `length` counts elements and `type` is the
+ * actual element type (for `num[]` parameters the kernel dispatches on it).
+ * For a scalar parameter `num` holds the value, already checked against the
+ * declared type (integers are exact), and `data` is NULL. */
+typedef struct penny_arg_s {
+  void *data;
+  size_t length;
+  double num;
+  int type;
+} penny_arg_t;
+
+/* Runs on a worker. Fork with `w`; store a scalar result in *result (the
+ * signature says whether it is read). Report failure with penny_fail. */
+typedef void (*penny_kernel_fn)(penny_worker_t *w, const penny_arg_t *args,
+                                double *result);
+
+/* Optional pre-flight check, run on the submitting thread once the
+ * arguments match the signature and before the job is queued: returns 0,
+ * PENNY_EINVAL (a wrong kind of argument) or PENNY_ERANGE (a bad size or
+ * value), and then points *msg at a static, human-readable reason. */
+typedef int (*penny_check_fn)(const penny_arg_t *args, const char **msg);
+
+/* A kernel and its signature, for example
+ *   "axpy(f64 a, in f64[] x, inout f64[] y) -> void"
+ * Parameters are scalars (`TYPE name`) or typed arrays
+ * (`in|out|inout TYPE[] name`, where TYPE may be `num` for any element
+ * type); the result is `void` or `f64`. At most PENNY_MAX_ARGS
+ * parameters. */
+#define PENNY_MAX_ARGS 8
+typedef struct penny_kernel_s {
+  const char *signature;
+  penny_kernel_fn fn;
+  penny_check_fn check;   /* may be NULL */
+} penny_kernel_t;
+
 #ifdef __cplusplus
 }
 #endif

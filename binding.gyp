@@ -1,0 +1,32 @@
+# The Node addon: the core, the built-in kernels and the binding in one
+# shared object. The standalone core, its tests and sanitizer builds are the
+# Makefile's job.
+{
+  "targets": [{
+    "target_name": "penny",
+    "sources": [
+      "src/core/platform.c",
+      "src/core/injector.c",
+      "src/core/pool.c",
+      "src/core/fork.c",
+      "src/kernels/builtin.c",
+      "src/addon/signature.c",
+      "src/addon/binding.c"
+    ],
+    "include_dirs": ["include"],
+    "defines": ["_GNU_SOURCE", "NAPI_VERSION=9"],
+    "cflags_c": ["-std=c11", "-O3", "-Wall", "-Wextra"],
+    "conditions": [
+      # See the Makefile: pads branches off 32-byte boundaries (Intel's JCC
+      # erratum), which keeps the spawn/sync fast path's speed stable.
+      ["OS=='linux' and target_arch=='x64'", {
+        "cflags_c": ["-Wa,-mbranches-within-32B-boundaries"]
+      }],
+      ["OS=='mac'", {
+        "xcode_settings": {
+          "OTHER_CFLAGS": ["-std=c11", "-O3", "-Wall", "-Wextra"]
+        }
+      }]
+    ]
+  }]
+}
