@@ -1,0 +1,134 @@
+// Type definitions for penny: a Cilk-style work-stealing runtime for
+// Node.js. See README.md for the behaviour behind each member.
+
+/** Element types a kernel parameter can take; `num` means any of them. */
+export type ElementType =
+  | 'i8' | 'u8' | 'i16' | 'u16' | 'i32' | 'u32' | 'i64' | 'u64'
+  | 'f32' | 'f64';
+
+/** Typed arrays that kernels accept (not Uint8ClampedArray). */
+export type PennyArray =
+  | Int8Array | Uint8Array | Int16Array | Uint16Array
+  | Int32Array | Uint32Array | BigInt64Array | BigUint64Array
+  | Float32Array | Float64Array;
+
+/** Constructors accepted by `pool.alloc`. */
+export type PennyArrayConstructor =
+  | Int8ArrayConstructor | Uint8ArrayConstructor
+  | Int16ArrayConstructor | Uint16ArrayConstructor
+  | Int32ArrayConstructor | Uint32ArrayConstructor
+  | BigInt64ArrayConstructor | BigUint64ArrayConstructor
+  | Float32ArrayConstructor | Float64ArrayConstructor;
+
+/** One parameter of a kernel signature. */
+export interface KernelParam {
+  readonly name: string;
+  /** Element type for arrays (`num`: any), value type for scalars. */
+  readonly type: ElementType | 'num';
+  readonly array: boolean;
+  /** Direction of an array parameter; absent for scalars. */
+  readonly dir?: 'in' | 'out' | 'inout';
+}
+
+/** An entry of `pool.kernels`. */
+export interface KernelInfo {
+  readonly index: number;
+  readonly name: string;
+  /** For example `"sum(in num[] x) -> f64"`. */
+  readonly signature: string;
+  readonly params: readonly KernelParam[];
+  readonly result: 'f64' | 'void';
+}
+
+export interface PoolOptions {
+  /** Worker threads; default `os.availableParallelism()`. 1..1024. */
+  threads?: number;
+  /** Size of the SharedArrayBuffer arena in bytes; default 64 MiB. */
+  arenaBytes?: number;
+}
+
+export interface RunOptions {
+  /** Aborting rejects the promise with `signal.reason`, once the kernel
+   * has stopped touching its arguments. */
+  signal?: AbortSignal;
+}
+
+/** Argument of a kernel: a typed array or a number. */
+export type KernelArg = PennyArray | number;
+
+export interface PoolStats {
+  threads: number;
+  submitted: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  pending: number;
+  steals: number;
+  inlined: number;
+  failedSteals: number;
+  sleeps: number;
+  wakeups: number;
+  arenaBytes: number;
+  heapBytes: number;
+  heapUsed: number;
+}
+
+/** The built-in kernels and their results. */
+export interface BuiltinKernels {
+  noop: { args: []; result: undefined };
+  fib: { args: [n: number]; result: number };
+  sum: { args: [x: PennyArray]; result: number };
+  fill: { args: [x: PennyArray, v: number]; result: undefined };
+  spin: { args: [micros: number]; result: undefined };
+}
+
+export class Pool {
+  constructor(options?: PoolOptions);
+  /** Number of worker threads. */
+  readonly threads: number;
+  /** The arena. Its start holds the pool's control blocks: write only
+   * through views from `alloc()`. */
+  readonly arena: SharedArrayBuffer;
+  /** name -> kernel description; frozen. */
+  readonly kernels: Readonly<Record<string, KernelInfo>>;
+  /** True once `close()` has been called. */
+  readonly closed: boolean;
+  /** A typed array inside the arena: passed to kernels without copying. */
+  alloc<C extends PennyArrayConstructor>(type: C, length: number):
+    InstanceType<C>;
+  /** Returns a view from `alloc()` to the arena heap. */
+  free(view: PennyArray): void;
+  run<K extends keyof BuiltinKernels>(kernel: K,
+    args: BuiltinKernels[K]['args'], options?: RunOptions):
+    Promise<BuiltinKernels[K]['result']>;
+  run(kernel: 'noop'): Promise<undefined>;
+  run(kernel: string | number, args?: readonly KernelArg[],
+    options?: RunOptions): Promise<number | undefined>;
+  stats(): PoolStats;
+  /** Lets queued and running tasks finish, then stops the threads.
+   * Idempotent. */
+  close(): Promise<void>;
+}
+
+/** `pool.run` on a lazily created default pool. */
+export function run<K extends keyof BuiltinKernels>(kernel: K,
+  args: BuiltinKernels[K]['args'], options?: RunOptions):
+  Promise<BuiltinKernels[K]['result']>;
+export function run(kernel: 'noop'): Promise<undefined>;
+export function run(kernel: string | number, args?: readonly KernelArg[],
+  options?: RunOptions): Promise<number | undefined>;
+
+/** The default pool behind `run()`, created on first use. */
+export function defaultPool(): Pool;
+
+/** Error codes carried by `err.code`. */
+export type PennyErrorCode =
+  | 'ERR_PENNY_ARG' | 'ERR_PENNY_RANGE' | 'ERR_PENNY_KERNEL'
+  | 'ERR_PENNY_CLOSED' | 'ERR_PENNY_PLUGIN';
+
+declare const penny: {
+  Pool: typeof Pool;
+  run: typeof run;
+  defaultPool: typeof defaultPool;
+};
+export default penny;
