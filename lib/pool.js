@@ -153,17 +153,15 @@ class Pool {
       }
     }
 
-    const h = this.#handle;
+    const submit = this.#handle; // the handle is the submit function
     let slot;
     try {
       switch (args.length) {
-        case 0: slot = binding.submit(h, index); break;
-        case 1: slot = binding.submit(h, index, args[0]); break;
-        case 2: slot = binding.submit(h, index, args[0], args[1]); break;
-        case 3:
-          slot = binding.submit(h, index, args[0], args[1], args[2]);
-          break;
-        default: slot = binding.submit(h, index, ...args);
+        case 0: slot = submit(index); break;
+        case 1: slot = submit(index, args[0]); break;
+        case 2: slot = submit(index, args[0], args[1]); break;
+        case 3: slot = submit(index, args[0], args[1], args[2]); break;
+        default: slot = submit(index, ...args);
       }
     } catch (err) {
       if (copies !== undefined) this.#freeCopies(copies);

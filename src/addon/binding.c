@@ -406,14 +406,14 @@ static pool_t *get_pool(napi_env env, napi_value v) {
   bool ok = false;
   napi_valuetype t;
   PENNY_NAPI_CALL(env, napi_typeof(env, v, &t));
-  if (t == napi_external)
+  if (t == napi_function)
     PENNY_NAPI_CALL(env, napi_check_object_type_tag(env, v, &pool_tag, &ok));
   if (!ok) {
     throw_code(env, ERR_TYPE, "ERR_PENNY_ARG", "not a pool handle");
     return NULL;
   }
   void *data;
-  PENNY_NAPI_CALL(env, napi_get_value_external(env, v, &data));
+  PENNY_NAPI_CALL(env, napi_unwrap(env, v, &data));
   return data;
 }
 
@@ -565,8 +565,11 @@ static bool convert_scalar(napi_env env, const entry_t *e, unsigned i,
 
 /* ---- Exports. ---- */
 
+static napi_value js_submit(napi_env env, napi_callback_info info);
+
 /* JS thread: create(arenaView, threads, onComplete)
- *   -> [handle, heapStart, completions] */
+ *   -> [handle, heapStart, completions], where handle(kernel, ...args)
+ *   submits a task and returns its slot. */
 static napi_value js_create(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -695,8 +698,12 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
                                               &p->callback_ref));
   PENNY_NAPI_CALL_FATAL(napi_add_async_cleanup_hook(env, on_env_cleanup, p,
                                                     &p->hook));
-  PENNY_NAPI_CALL_FATAL(napi_create_external(env, p, finalize_pool, NULL,
-                                             &handle));
+  /* The handle is the pool's own submit function: calling it skips the
+   * unwrapping and tag check that every other entry point does. */
+  PENNY_NAPI_CALL_FATAL(napi_create_function(env, "submit", NAPI_AUTO_LENGTH,
+                                             js_submit, p, &handle));
+  PENNY_NAPI_CALL_FATAL(napi_wrap(env, handle, p, finalize_pool, NULL,
+                                  NULL));
   PENNY_NAPI_CALL_FATAL(napi_type_tag_object(env, handle, &pool_tag));
 
   napi_value out, heap;
@@ -708,30 +715,23 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* JS thread: submit(handle, kernelIndex, ...args) -> slot */
+/* JS thread: handle(kernelIndex, ...args) -> slot. The pool handle that
+ * create() returns is this function, bound to its pool. */
 static napi_value js_submit(napi_env env, napi_callback_info info) {
-  size_t argc = 3 + PENNY_MAX_ARGS;
-  napi_value argv[3 + PENNY_MAX_ARGS];
+  size_t argc = 2 + PENNY_MAX_ARGS;
+  napi_value argv[2 + PENNY_MAX_ARGS];
+  pool_t *p;
   PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
-                                        NULL));
-  if (argc < 2)
-    return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
-                      "submit(handle, kernel, ...args)");
-  pool_t *p = get_pool(env, argv[0]);
-  if (p == NULL)
-    return NULL;
+                                        (void **) &p));
   if (p->state != POOL_OPEN)
     return throw_code(env, ERR_PLAIN, "ERR_PENNY_CLOSED", "pool is closed");
   int32_t index = -1;
-  napi_valuetype vt;
-  PENNY_NAPI_CALL(env, napi_typeof(env, argv[1], &vt));
-  if (vt == napi_number)
-    PENNY_NAPI_CALL(env, napi_get_value_int32(env, argv[1], &index));
-  if (index < 0 || (size_t) index >= p->table_len)
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &index) != napi_ok ||
+      index < 0 || (size_t) index >= p->table_len)
     return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
                       "unknown kernel index");
   const entry_t *e = &p->table[index];
-  size_t nargs = argc - 2;
+  size_t nargs = argc - 1;
   if (nargs != e->sig.nparams)
     return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
                       "%s expects %u argument%s, got %s%zu", e->sig.name,
@@ -745,8 +745,8 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
                       "too many tasks in flight");
   for (unsigned i = 0; i < nargs; i++) {
     bool ok = e->sig.params[i].is_array
-                ? convert_array(env, p, e, i, argv[2 + i], t)
-                : convert_scalar(env, e, i, argv[2 + i], t);
+                ? convert_array(env, p, e, i, argv[1 + i], t)
+                : convert_scalar(env, e, i, argv[1 + i], t);
     if (!ok) {
       put_task(env, p, t);
       return NULL;
@@ -981,7 +981,6 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   { #name, NULL, js_##name, NULL, NULL, NULL, napi_enumerable, ed }
   const napi_property_descriptor props[] = {
     PENNY_EXPORT_(create),
-    PENNY_EXPORT_(submit),
     PENNY_EXPORT_(cancel),
     PENNY_EXPORT_(close),
     PENNY_EXPORT_(stats),

@@ -1,0 +1,38 @@
+// Compiled (never run) by `npm test`: the typings accept the documented
+// API and reject misuse. Each @ts-expect-error must stay an error.
+import penny, { Pool, run, type KernelInfo, type PoolStats } from '../..';
+
+async function main(): Promise<void> {
+  const pool = new Pool({ threads: 2, arenaBytes: 1 << 20 });
+  const threads: number = pool.threads;
+  const arena: SharedArrayBuffer = pool.arena;
+  const fib: KernelInfo = pool.kernels.fib;
+  const x: Float64Array = pool.alloc(Float64Array, 16);
+  const y: BigInt64Array = pool.alloc(BigInt64Array, 4);
+
+  const n: number = await pool.run('fib', [20]);
+  const s: number = await pool.run('sum', [x]);
+  const v: undefined = await pool.run('fill', [x, 1]);
+  const z: undefined = await pool.run('noop');
+  const any: number | undefined = await pool.run(2, [x]);
+  await pool.run('spin', [10], { signal: AbortSignal.timeout(5) });
+  const stats: PoolStats = pool.stats();
+  pool.free(x);
+  pool.free(y);
+  await pool.close();
+  const again: number = await run('fib', [10]);
+  const p2: Pool = penny.defaultPool();
+
+  // @ts-expect-error fib takes a number
+  await pool.run('fib', ['20']);
+  // @ts-expect-error sum's result is a number, not a string
+  const bad: string = await pool.run('sum', [x]);
+  // @ts-expect-error alloc takes a typed-array class
+  pool.alloc(Array, 3);
+  // @ts-expect-error threads is a number
+  new Pool({ threads: 'two' });
+
+  void [threads, arena, fib, n, s, v, z, any, stats, again, p2, bad];
+}
+
+void main;
