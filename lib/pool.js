@@ -146,7 +146,7 @@ class Pool {
     const arrays = this.#arrayParams[index];
     let copies;
     if (arrays !== null) {
-      const copied = this.#copyIn(args, arrays);
+      const copied = this.#copyIn(index, args, arrays);
       if (copied !== null) {
         copies = copied.copies;
         args = copied.args;
@@ -207,7 +207,7 @@ class Pool {
   // arena, or into a fresh SharedArrayBuffer when the arena is full, so
   // that no worker ever holds memory that JS could detach or transfer.
   // Returns null when nothing needed a copy.
-  #copyIn(args, arrays) {
+  #copyIn(index, args, arrays) {
     let copies = null;
     let out = args;
     for (const [i, copyBack] of arrays) {
@@ -223,13 +223,21 @@ class Pool {
       } else {
         temp = new a.constructor(new SharedArrayBuffer(a.byteLength));
       }
-      temp.set(a);
       if (copies === null) {
         copies = [];
         out = args.slice();
       }
       copies.push([a, temp, copyBack]);
       out[i] = temp;
+      try {
+        temp.set(a);
+      } catch (err) {
+        // A view over a detached buffer: nothing to read or write back.
+        this.#freeCopies(copies);
+        const k = this.#table[index];
+        throw argError(`${k.name}: parameter '${k.params[i].name}' is a ` +
+          `view over a detached ArrayBuffer (${err.message})`);
+      }
     }
     return copies === null ? null : { copies, args: out };
   }

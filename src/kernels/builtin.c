@@ -57,9 +57,13 @@ static void fib_kernel(penny_worker_t *w, const penny_arg_t *args,
   *result = f.r;
 }
 
+/* fib(1477) overflows a double; the bound also keeps the recursion depth
+ * (one frame per level) far inside a worker's stack. */
+#define FIB_MAX 1476
+
 static int fib_check(const penny_arg_t *args, const char **msg) {
-  if (args[0].num < 0) {
-    *msg = "n must not be negative";
+  if (args[0].num < 0 || args[0].num > FIB_MAX) {
+    *msg = "n must be from 0 to 1476 (fib(1477) overflows f64)";
     return PENNY_ERANGE;
   }
   return 0;
@@ -136,11 +140,10 @@ typedef struct {
 static uint64_t js_to_uint64(double v) {
   if (!isfinite(v))
     return 0;
+  /* fmod is exact, and |m| < 2^64 converts exactly; negate in unsigned
+   * arithmetic, since adding 2^64 in double precision would round. */
   double m = fmod(trunc(v), 18446744073709551616.0);
-  if (m < 0)
-    m += 18446744073709551616.0;
-  /* m can round up to exactly 2^64 when it was just below 0. */
-  return m >= 18446744073709551616.0 ? 0 : (uint64_t) m;
+  return m < 0 ? (uint64_t) 0 - (uint64_t) -m : (uint64_t) m;
 }
 
 #define FILL_LOOP(ctype, value)                                               \
