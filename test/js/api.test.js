@@ -1,0 +1,708 @@
+'use strict';
+
+// The public API of DESIGN.md section 4: every member, and every error by
+// class and code. After each bad call the pool must still work.
+
+const assert = require('node:assert/strict');
+const os = require('node:os');
+const penny = require('../..');
+const {
+  MiB, TYPES, assertPennyError, assertRunRejects, assertThrowsPenny,
+} = require('./fixtures/common');
+
+const ARG = 'ERR_PENNY_ARG';
+const RANGE = 'ERR_PENNY_RANGE';
+const CLOSED = 'ERR_PENNY_CLOSED';
+
+// Checks that `pool` still computes right: fib, sum over an arena view,
+// and sum over an ordinary array (copy-in).
+async function assertUsable(pool) {
+  assert.equal(await pool.run('fib', [15]), 610);
+  const v = pool.alloc(Float64Array, 100);
+  for (let i = 0; i < v.length; i++) v[i] = i + 1;
+  assert.equal(await pool.run('sum', [v]), 5050);
+  pool.free(v);
+  assert.equal(await pool.run('sum', [new Int32Array([1, 2, 3, -4])]), 2);
+  assert.equal(await pool.run('noop'), undefined);
+}
+
+describe('module exports', () => {
+  it('exports Pool, run and defaultPool', () => {
+    assert.equal(typeof penny.Pool, 'function');
+    assert.equal(typeof penny.run, 'function');
+    assert.equal(typeof penny.defaultPool, 'function');
+  });
+
+  it('require by package name resolves to the same module', () => {
+    // The package's "exports" map allows self-reference by name.
+    const byName = require('penny');
+    assert.equal(byName.Pool, penny.Pool);
+    assert.equal(byName.run, penny.run);
+  });
+});
+
+describe('new Pool(options)', () => {
+  const made = [];
+  afterEach(async () => {
+    await Promise.all(made.splice(0).map((p) => p.close()));
+  });
+  const make = (opts) => {
+    const p = new penny.Pool(opts);
+    made.push(p);
+    return p;
+  };
+
+  it('honours threads and arenaBytes', async () => {
+    const pool = make({ threads: 3, arenaBytes: 4 * MiB });
+    assert.ok(pool instanceof penny.Pool);
+    assert.equal(pool.threads, 3);
+    assert.ok(pool.arena instanceof SharedArrayBuffer);
+    assert.equal(pool.arena.byteLength, 4 * MiB);
+    assert.equal(pool.closed, false);
+    await assertUsable(pool);
+  });
+
+  it('defaults threads to os.availableParallelism() and the arena to 64 MiB',
+    async () => {
+      const pool = make();
+      assert.equal(pool.threads, os.availableParallelism());
+      assert.equal(pool.arena.byteLength, 64 * MiB);
+      const pool2 = make({});
+      assert.equal(pool2.threads, os.availableParallelism());
+      const pool3 = make({ threads: 1 });
+      assert.equal(pool3.threads, 1);
+      assert.equal(pool3.arena.byteLength, 64 * MiB);
+      assert.equal(await pool3.run('fib', [12]), 144);
+    });
+
+  it('accepts the largest thread count, 1024', async () => {
+    const pool = make({ threads: 1024, arenaBytes: 40 * MiB });
+    assert.equal(pool.threads, 1024);
+    assert.equal(await pool.run('fib', [16]), 987);
+  });
+
+  it('throws TypeError ERR_PENNY_ARG for non-object options', () => {
+    for (const bad of [5, 'x', true, null]) {
+      assertThrowsPenny(() => new penny.Pool(bad), TypeError, ARG);
+    }
+  });
+
+  it('throws TypeError ERR_PENNY_ARG for a non-number threads', () => {
+    for (const bad of ['2', true, {}, [2], 2n]) {
+      assertThrowsPenny(() => new penny.Pool({ threads: bad, arenaBytes: MiB }),
+        TypeError, ARG, /threads/);
+    }
+  });
+
+  it('throws RangeError ERR_PENNY_RANGE for a bad threads value', () => {
+    for (const bad of [0, -1, 1.5, 1025, NaN, Infinity, -Infinity, 2 ** 32]) {
+      assertThrowsPenny(() => new penny.Pool({ threads: bad, arenaBytes: MiB }),
+        RangeError, RANGE, /threads/);
+    }
+  });
+
+  it('throws TypeError ERR_PENNY_ARG for a non-number arenaBytes', () => {
+    for (const bad of ['4194304', true, {}, 4194304n]) {
+      assertThrowsPenny(() => new penny.Pool({ threads: 1, arenaBytes: bad }),
+        TypeError, ARG, /arenaBytes/);
+    }
+  });
+
+  it('throws RangeError ERR_PENNY_RANGE for a bad arenaBytes value', () => {
+    for (const bad of [-1, 1.5, NaN, Infinity, 0, 64, 1024, 64 * 1024]) {
+      assertThrowsPenny(() => new penny.Pool({ threads: 1, arenaBytes: bad }),
+        RangeError, RANGE);
+    }
+  });
+
+  it('throws RangeError ERR_PENNY_RANGE for an arena that cannot be allocated',
+    () => {
+      assertThrowsPenny(() => new penny.Pool({
+        threads: 1, arenaBytes: Number.MAX_SAFE_INTEGER,
+      }), RangeError, RANGE);
+    });
+
+  it('needs a larger arena for more threads (control blocks)', () => {
+    // Find a size that fits 1 thread, then show it is too small for 1024.
+    const one = make({ threads: 1, arenaBytes: 1 * MiB });
+    const heapStart = one.arena.byteLength - one.stats().heapBytes;
+    assert.ok(heapStart > 0, 'the control region is at the arena start');
+    assertThrowsPenny(() => new penny.Pool({
+      threads: 1024, arenaBytes: heapStart + 4096,
+    }), RangeError, RANGE);
+  });
+
+  it('still constructs working pools after failed constructions', async () => {
+    assert.throws(() => new penny.Pool({ threads: 0 }), RangeError);
+    assert.throws(() => new penny.Pool({ threads: 1, arenaBytes: 10 }),
+      RangeError);
+    const pool = make({ threads: 2, arenaBytes: 4 * MiB });
+    await assertUsable(pool);
+  });
+});
+
+describe('Pool members', () => {
+  let pool;
+  before(() => {
+    pool = new penny.Pool({ threads: 2, arenaBytes: 4 * MiB });
+  });
+  after(() => pool.close());
+
+  it('threads, arena and kernels are read-only', () => {
+    assert.throws(() => { pool.threads = 7; }, TypeError);
+    assert.throws(() => { pool.arena = new SharedArrayBuffer(8); }, TypeError);
+    assert.throws(() => { pool.kernels = {}; }, TypeError);
+    assert.equal(pool.threads, 2);
+    assert.equal(pool.arena.byteLength, 4 * MiB);
+  });
+
+  it('kernels is a frozen table of frozen descriptions', () => {
+    const k = pool.kernels;
+    assert.ok(Object.isFrozen(k));
+    assert.deepEqual(Object.keys(k).sort(),
+      ['fib', 'fill', 'noop', 'spin', 'sum']);
+    const expected = {
+      noop: ['noop() -> void', 'void', []],
+      fib: ['fib(i32 n) -> f64', 'f64', [{ name: 'n', type: 'i32' }]],
+      sum: ['sum(in num[] x) -> f64', 'f64',
+        [{ name: 'x', type: 'num', dir: 'in' }]],
+      fill: ['fill(out num[] x, f64 v) -> void', 'void',
+        [{ name: 'x', type: 'num', dir: 'out' }, { name: 'v', type: 'f64' }]],
+      spin: ['spin(f64 micros) -> void', 'void',
+        [{ name: 'micros', type: 'f64' }]],
+    };
+    const indices = new Set();
+    for (const [name, [signature, result, params]] of Object.entries(expected)) {
+      const d = k[name];
+      assert.ok(Object.isFrozen(d), `${name} is frozen`);
+      assert.ok(Object.isFrozen(d.params), `${name}.params is frozen`);
+      assert.equal(d.name, name);
+      assert.equal(d.signature, signature);
+      assert.equal(d.result, result);
+      assert.ok(Number.isInteger(d.index) && d.index >= 0);
+      indices.add(d.index);
+      assert.equal(d.params.length, params.length);
+      params.forEach((p, i) => {
+        assert.ok(Object.isFrozen(d.params[i]));
+        assert.equal(d.params[i].name, p.name);
+        assert.equal(d.params[i].type, p.type);
+        if (p.dir !== undefined) assert.equal(d.params[i].dir, p.dir);
+      });
+    }
+    assert.equal(indices.size, 5, 'kernel indices are distinct');
+    assert.throws(() => { k.fib.index = 99; }, TypeError);
+    assert.throws(() => { k.extra = {}; }, TypeError);
+  });
+
+  it('runs a kernel by index as by name', async () => {
+    const k = pool.kernels;
+    assert.equal(await pool.run(k.fib.index, [10]), 55);
+    assert.equal(await pool.run(k.noop.index), undefined);
+    assert.equal(await pool.run(k.noop.index, []), undefined);
+    const v = new Float64Array(new SharedArrayBuffer(8 * 3));
+    await pool.run(k.fill.index, [v, 2.5]);
+    assert.deepEqual([...v], [2.5, 2.5, 2.5]);
+    assert.equal(await pool.run(k.sum.index, [v]), 7.5);
+    assert.equal(await pool.run(k.spin.index, [10]), undefined);
+  });
+
+  it('resolves f64 kernels to numbers and void kernels to undefined',
+    async () => {
+      const r = await pool.run('fib', [20]);
+      assert.equal(typeof r, 'number');
+      assert.equal(r, 6765);
+      assert.equal(await pool.run('noop', []), undefined);
+      assert.equal(await pool.run('spin', [0]), undefined);
+    });
+
+  it('accepts an options object without a signal', async () => {
+    assert.equal(await pool.run('fib', [10], {}), 55);
+    assert.equal(await pool.run('fib', [10], { signal: undefined }), 55);
+  });
+
+  it('stats() reports every counter', async () => {
+    const s = pool.stats();
+    for (const key of ['threads', 'submitted', 'completed', 'failed',
+      'cancelled', 'pending', 'steals', 'inlined', 'failedSteals', 'sleeps',
+      'wakeups', 'arenaBytes', 'heapBytes', 'heapUsed']) {
+      assert.equal(typeof s[key], 'number', `stats().${key}`);
+      assert.ok(s[key] >= 0, `stats().${key} >= 0`);
+    }
+    assert.equal(s.threads, 2);
+    assert.equal(s.arenaBytes, 4 * MiB);
+    assert.ok(s.heapBytes > 0 && s.heapBytes < s.arenaBytes);
+    assert.ok(s.heapUsed <= s.heapBytes);
+  });
+
+  it('stats() counts submitted, completed and pending tasks', async () => {
+    const before = pool.stats();
+    const promises = [];
+    for (let i = 0; i < 50; i++) promises.push(pool.run('fib', [12]));
+    const during = pool.stats();
+    assert.equal(during.submitted, before.submitted + 50);
+    assert.ok(during.pending >= 1 && during.pending <= 50,
+      `pending ${during.pending}`);
+    const results = await Promise.all(promises);
+    assert.ok(results.every((r) => r === 144));
+    const after = pool.stats();
+    assert.equal(after.submitted, before.submitted + 50);
+    assert.equal(after.completed, before.completed + 50);
+    assert.equal(after.failed, before.failed);
+    assert.equal(after.cancelled, before.cancelled);
+    assert.equal(after.pending, 0);
+  });
+
+  it('stats() sees a fork-join kernel spawn work', async () => {
+    const before = pool.stats();
+    assert.equal(await pool.run('fib', [22]), 17711);
+    const after = pool.stats();
+    // Every spawn is either stolen or run by its owner (inline or popped);
+    // with 2 threads over ~28000 spawns at least some activity shows.
+    assert.ok(after.steals + after.inlined + after.failedSteals >
+      before.steals + before.inlined + before.failedSteals);
+  });
+});
+
+describe('pool.alloc / pool.free', () => {
+  let pool;
+  beforeEach(() => {
+    pool = new penny.Pool({ threads: 2, arenaBytes: 4 * MiB });
+  });
+  afterEach(() => pool.close());
+
+  it('returns views of every type inside the arena, outside the control region',
+    () => {
+      const { heapBytes } = pool.stats();
+      const heapStart = pool.arena.byteLength - heapBytes;
+      const views = [];
+      for (const Type of TYPES) {
+        const v = pool.alloc(Type, 10);
+        assert.ok(v instanceof Type);
+        assert.equal(v.length, 10);
+        assert.equal(v.buffer, pool.arena);
+        assert.ok(v.byteOffset >= heapStart, 'outside the control region');
+        assert.equal(v.byteOffset % Type.BYTES_PER_ELEMENT, 0);
+        views.push(v);
+      }
+      // No two live views overlap.
+      const ranges = views.map((v) => [v.byteOffset, v.byteOffset + v.byteLength])
+        .sort((a, b) => a[0] - b[0]);
+      for (let i = 1; i < ranges.length; i++) {
+        assert.ok(ranges[i][0] >= ranges[i - 1][1], 'views overlap');
+      }
+      for (const v of views) pool.free(v);
+      assert.equal(pool.stats().heapUsed, 0);
+    });
+
+  it('tracks heapUsed and reuses freed space', () => {
+    assert.equal(pool.stats().heapUsed, 0);
+    const a = pool.alloc(Float64Array, 1000);
+    const used = pool.stats().heapUsed;
+    assert.ok(used >= 8000);
+    const b = pool.alloc(Uint8Array, 1);
+    assert.ok(pool.stats().heapUsed > used);
+    pool.free(a);
+    pool.free(b);
+    assert.equal(pool.stats().heapUsed, 0);
+    // After freeing everything the whole heap is available as one block.
+    const { heapBytes } = pool.stats();
+    const all = pool.alloc(Uint8Array, heapBytes);
+    assert.equal(all.length, heapBytes);
+    pool.free(all);
+  });
+
+  it('allows zero-length allocations', async () => {
+    const v = pool.alloc(Float64Array, 0);
+    assert.equal(v.length, 0);
+    assert.equal(v.buffer, pool.arena);
+    assert.equal(await pool.run('sum', [v]), 0);
+    pool.free(v);
+  });
+
+  it('throws TypeError ERR_PENNY_ARG for a bad type', async () => {
+    for (const bad of [Uint8ClampedArray, Array, DataView, ArrayBuffer,
+      'Float64Array', undefined, null, 8, {}, function Float64Array() {}]) {
+      assertThrowsPenny(() => pool.alloc(bad, 4), TypeError, ARG);
+    }
+    await assertUsable(pool);
+  });
+
+  it('throws RangeError ERR_PENNY_RANGE for a negative or non-integer size',
+    async () => {
+      for (const bad of [-1, -4096, 1.5, NaN, Infinity, -Infinity]) {
+        assertThrowsPenny(() => pool.alloc(Float64Array, bad), RangeError,
+          RANGE);
+      }
+      assert.equal(pool.stats().heapUsed, 0);
+      await assertUsable(pool);
+    });
+
+  it('throws TypeError ERR_PENNY_ARG for a non-number size', async () => {
+    for (const bad of ['4', undefined, null, 4n, [4]]) {
+      assertThrowsPenny(() => pool.alloc(Float64Array, bad), TypeError, ARG);
+    }
+    await assertUsable(pool);
+  });
+
+  it('throws RangeError ERR_PENNY_RANGE when the arena is exhausted',
+    async () => {
+      const { heapBytes } = pool.stats();
+      assertThrowsPenny(() => pool.alloc(Uint8Array, heapBytes + 1),
+        RangeError, RANGE, /exhausted/);
+      assertThrowsPenny(() => pool.alloc(Float64Array, 2 ** 40), RangeError,
+        RANGE);
+      // Fill it with blocks, then ask for one more.
+      const blocks = [];
+      const size = 64 * 1024;
+      while (pool.stats().heapBytes - pool.stats().heapUsed >= size) {
+        blocks.push(pool.alloc(Uint8Array, size));
+      }
+      assert.ok(blocks.length > 10);
+      assertThrowsPenny(() => pool.alloc(Uint8Array, size), RangeError, RANGE);
+      // Ordinary-array arguments still work when the arena is full (they
+      // are copied elsewhere).
+      assert.equal(await pool.run('sum', [new Float64Array([1, 2, 3.5])]), 6.5);
+      for (const b of blocks) pool.free(b);
+      assert.equal(pool.stats().heapUsed, 0);
+      const again = pool.alloc(Uint8Array, size);
+      pool.free(again);
+      await assertUsable(pool);
+    });
+
+  it('free() throws TypeError ERR_PENNY_ARG for a foreign view', async () => {
+    const heapStart = pool.arena.byteLength - pool.stats().heapBytes;
+    const bad = [
+      new Float64Array(8),
+      new Float64Array(new SharedArrayBuffer(64)),
+      new Float64Array(pool.arena, heapStart, 4), // in the arena, not alloc'd
+      new Uint8Array(pool.arena), // the whole arena
+      pool.arena,
+      {},
+      undefined,
+      null,
+      [1, 2],
+    ];
+    for (const v of bad) {
+      assertThrowsPenny(() => pool.free(v), TypeError, ARG);
+    }
+    const other = new penny.Pool({ threads: 1, arenaBytes: MiB });
+    try {
+      const theirs = other.alloc(Float64Array, 4);
+      assertThrowsPenny(() => pool.free(theirs), TypeError, ARG);
+      other.free(theirs);
+    } finally {
+      await other.close();
+    }
+    await assertUsable(pool);
+  });
+
+  it('free() throws TypeError ERR_PENNY_ARG on a double free', async () => {
+    const v = pool.alloc(Float64Array, 16);
+    pool.free(v);
+    assertThrowsPenny(() => pool.free(v), TypeError, ARG);
+    assert.equal(pool.stats().heapUsed, 0);
+    await assertUsable(pool);
+  });
+
+  it('free() refuses an interior view of an allocation', async () => {
+    const v = pool.alloc(Float64Array, 64);
+    assertThrowsPenny(() => pool.free(v.subarray(8)), TypeError, ARG);
+    pool.free(v);
+    assert.equal(pool.stats().heapUsed, 0);
+  });
+
+  it('alloc() after close throws Error ERR_PENNY_CLOSED', async () => {
+    await pool.close();
+    assertThrowsPenny(() => pool.alloc(Float64Array, 4), Error, CLOSED);
+  });
+});
+
+describe('pool.run() errors', () => {
+  let pool;
+  let view; // a Float64Array in the arena holding 1..8
+  before(() => {
+    pool = new penny.Pool({ threads: 2, arenaBytes: 4 * MiB });
+    view = pool.alloc(Float64Array, 8);
+    view.set([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+  after(() => pool.close());
+
+  // Each case: [description, () => promise, class, code, message regex].
+  // After each, the pool must still work and no task was submitted.
+  async function check(fn, ErrorClass, code, re) {
+    const before = pool.stats().submitted;
+    await assertRunRejects(fn, ErrorClass, code, re);
+    assert.equal(pool.stats().submitted, before,
+      'a refused call must not submit a task');
+    assert.equal(await pool.run('fib', [15]), 610);
+    assert.equal(await pool.run('sum', [view]), 36);
+  }
+
+  describe('unknown kernel', () => {
+    it('by name: RangeError ERR_PENNY_RANGE', async () => {
+      await check(() => pool.run('nope', []), RangeError, RANGE, /nope/);
+      await check(() => pool.run('', []), RangeError, RANGE);
+      await check(() => pool.run('FIB', [1]), RangeError, RANGE);
+      await check(() => pool.run('toString', []), RangeError, RANGE);
+      await check(() => pool.run('__proto__', []), RangeError, RANGE);
+    });
+
+    it('by index: RangeError ERR_PENNY_RANGE', async () => {
+      const n = Object.keys(pool.kernels).length;
+      for (const bad of [n, n + 1, 1000, -1, 1.5, NaN, Infinity, 2 ** 32]) {
+        await check(() => pool.run(bad, []), RangeError, RANGE);
+      }
+    });
+
+    it('kernel neither a name nor an index: TypeError ERR_PENNY_ARG',
+      async () => {
+        for (const bad of [undefined, null, {}, [], 1n, true, () => 1]) {
+          await check(() => pool.run(bad, []), TypeError, ARG);
+        }
+      });
+  });
+
+  describe('arguments', () => {
+    it('args not an array: TypeError ERR_PENNY_ARG', async () => {
+      await check(() => pool.run('fib', 10), TypeError, ARG);
+      await check(() => pool.run('fib', '10'), TypeError, ARG);
+      await check(() => pool.run('fib', null), TypeError, ARG);
+      await check(() => pool.run('sum', view), TypeError, ARG);
+      await check(() => pool.run('fib', { 0: 10, length: 1 }), TypeError, ARG);
+    });
+
+    it('wrong arity: TypeError ERR_PENNY_ARG', async () => {
+      await check(() => pool.run('fib', []), TypeError, ARG, /fib/);
+      await check(() => pool.run('fib'), TypeError, ARG, /fib/);
+      await check(() => pool.run('fib', [1, 2]), TypeError, ARG, /fib/);
+      await check(() => pool.run('noop', [1]), TypeError, ARG, /noop/);
+      await check(() => pool.run('sum', []), TypeError, ARG, /sum/);
+      await check(() => pool.run('sum', [view, view]), TypeError, ARG, /sum/);
+      await check(() => pool.run('fill', [view]), TypeError, ARG, /fill/);
+      await check(() => pool.run('fill', [view, 1, 2]), TypeError, ARG,
+        /fill/);
+      await check(() => pool.run('spin', []), TypeError, ARG, /spin/);
+      await check(() => pool.run('fib', new Array(40).fill(1)), TypeError,
+        ARG, /fib/);
+      await check(() => pool.run(pool.kernels.fib.index, []), TypeError, ARG,
+        /fib/);
+    });
+
+    it('a string where a number goes: TypeError ERR_PENNY_ARG naming it',
+      async () => {
+        await check(() => pool.run('fib', ['10']), TypeError, ARG, /\bn\b/);
+        await check(() => pool.run('spin', ['100']), TypeError, ARG,
+          /micros/);
+        await check(() => pool.run('fill', [view, '1']), TypeError, ARG,
+          /\bv\b/);
+      });
+
+    it('other non-numbers where a number goes: TypeError ERR_PENNY_ARG',
+      async () => {
+        for (const bad of [undefined, null, true, 10n, {}, [10], view]) {
+          await check(() => pool.run('fib', [bad]), TypeError, ARG,
+            /\bn\b/);
+        }
+        await check(() => pool.run('fill', [view, null]), TypeError, ARG,
+          /\bv\b/);
+        await check(() => pool.run('spin', [1n]), TypeError, ARG, /micros/);
+      });
+
+    it('a number or other non-array where an array goes: TypeError naming it',
+      async () => {
+        for (const bad of [5, '1,2,3', null, undefined, [1, 2, 3], {},
+          new ArrayBuffer(8), new SharedArrayBuffer(8),
+          new DataView(new SharedArrayBuffer(8))]) {
+          await check(() => pool.run('sum', [bad]), TypeError, ARG, /\bx\b/);
+          await check(() => pool.run('fill', [bad, 1]), TypeError, ARG,
+            /\bx\b/);
+        }
+      });
+
+    it('wrong element type (Uint8ClampedArray): TypeError naming it',
+      async () => {
+        const shared = new Uint8ClampedArray(new SharedArrayBuffer(16));
+        const plain = new Uint8ClampedArray(16);
+        const inArena = new Uint8ClampedArray(pool.arena,
+          pool.arena.byteLength - 64, 16);
+        for (const bad of [shared, plain, inArena]) {
+          await check(() => pool.run('sum', [bad]), TypeError, ARG, /\bx\b/);
+          await check(() => pool.run('fill', [bad, 3]), TypeError, ARG,
+            /\bx\b/);
+        }
+        assert.ok(shared.every((b) => b === 0), 'not written');
+        assert.ok(plain.every((b) => b === 0), 'not written');
+      });
+
+    it('non-integer i32: TypeError ERR_PENNY_ARG', async () => {
+      for (const bad of [1.5, -0.5, NaN, Infinity, -Infinity]) {
+        await check(() => pool.run('fib', [bad]), TypeError, ARG, /\bn\b/);
+      }
+    });
+
+    it('out-of-range i32 or negative fib: RangeError ERR_PENNY_RANGE',
+      async () => {
+        for (const bad of [-1, -100, -(2 ** 31), 2 ** 31, 2 ** 40]) {
+          await check(() => pool.run('fib', [bad]), RangeError, RANGE);
+        }
+      });
+
+    it('negative, NaN or infinite spin: RangeError ERR_PENNY_RANGE',
+      async () => {
+        for (const bad of [-1, -1e-9, -Infinity, Infinity, NaN]) {
+          await check(() => pool.run('spin', [bad]), RangeError, RANGE);
+        }
+      });
+
+    it('a view over the arena control region: RangeError ERR_PENNY_RANGE',
+      async () => {
+        const heapStart = pool.arena.byteLength - pool.stats().heapBytes;
+        const whole = new Float64Array(pool.arena);
+        await check(() => pool.run('sum', [whole]), RangeError, RANGE,
+          /\bx\b/);
+        await check(() => pool.run('fill', [whole, 1]), RangeError, RANGE,
+          /\bx\b/);
+        await check(() => pool.run('fill', [new Uint8Array(pool.arena, 0, 1),
+          255]), RangeError, RANGE);
+        // Straddling the boundary between control region and heap.
+        await check(() => pool.run('fill',
+          [new Uint8Array(pool.arena, heapStart - 1, 2), 7]), RangeError,
+        RANGE);
+      });
+
+    it('bad options: TypeError ERR_PENNY_ARG', async () => {
+      await check(() => pool.run('fib', [1], null), TypeError, ARG);
+      await check(() => pool.run('fib', [1], 5), TypeError, ARG);
+      await check(() => pool.run('fib', [1], { signal: 'abort' }), TypeError,
+        ARG);
+      await check(() => pool.run('fib', [1], { signal: new AbortController() }),
+        TypeError, ARG);
+      await check(() => pool.run('fib', [1], { signal: {} }), TypeError, ARG);
+    });
+
+    it('accepts numbers that are integers in other representations',
+      async () => {
+        assert.equal(await pool.run('fib', [10.0]), 55);
+        assert.equal(await pool.run('fib', [-0]), 0);
+        assert.equal(await pool.run('spin', [1.5]), undefined);
+        assert.equal(await pool.run('spin', [-0]), undefined);
+      });
+  });
+
+  it('an error in one call does not disturb tasks in flight', async () => {
+    const inFlight = [];
+    for (let i = 0; i < 20; i++) inFlight.push(pool.run('fib', [18]));
+    const bad = [
+      pool.run('nope'), pool.run('fib', []), pool.run('fib', ['1']),
+      pool.run('sum', [new Uint8ClampedArray(4)]), pool.run(99),
+      pool.run('fib', [-1]),
+    ];
+    const settled = await Promise.allSettled(bad);
+    assert.ok(settled.every((s) => s.status === 'rejected'));
+    const results = await Promise.all(inFlight);
+    assert.deepEqual(results, new Array(20).fill(2584));
+  });
+});
+
+describe('run after close', () => {
+  it('rejects with Error ERR_PENNY_CLOSED, never throws', async () => {
+    const pool = new penny.Pool({ threads: 1, arenaBytes: MiB });
+    assert.equal(await pool.run('fib', [10]), 55);
+    const closing = pool.close();
+    assert.equal(pool.closed, true);
+    // Already refused while the close is under way.
+    await assertRunRejects(() => pool.run('fib', [10]), Error, CLOSED);
+    await closing;
+    await assertRunRejects(() => pool.run('fib', [10]), Error, CLOSED);
+    await assertRunRejects(() => pool.run('noop'), Error, CLOSED);
+    await assertRunRejects(() => pool.run('sum', [new Float64Array(3)]), Error,
+      CLOSED);
+    // The closed state wins over any other argument error.
+    await assertRunRejects(() => pool.run('nope', []), Error, CLOSED);
+  });
+
+  it('closing one pool leaves another usable', async () => {
+    const a = new penny.Pool({ threads: 1, arenaBytes: MiB });
+    const b = new penny.Pool({ threads: 1, arenaBytes: MiB });
+    await a.close();
+    await assertRunRejects(() => a.run('fib', [5]), Error, CLOSED);
+    assert.equal(await b.run('fib', [20]), 6765);
+    await b.close();
+  });
+
+  it('stats() still answers after close', async () => {
+    const pool = new penny.Pool({ threads: 1, arenaBytes: MiB });
+    await pool.run('fib', [5]);
+    await pool.close();
+    const s = pool.stats();
+    assert.equal(s.submitted, 1);
+    assert.equal(s.completed, 1);
+    assert.equal(s.pending, 0);
+  });
+});
+
+describe('penny.run and the default pool', () => {
+  after(async () => {
+    await penny.defaultPool().close();
+  });
+
+  it('defaultPool() is a lazily created, reused Pool', () => {
+    const p = penny.defaultPool();
+    assert.ok(p instanceof penny.Pool);
+    assert.equal(penny.defaultPool(), p);
+    assert.equal(p.threads, os.availableParallelism());
+    assert.equal(p.closed, false);
+  });
+
+  it('penny.run runs kernels on the default pool', async () => {
+    const p = penny.defaultPool();
+    const before = p.stats().submitted;
+    assert.equal(await penny.run('fib', [20]), 6765);
+    assert.equal(await penny.run('noop'), undefined);
+    const v = new Float64Array(new SharedArrayBuffer(8 * 4));
+    await penny.run('fill', [v, 1.25]);
+    assert.equal(await penny.run('sum', [v]), 5);
+    assert.equal(p.stats().submitted, before + 4);
+  });
+
+  it('penny.run rejects bad calls like pool.run', async () => {
+    await assertRunRejects(() => penny.run('nope'), RangeError, RANGE);
+    await assertRunRejects(() => penny.run('fib', []), TypeError, ARG);
+    await assertRunRejects(() => penny.run('fib', ['x']), TypeError, ARG);
+    const c = new AbortController();
+    c.abort();
+    const err = await penny.run('fib', [3], { signal: c.signal })
+      .then(() => null, (e) => e);
+    assert.equal(err, c.signal.reason);
+    assert.equal(await penny.run('fib', [10]), 55);
+  });
+
+  it('a closed default pool is replaced by a new one', async () => {
+    const p = penny.defaultPool();
+    await p.close();
+    const q = penny.defaultPool();
+    assert.notEqual(q, p);
+    assert.equal(q.closed, false);
+    assert.equal(await penny.run('fib', [11]), 89);
+  });
+});
+
+describe('error shapes', () => {
+  it('penny errors are real Error subclasses with a stable code', async () => {
+    const pool = new penny.Pool({ threads: 1, arenaBytes: MiB });
+    try {
+      const e1 = await pool.run('fib', ['x']).catch((e) => e);
+      const e2 = await pool.run('nope').catch((e) => e);
+      for (const e of [e1, e2]) {
+        assert.ok(e instanceof Error);
+        assert.equal(typeof e.message, 'string');
+        assert.ok(e.message.length > 0);
+        assert.equal(typeof e.stack, 'string');
+      }
+      assertPennyError(e1, TypeError, ARG);
+      assertPennyError(e2, RangeError, RANGE);
+    } finally {
+      await pool.close();
+    }
+  });
+});
