@@ -37,7 +37,7 @@ extern "C" {
                            (PENNY_VERSION_PATCH))
 
 /* Bumped whenever a struct layout or a function signature below changes. */
-#define PENNY_ABI_VERSION 1
+#define PENNY_ABI_VERSION 2
 
 /* Error codes: XX(name, value, message). Every fallible function returns 0
  * or one of these negative values. */
@@ -106,6 +106,30 @@ struct penny_job_s {
 #define PENNY_JOB_DONE      2
 #define PENNY_JOB_CANCELLED 3
 
+/* A second source of root jobs besides penny_pool_submit, for producers
+ * that cannot make a call per job: a JavaScript thread that writes job
+ * descriptions into shared memory, say. Idle workers poll it after their
+ * own deque, the other workers' deques and the injector.
+ *
+ * take(ctx): runs on a worker (possibly several at once). Returns a job
+ * with fn and done set and its state reset by penny_job_reset, or NULL
+ * when there is none. The job is then run as if it had been submitted.
+ *
+ * ready(ctx): runs on a worker about to sleep, after it has counted itself
+ * asleep and passed a full barrier. Non-zero if take may find a job now.
+ * A producer that publishes a job with a SeqCst store and then reads, with
+ * a SeqCst load, a word that ready() sets with a SeqCst store before
+ * looking, learns whether it must call penny_pool_notify: either ready()
+ * sees the job or the producer sees the word.
+ *
+ * Destroy does not drain a source: what is left in it belongs to the
+ * producer. */
+typedef struct penny_source_s {
+  penny_job_t *(*take)(void *ctx);
+  int (*ready)(void *ctx);
+  void *ctx;
+} penny_source_t;
+
 /* Pool options. Zero-initialise, then set what you need. */
 typedef struct penny_pool_options_s {
   unsigned threads;          /* 0: one per available CPU */
@@ -119,6 +143,8 @@ typedef struct penny_pool_options_s {
    * NULL: the pool allocates it. */
   void *mem;
   size_t mem_size;
+  /* Optional second source of root jobs (see above); copied. */
+  const penny_source_t *source;
 } penny_pool_options_t;
 
 /* Debug switch: every deque reports itself full, so every spawn runs its
@@ -168,6 +194,16 @@ PENNY_EXTERN int penny_pool_destroy(penny_pool_t *pool, unsigned flags);
  * (a kernel that wants parallelism forks with penny_spawn instead). The
  * job's `done` may run before this returns. */
 PENNY_EXTERN int penny_pool_submit(penny_pool_t *pool, penny_job_t *job);
+
+/* Wakes a sleeping worker if one sleeps and none is searching: for
+ * producers that feed a penny_source_t. Any thread. */
+PENNY_EXTERN void penny_pool_notify(penny_pool_t *pool);
+
+/* Marks a job queued, as penny_pool_submit does, for a job that a
+ * penny_source_t's take() hands out. A SeqCst store: a canceller that
+ * publishes its request before calling penny_job_cancel, and a take()
+ * that reads that request after this call, cannot both miss it. */
+PENNY_EXTERN void penny_job_reset(penny_job_t *job);
 
 /* Cancels a job. 0: it was queued and will finish with PENNY_ECANCELED
  * without running. PENNY_EBUSY: it is running; penny_cancelled() now

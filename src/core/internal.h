@@ -203,6 +203,7 @@ struct penny_pool_s {
   unsigned threads;
   int debug_race;             /* PENNY_POOL_DEBUG_RACE */
   uint64_t spin_ns;
+  penny_source_t source;      /* take == NULL: none */
   void *mem;                  /* control memory */
   int own_mem;                /* allocated by us, freed by destroy */
 };

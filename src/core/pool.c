@@ -133,6 +133,8 @@ void penny__notify(penny_pool_t *pool, penny_worker_t *waker) {
 static bool work_visible(penny_pool_t *pool) {
   if (!penny__injector_empty(&pool->injector))
     return true;
+  if (pool->source.ready != NULL && pool->source.ready(pool->source.ctx))
+    return true;
   for (unsigned i = 0; i < pool->threads; i++)
     if (penny__deque_maybe_nonempty(&pool->workers[i]))
       return true;
@@ -295,7 +297,12 @@ bool penny__find_work(penny_worker_t *w, penny__task_t **task,
     }
   }
   *task = NULL;
-  *job = jobs ? penny__injector_pop(&pool->injector) : NULL;
+  *job = NULL;
+  if (jobs) {
+    *job = penny__injector_pop(&pool->injector);
+    if (*job == NULL && pool->source.take != NULL)
+      *job = pool->source.take(pool->source.ctx);
+  }
   return *job != NULL;
 }
 
@@ -385,6 +392,9 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
     opts = &defaults;
   if ((err = compute_layout(opts, &l)) != 0)
     return err;
+  if (opts->source != NULL &&
+      (opts->source->take == NULL || opts->source->ready == NULL))
+    return PENNY_EINVAL;
   if (opts->mem != NULL &&
       (opts->mem_size < l.size ||
        ((uintptr_t) opts->mem & (PENNY_CACHE_LINE - 1)) != 0))
@@ -396,6 +406,8 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
   memset(pool, 0, sizeof(*pool));
   pool->threads = l.threads;
   pool->debug_race = (opts->flags & PENNY_POOL_DEBUG_RACE) != 0;
+  if (opts->source != NULL)
+    pool->source = *opts->source;
   pool->spin_ns = (uint64_t) (opts->spin_us ? opts->spin_us
                                             : DEFAULT_SPIN_US) * 1000;
   pool->own_mem = opts->mem == NULL;
@@ -529,6 +541,20 @@ int penny_pool_submit(penny_pool_t *pool, penny_job_t *job) {
    * reads this count, frees it. */
   atomic_fetch_sub_explicit(&pool->submitting, 1, memory_order_release);
   return 0;
+}
+
+void penny_pool_notify(penny_pool_t *pool) {
+  if (pool != NULL)
+    penny__notify(pool, NULL);
+}
+
+void penny_job_reset(penny_job_t *job) {
+  penny__job_priv_t *jp = penny__job_priv(job);
+  atomic_init(&jp->status, 0);
+  jp->next = NULL;
+  /* SeqCst: see penny.h; orders the reset before the caller's look for a
+   * cancel request that was published before a penny_job_cancel. */
+  atomic_store_explicit(&jp->state, PENNY_JOB_QUEUED, memory_order_seq_cst);
 }
 
 int penny_job_cancel(penny_job_t *job) {
