@@ -12,11 +12,22 @@ const MAX_THREADS = 1024;
 const ECANCELED = -5;
 const EMPTY = Object.freeze([]);
 
-// Typed-array classes a kernel can take, by constructor.
-const ARRAY_TYPES = new Set([
-  Int8Array, Uint8Array, Int16Array, Uint16Array, Int32Array, Uint32Array,
-  BigInt64Array, BigUint64Array, Float32Array, Float64Array,
+// Typed-array classes a kernel can take, with the binding's element-type
+// codes (PENNY_I8 .. PENNY_F64 in include/penny.h).
+const TYPE_CODES = new Map([
+  [Int8Array, 1], [Uint8Array, 2], [Int16Array, 3], [Uint16Array, 4],
+  [Int32Array, 5], [Uint32Array, 6], [BigInt64Array, 7],
+  [BigUint64Array, 8], [Float32Array, 9], [Float64Array, 10],
 ]);
+const ARRAY_TYPES = new Set(TYPE_CODES.keys());
+
+// The submission ring in the arena (see src/addon/binding.c): a 64-byte
+// header whose first int32 a worker sets before it sleeps, then cells of
+// 64 bytes: int32 seq, kernel, slot, meta; then 3 x (f64, f64) arguments.
+const RING_ARGS = 3;
+const CELL_I32 = 16;
+const HEADER_I32 = 16;
+const SLEEPY = 0;
 
 // One reusable promise executor: saves a closure per task on the hot path.
 let nextResolve;
@@ -68,7 +79,15 @@ class Pool {
   #rejects = [];        // slot -> reject
   #extras = [];         // slot -> Extra or undefined
   #results;             // Float64Array of (slot, status, value) triples
+  #ringI32;             // the ring, as int32 and as float64
+  #ringF64;
+  #ringPos = 0;         // next cell to fill (a count; cells wrap)
+  #ringMask;
+  #ringArrays = [];     // index -> [isArray per param] or null (no ring)
+  #freeSlots = [];      // task slots not in use
+  #nslots = 0;          // slots the binding has records for
   #pending = 0;
+  #submitted = 0;       // accepted tasks, less those refused on a worker
   #closed = false;
   #closing = null;
   #closeResolve = null;
@@ -89,11 +108,15 @@ class Pool {
       throw rangeError(`cannot allocate an arena of ${arenaBytes} bytes: ` +
         err.message);
     }
-    const [handle, heapStart, results] =
+    const [handle, heapStart, results, ringStart, ringCells] =
       binding.create(new Uint8Array(arena), threads, this.#onComplete);
     this.#handle = handle;
     this.#results = results;
     this.#heap = new Heap(heapStart, arenaBytes);
+    const ringBytes = (HEADER_I32 + ringCells * CELL_I32) * 4;
+    this.#ringI32 = new Int32Array(arena, ringStart, ringBytes / 4);
+    this.#ringF64 = new Float64Array(arena, ringStart, ringBytes / 8);
+    this.#ringMask = ringCells - 1;
 
     const kernels = Object.create(null);
     binding.kernels(handle).forEach((k, index) => {
@@ -105,6 +128,8 @@ class Pool {
         if (p.array) arrays.push([i, p.dir !== 'in']);
       });
       this.#arrayParams.push(arrays.length ? arrays : null);
+      this.#ringArrays.push(k.params.length <= RING_ARGS
+        ? k.params.map((p) => p.array) : null);
       kernels[info.name] = info;
     });
 
@@ -153,25 +178,29 @@ class Pool {
       }
     }
 
-    const submit = this.#handle; // the handle is the submit function
-    let slot;
-    try {
-      switch (args.length) {
-        case 0: slot = submit(index); break;
-        case 1: slot = submit(index, args[0]); break;
-        case 2: slot = submit(index, args[0], args[1]); break;
-        case 3: slot = submit(index, args[0], args[1], args[2]); break;
-        default: slot = submit(index, ...args);
+    const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop()
+      : this.#grow();
+    if (!this.#ringPush(index, slot, args)) {
+      const submit = this.#handle; // the handle is the submit function
+      try {
+        switch (args.length) {
+          case 0: submit(index, slot); break;
+          case 1: submit(index, slot, args[0]); break;
+          case 2: submit(index, slot, args[0], args[1]); break;
+          default: submit(index, slot, ...args);
+        }
+      } catch (err) {
+        this.#freeSlots.push(slot);
+        if (copies !== undefined) this.#freeCopies(copies);
+        throw err;
       }
-    } catch (err) {
-      if (copies !== undefined) this.#freeCopies(copies);
-      throw err;
     }
 
     const promise = new Promise(capture);
     this.#resolves[slot] = nextResolve;
     this.#rejects[slot] = nextReject;
-    this.#pending++;
+    this.#submitted++;
+    if (this.#pending++ === 0) binding.active(this.#handle, true);
     if (signal !== undefined || copies !== undefined) {
       const extra = new Extra(this.#table[index], signal, copies);
       if (signal !== undefined) {
@@ -182,6 +211,56 @@ class Pool {
       this.#extras[slot] = extra;
     }
     return promise;
+  }
+
+  // Adds slots to the free list; returns one of them.
+  #grow() {
+    const before = this.#nslots;
+    this.#nslots = binding.grow(this.#handle);
+    for (let slot = this.#nslots - 1; slot > before; slot--) {
+      this.#freeSlots.push(slot);
+    }
+    return before;
+  }
+
+  // The fast path: writes the task into the ring, which workers poll, and
+  // returns true; false when the ring is full or an argument is not a
+  // number or an arena view, which the slow path (a native call) handles.
+  // Workers check a cell as the binding checks a call: nothing written
+  // here is trusted.
+  #ringPush(index, slot, args) {
+    const kinds = this.#ringArrays[index];
+    if (kinds === null || args.length !== kinds.length) return false;
+    const i32 = this.#ringI32;
+    const pos = this.#ringPos;
+    const cell = HEADER_I32 + (pos & this.#ringMask) * CELL_I32;
+    if (Atomics.load(i32, cell) !== (pos | 0)) return false; // full
+    let meta = args.length;
+    const f64 = this.#ringF64;
+    const argBase = (cell >> 1) + 2;
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      if (kinds[i]) {
+        if (!ArrayBuffer.isView(a) || a.buffer !== this.arena) return false;
+        const code = TYPE_CODES.get(a.constructor);
+        if (code === undefined) return false;
+        meta |= code << (8 * (i + 1));
+        f64[argBase + 2 * i] = a.byteOffset;
+        f64[argBase + 2 * i + 1] = a.length;
+      } else {
+        if (typeof a !== 'number') return false;
+        f64[argBase + 2 * i] = a;
+      }
+    }
+    i32[cell + 1] = index;
+    i32[cell + 2] = slot;
+    i32[cell + 3] = meta;
+    // SeqCst store, then SeqCst load: a worker about to sleep sets SLEEPY
+    // and then looks at the ring, so one of us sees the other.
+    Atomics.store(i32, cell, (pos + 1) | 0);
+    this.#ringPos = pos + 1;
+    if (Atomics.load(i32, SLEEPY) !== 0) binding.wake(this.#handle);
+    return true;
   }
 
   #indexOf(kernel) {
@@ -256,40 +335,59 @@ class Pool {
     const resolves = this.#resolves;
     const rejects = this.#rejects;
     const extras = this.#extras;
+    const freeSlots = this.#freeSlots;
+    let settled = 0;
     for (let i = 0; i < 3 * n; i += 3) {
       const slot = r[i];
       const status = r[i + 1];
       const resolve = resolves[slot];
+      // A slot with no task: a ring cell that someone other than this
+      // pool wrote into the arena. Nothing to settle, and the slot is
+      // already free.
+      if (resolve === undefined) continue;
+      settled++;
       const reject = rejects[slot];
       resolves[slot] = undefined;
       rejects[slot] = undefined;
+      let error;
+      if (status === 2 || status === 3) {
+        // Refused on a worker: read the message before the slot is reused.
+        const message = binding.message(this.#handle, slot);
+        error = status === 2 ? argError(message) : rangeError(message);
+        this.#submitted--; // a bad call, not a task
+      }
+      freeSlots.push(slot);
       const extra = extras[slot];
       if (extra !== undefined) {
         extras[slot] = undefined;
-        this.#finish(extra, status, r[i + 2], resolve, reject);
+        this.#finish(extra, status, r[i + 2], resolve, reject, error);
       } else if (status === 1) {
         resolve(undefined);
       } else if (status === 0) {
         resolve(r[i + 2]);
       } else {
-        reject(this.#failure(undefined, status));
+        reject(error ?? this.#failure(undefined, status));
       }
     }
-    this.#pending -= n;
-    if (this.#pending === 0 && this.#closeResolve !== null) {
-      // Not from inside this callback: the binding is still draining.
-      setImmediate(this.#finishClose);
+    this.#pending -= settled;
+    if (this.#pending === 0) {
+      binding.active(this.#handle, false);
+      if (this.#closeResolve !== null) {
+        // Not from inside this callback: the binding is still draining.
+        setImmediate(this.#finishClose);
+      }
     }
   };
 
-  #finish(extra, status, value, resolve, reject) {
+  #finish(extra, status, value, resolve, reject, error) {
     if (extra.signal !== undefined) {
       extra.signal.removeEventListener('abort', extra.onAbort);
     }
     if (extra.copies !== undefined) {
       for (const [original, temp, copyBack] of extra.copies) {
         // A buffer detached meanwhile has length 0 and is skipped.
-        if (status >= 0 && copyBack && original.length === temp.length) {
+        if ((status === 0 || status === 1) && copyBack &&
+            original.length === temp.length) {
           original.set(temp);
         }
       }
@@ -297,7 +395,7 @@ class Pool {
     }
     if (status === 1) resolve(undefined);
     else if (status === 0) resolve(value);
-    else reject(this.#failure(extra, status));
+    else reject(error ?? this.#failure(extra, status));
   }
 
   #failure(extra, status) {
@@ -345,7 +443,7 @@ class Pool {
     const s = binding.stats(this.#handle);
     return {
       threads: this.threads,
-      submitted: s.submitted,
+      submitted: this.#submitted,
       completed: s.completed,
       failed: s.failed,
       cancelled: s.cancelled,

@@ -8,6 +8,16 @@
  * task_run and task_done run on Penny's worker threads, which never call
  * napi_* and touch only the task record and memory pinned by references.
  *
+ * Submissions take one of two paths. The fast one needs no native call:
+ * lib/ writes the kernel index, the task's slot and up to three scalars or
+ * arena views into a cell of a ring in the arena and publishes it with
+ * Atomics.store; idle workers poll the ring (the core's penny_source_t),
+ * copy the cell out of JS-writable memory and check it exactly as the slow
+ * path checks napi values. The slow path, a call to the pool handle,
+ * takes any arguments (views over other SharedArrayBuffers are pinned with
+ * a reference) and serves whenever the ring is full. JS allocates slots;
+ * each names a task record in C memory that only C writes.
+ *
  * Completions: a worker pushes a finished task on a lock-free stack and
  * calls uv_async_send (libuv coalesces). The async callback takes the whole
  * stack, writes (slot, status, result) triples into a buffer shared with
@@ -110,8 +120,54 @@ typedef struct {
 /* ---- Pools and task records. ---- */
 
 #define BATCH 1024        /* completions handed to JS per call */
-#define SLOT_CHUNK 256    /* task records allocated at a time */
-#define MAX_SLOTS (1u << 24)
+#define SLOT_CHUNK 1024   /* task records allocated at a time */
+#define MAX_CHUNKS 4096   /* so at most 4M tasks in flight */
+#define MSG_MAX 200       /* an argument error found on a worker */
+
+/* The submission ring at the start of the arena's data area (after the
+ * control blocks): a 64-byte header, then RING_CELLS cells of 64 bytes.
+ * lib/pool.js writes it; the offsets below are shared with it. */
+#define RING_CELLS 4096
+#define RING_CELL 64
+#define RING_ARGS 3
+#define RING_BYTES (64 + RING_CELLS * RING_CELL)
+
+/* One cell, as JS lays it out. `seq` is Vyukov's turn counter (int32,
+ * wrapping): pos means free for the producer's lap `pos`, pos + 1 means
+ * published. `meta` holds the argument count in its low byte and the
+ * element type of argument i (arrays) in byte i + 1. Each argument is
+ * (value, 0) for a scalar and (byte offset in the arena, length) for an
+ * array. */
+typedef struct {
+  int32_t seq;
+  int32_t kernel;
+  int32_t slot;
+  uint32_t meta;
+  double arg[RING_ARGS][2];
+} ring_cell_t;
+
+_Static_assert(sizeof(ring_cell_t) == RING_CELL, "ring cell layout");
+
+/* Finished tasks travel back through a bounded MPSC ring in C memory
+ * (Vyukov's cells again): workers write (slot, code, result), two cells
+ * to a cache line, and the loop thread reads them in order. Only a task
+ * that pins views (they must be unpinned on the loop thread), or one that
+ * finds the ring full, goes on the record stack instead. */
+#define DONE_CELLS 16384
+
+typedef struct {
+  _Atomic uint64_t seq;
+  double result;
+  int32_t slot;
+  int32_t code;          /* what lib/ reads as the status; see js_code */
+  uint64_t pad_;
+} done_cell_t;
+
+typedef struct {
+  alignas(64) _Atomic uint64_t tail;   /* workers */
+  alignas(64) uint64_t head;           /* the loop thread */
+  alignas(64) done_cell_t cells[DONE_CELLS];
+} done_ring_t;
 
 typedef struct pool_s pool_t;
 typedef struct task_s task_t;
@@ -120,15 +176,21 @@ typedef struct task_s task_t;
  * line after the job, so a record crosses between threads in few lines. */
 struct task_s {
   alignas(64) penny_job_t job; /* job.arg = job.data = this record */
-  task_t *next;           /* completion stack (workers) or free list */
+  task_t *next;           /* completion stack */
   pool_t *pool;
-  const entry_t *entry;
-  int32_t slot;           /* index in pool->slots, also lib/'s id */
+  const entry_t *entry;   /* NULL while the slot is free */
+  int32_t slot;           /* lib/'s id for the task */
   int status;             /* written by the worker before the push */
   double result;          /* written by the kernel */
+  /* Claimed (1) from submit or ring_take until drain hands the slot
+   * back: a slot that JS reuses too early is refused, not corrupted. */
+  _Atomic int busy;
+  _Atomic int cancel_req; /* js_cancel's request, for ring tasks */
+  int rejected;           /* its arguments failed the checks; msg says */
   unsigned nrefs;         /* pinned views over foreign SharedArrayBuffers */
   penny_arg_t args[PENNY_MAX_ARGS];
   napi_ref refs[PENNY_MAX_ARGS];
+  char msg[MSG_MAX];
 };
 
 enum { POOL_OPEN, POOL_CLOSED };
@@ -145,20 +207,29 @@ struct pool_s {
   napi_async_cleanup_hook_handle hook;
   napi_ref arena_ref;          /* Uint8Array over the arena, strong */
   napi_ref results_ref;        /* Float64Array of BATCH triples, strong */
-  napi_ref callback_ref;       /* onComplete: strong only while pending */
+  napi_ref callback_ref;       /* onComplete: strong only while active */
   double *results;
   uint8_t *arena;
   size_t arena_bytes;
   size_t heap_start;           /* bytes from `arena`; below: control */
   entry_t *table;
   size_t table_len;
-  task_t **slots;
-  size_t nslots;
-  task_t *free_list;
-  size_t pending;              /* submitted, not yet handed to JS */
-  uint64_t submitted, completed, failed, cancelled;
+  /* Task records by slot: chunks[slot / SLOT_CHUNK]. Only the loop thread
+   * adds chunks; nslots publishes them to ring_take (release/acquire). */
+  task_t *chunks[MAX_CHUNKS];
+  _Atomic uint32_t nslots;
+  /* The ring: JS produces, workers (and teardown) consume. */
+  uint8_t *ring;               /* in the arena */
+  _Atomic uint64_t ring_head;  /* next cell to consume */
+  _Atomic uint64_t ring_invalid; /* cells refused: bad slot or busy */
+  bool active;                 /* lib/ has tasks pending (ref/unref) */
+  uint64_t completed, failed, cancelled;
   /* Workers push finished tasks here; the loop thread takes them all. */
   _Atomic(task_t *) done_head;
+  done_ring_t *done;
+  /* Slots js_cancel touched, so drain can clear their request: a cancel
+   * may arrive after the worker has finished and freed the record. */
+  uint8_t *cancel_sent;
 };
 
 /* Tags the external so that a foreign external is never taken for a pool. */
@@ -174,91 +245,187 @@ static void task_run(penny_worker_t *w, void *arg) {
   t->entry->kernel->fn(w, t->args, &t->result);
 }
 
+/* The status lib/ sees: 1 for a void kernel's success, 2 and 3 for a
+ * task refused on a worker for a TypeError or a RangeError (js_message
+ * returns why), otherwise the task's status. */
+static int js_code(const task_t *t) {
+  if (t->rejected)
+    return t->status == PENNY_EINVAL ? 2 : 3;
+  if (t->status == 0 && t->entry->sig.result == PENNY_TYPE_NONE)
+    return 1;
+  return t->status;
+}
+
+/* Worker thread: queues the completion on the done ring and frees the
+ * record; false when the ring is full. */
+static bool done_ring_push(pool_t *p, task_t *t) {
+  done_ring_t *d = p->done;
+  uint64_t pos = atomic_load_explicit(&d->tail, memory_order_relaxed);
+  for (;;) {
+    done_cell_t *c = &d->cells[pos % DONE_CELLS];
+    /* Acquire: pairs with drain's release of the cell; its read of the
+     * previous entry is done. */
+    uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+    int64_t dif = (int64_t) (seq - pos);
+    if (dif < 0)
+      return false;
+    if (dif > 0) {
+      pos = atomic_load_explicit(&d->tail, memory_order_relaxed);
+      continue;
+    }
+    /* Relaxed: claims the cell; the seq store below publishes it. */
+    if (!atomic_compare_exchange_weak_explicit(&d->tail, &pos, pos + 1,
+                                               memory_order_relaxed,
+                                               memory_order_relaxed))
+      continue;
+    c->slot = t->slot;
+    c->code = js_code(t);
+    c->result = t->result;
+    /* Relaxed: the release store of seq below orders it for whoever sees
+     * the completion; lib/ reuses the slot only after that. We do not
+     * touch the record again. */
+    atomic_store_explicit(&t->busy, 0, memory_order_relaxed);
+    /* Release: publishes the entry, and (through the joins that ended the
+     * kernel) the kernel's writes, to drain's acquire load. */
+    atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
+    return true;
+  }
+}
+
 /* Runs on a worker thread, once per submitted task. */
 static void task_done(penny_job_t *job, int status) {
   task_t *t = job->data;
   pool_t *p = t->pool;
   t->status = status;
-  task_t *head = atomic_load_explicit(&p->done_head, memory_order_relaxed);
-  do {
-    t->next = head;
-    /* Release: publishes the status, the result and (through the joins
-     * that ended the kernel) its writes to the acquire exchange in
-     * drain(). Only whole-stack exchanges consume, so there is no ABA. */
-  } while (!atomic_compare_exchange_weak_explicit(&p->done_head, &head, t,
-                                                  memory_order_release,
-                                                  memory_order_relaxed));
+  if (t->nrefs > 0 || !done_ring_push(p, t)) {
+    task_t *head = atomic_load_explicit(&p->done_head, memory_order_relaxed);
+    do {
+      t->next = head;
+      /* Release: publishes the status, the result and (through the joins
+       * that ended the kernel) its writes to the acquire exchange in
+       * drain(). Only whole-stack exchanges consume, so there is no ABA. */
+    } while (!atomic_compare_exchange_weak_explicit(&p->done_head, &head, t,
+                                                    memory_order_release,
+                                                    memory_order_relaxed));
+  }
   /* The pool outlives this call: teardown joins every worker before it
    * closes the handle. uv_async_send cannot fail on an open handle. */
   (void) uv_async_send(&p->async);
 }
 
-/* ---- Task records (loop thread). ---- */
+/* ---- Task records. ---- */
 
-static task_t *take_task(pool_t *p) {
-  if (p->free_list == NULL) {
-    if (p->nslots + SLOT_CHUNK > MAX_SLOTS)
-      return NULL;
-    task_t **slots = realloc(p->slots,
-                             (p->nslots + SLOT_CHUNK) * sizeof(*slots));
-    if (slots == NULL)
-      return NULL;
-    p->slots = slots;
-    task_t *chunk = aligned_alloc(alignof(task_t),
-                                  SLOT_CHUNK * sizeof(task_t));
-    if (chunk == NULL)
-      return NULL;
-    memset(chunk, 0, SLOT_CHUNK * sizeof(task_t));
-    for (size_t i = SLOT_CHUNK; i-- > 0;) {
-      chunk[i].slot = (int32_t) (p->nslots + i);
-      chunk[i].pool = p;
-      chunk[i].next = p->free_list;
-      p->free_list = &chunk[i];
-      slots[p->nslots + i] = &chunk[i];
-    }
-    p->nslots += SLOT_CHUNK;
-  }
-  task_t *t = p->free_list;
-  p->free_list = t->next;
+static task_t *slot_task(pool_t *p, uint32_t slot) {
+  return &p->chunks[slot / SLOT_CHUNK][slot % SLOT_CHUNK];
+}
+
+/* Any thread: claims the record of `slot`, or returns NULL if there is no
+ * such slot or it is in use. */
+static task_t *claim_slot(pool_t *p, double slot) {
+  /* Acquire: pairs with the release in js_grow; the chunk is set up. */
+  uint32_t n = atomic_load_explicit(&p->nslots, memory_order_acquire);
+  if (!(slot >= 0 && slot < n) || slot != (double) (uint32_t) slot)
+    return NULL;
+  task_t *t = slot_task(p, (uint32_t) slot);
+  int expected = 0;
+  /* Acquire: pairs with the release in release_task, so the claimer sees
+   * the record as the last user left it. */
+  if (!atomic_compare_exchange_strong_explicit(&t->busy, &expected, 1,
+                                               memory_order_acquire,
+                                               memory_order_relaxed))
+    return NULL;
   t->nrefs = 0;
   t->result = 0;
+  t->rejected = 0;
+  t->entry = NULL;
   return t;
 }
 
-/* Unpins the task's foreign views and returns it to the free list. */
-static void put_task(napi_env env, pool_t *p, task_t *t) {
+/* Loop thread: a finished slot forgets a cancel request that js_cancel
+ * made for it. Relaxed: the slot's next task is published to a worker by
+ * a later release (ring) or by the claim on this thread (submit). */
+static void clear_cancel(pool_t *p, uint32_t slot) {
+  if (p->cancel_sent[slot]) {
+    p->cancel_sent[slot] = 0;
+    atomic_store_explicit(&slot_task(p, slot)->cancel_req, 0,
+                          memory_order_relaxed);
+  }
+}
+
+/* Loop thread: unpins the task's foreign views and frees its slot. */
+static void release_task(napi_env env, pool_t *p, task_t *t) {
   for (unsigned i = 0; i < t->nrefs; i++)
     PENNY_NAPI_CALL_FATAL(napi_delete_reference(env, t->refs[i]));
   t->nrefs = 0;
-  t->entry = NULL; /* marks the slot free for js_cancel */
-  t->next = p->free_list;
-  p->free_list = t;
+  t->entry = NULL;
+  clear_cancel(p, (uint32_t) t->slot);
+  /* Release: our writes to the record happen before the next claim. */
+  atomic_store_explicit(&t->busy, 0, memory_order_release);
 }
 
-static void set_pending(pool_t *p, size_t pending) {
+/* lib/ says whether it has tasks pending (it counts them; ring tasks
+ * reach C only on a worker). While it has, the handle keeps the process
+ * alive and lib/'s callback, and with it the Pool, cannot be collected. */
+static void set_active(pool_t *p, bool active) {
   uint32_t count;
-  if (p->pending == 0 && pending > 0) {
-    /* A pending task keeps the process alive, and keeps lib/'s callback
-     * (and through it the Pool) from being collected. */
+  if (active == p->active)
+    return;
+  p->active = active;
+  if (active) {
     uv_ref((uv_handle_t *) &p->async);
     PENNY_NAPI_CALL_FATAL(napi_reference_ref(p->env, p->callback_ref,
                                              &count));
-  } else if (p->pending > 0 && pending == 0) {
+  } else {
     uv_unref((uv_handle_t *) &p->async);
     PENNY_NAPI_CALL_FATAL(napi_reference_unref(p->env, p->callback_ref,
                                                &count));
   }
-  p->pending = pending;
 }
 
-/* Takes every finished task and hands them to JS in batches. With
- * `call_js` false (teardown) the tasks are only recycled. */
+/* Counts a completion by the code lib/ will see. */
+static void count_code(pool_t *p, int code) {
+  if (code == 0 || code == 1)
+    p->completed++;
+  else if (code == PENNY_ECANCELED)
+    p->cancelled++;
+  else if (code < 0)
+    p->failed++;
+  /* 2 and 3: refused before it ran, a bad call rather than a task. */
+}
+
+/* Hands `n` completions in p->results to lib/'s onComplete. */
+static void call_on_complete(pool_t *p, napi_value fn, napi_value recv,
+                             uint32_t n) {
+  napi_env env = p->env;
+  napi_value argv[1], ret;
+  if (fn == NULL || n == 0)
+    return;
+  PENNY_NAPI_CALL_FATAL(napi_create_uint32(env, n, &argv[0]));
+  napi_status st = napi_make_callback(env, p->actx, recv, fn, 1, argv, &ret);
+  if (st == napi_pending_exception) {
+    /* A throwing onComplete is a bug in lib/; report it as Node reports
+     * any uncaught exception instead of losing it. */
+    napi_value err;
+    PENNY_NAPI_CALL_FATAL(napi_get_and_clear_last_exception(env, &err));
+    PENNY_NAPI_CALL_FATAL(napi_fatal_exception(env, err));
+  } else if (st != napi_ok) {
+    PENNY_NAPI_CALL_FATAL(st);
+  }
+}
+
+/* Loop thread: takes the finished tasks, from the done ring and the
+ * record stack, and hands them to JS in batches; with `call_js` false
+ * (teardown) they are only recycled. The ring is read only up to where it
+ * stood on entry, so that tasks which continuations keep submitting
+ * cannot hold the loop here forever. */
 static void drain(pool_t *p, bool call_js) {
   napi_env env = p->env;
+  done_ring_t *d = p->done;
+  uint64_t limit = atomic_load_explicit(&d->tail, memory_order_relaxed);
   /* Acquire: pairs with the release CAS in task_done. */
   task_t *list = atomic_exchange_explicit(&p->done_head, NULL,
                                           memory_order_acquire);
-  if (list == NULL)
+  if (list == NULL && d->head == limit)
     return;
   task_t *fifo = NULL; /* the stack is newest first; settle oldest first */
   while (list != NULL) {
@@ -270,50 +437,50 @@ static void drain(pool_t *p, bool call_js) {
 
   napi_handle_scope scope;
   PENNY_NAPI_CALL_FATAL(napi_open_handle_scope(env, &scope));
-  napi_value fn = NULL, recv = NULL, argv[1];
+  napi_value fn = NULL, recv = NULL;
   if (call_js) {
     PENNY_NAPI_CALL_FATAL(napi_get_reference_value(env, p->callback_ref,
                                                    &fn));
     PENNY_NAPI_CALL_FATAL(napi_get_global(env, &recv)); /* must be an object */
   }
   p->draining = true;
-  while (fifo != NULL) {
-    uint32_t n = 0;
-    for (; fifo != NULL && n < BATCH; n++) {
-      task_t *t = fifo;
-      fifo = t->next;
-      p->results[3 * n] = t->slot;
-      /* 1 marks a success without a result (a void kernel). */
-      p->results[3 * n + 1] =
-        t->status == 0 && t->entry->sig.result == PENNY_TYPE_NONE
-          ? 1 : t->status;
-      p->results[3 * n + 2] = t->result;
-      if (t->status == 0)
-        p->completed++;
-      else if (t->status == PENNY_ECANCELED)
-        p->cancelled++;
-      else
-        p->failed++;
-      put_task(env, p, t);
-    }
-    /* Before the call: continuations run inside it may submit more. */
-    set_pending(p, p->pending - n);
-    if (fn == NULL)
-      continue;
-    PENNY_NAPI_CALL_FATAL(napi_create_uint32(env, n, &argv[0]));
-    napi_value ret;
-    napi_status st = napi_make_callback(env, p->actx, recv, fn, 1, argv,
-                                        &ret);
-    if (st == napi_pending_exception) {
-      /* A throwing onComplete is a bug in lib/; report it as Node
-       * reports any uncaught exception instead of losing it. */
-      napi_value err;
-      PENNY_NAPI_CALL_FATAL(napi_get_and_clear_last_exception(env, &err));
-      PENNY_NAPI_CALL_FATAL(napi_fatal_exception(env, err));
-    } else if (st != napi_ok) {
-      PENNY_NAPI_CALL_FATAL(st);
+  uint32_t n = 0;
+  while (d->head != limit) {
+    done_cell_t *c = &d->cells[d->head % DONE_CELLS];
+    /* Acquire: pairs with the release in done_ring_push. A cell claimed
+     * but not yet written stops us; its uv_async_send follows. */
+    if (atomic_load_explicit(&c->seq, memory_order_acquire) != d->head + 1)
+      break;
+    int32_t slot = c->slot, code = c->code;
+    p->results[3 * n] = slot;
+    p->results[3 * n + 1] = code;
+    p->results[3 * n + 2] = c->result;
+    /* Release: our reads are done before a worker reuses the cell. */
+    atomic_store_explicit(&c->seq, d->head + DONE_CELLS,
+                          memory_order_release);
+    d->head++;
+    clear_cancel(p, (uint32_t) slot);
+    count_code(p, code);
+    if (++n == BATCH) {
+      call_on_complete(p, fn, recv, n);
+      n = 0;
     }
   }
+  while (fifo != NULL) {
+    task_t *t = fifo;
+    fifo = t->next;
+    int code = js_code(t);
+    p->results[3 * n] = t->slot;
+    p->results[3 * n + 1] = code;
+    p->results[3 * n + 2] = t->result;
+    count_code(p, code);
+    release_task(env, p, t);
+    if (++n == BATCH) {
+      call_on_complete(p, fn, recv, n);
+      n = 0;
+    }
+  }
+  call_on_complete(p, fn, recv, n);
   p->draining = false;
   PENNY_NAPI_CALL_FATAL(napi_close_handle_scope(env, scope));
 }
@@ -327,12 +494,15 @@ static void on_async(uv_async_t *handle) {
 
 /* ---- Teardown. ---- */
 
+static penny_job_t *ring_take(void *ctx);
+
 static void pool_release(pool_t *p) {
   if (--p->owners > 0)
     return;
-  for (size_t i = 0; i < p->nslots; i += SLOT_CHUNK)
-    free(p->slots[i]);
-  free(p->slots);
+  for (size_t i = 0; i < MAX_CHUNKS && p->chunks[i] != NULL; i++)
+    free(p->chunks[i]);
+  free(p->cancel_sent);
+  free(p->done);
   free(p->table);
   free(p);
 }
@@ -363,11 +533,17 @@ static void pool_teardown(pool_t *p, unsigned destroy_flags, bool call_js,
                      NAPI_AUTO_LENGTH);
   p->core = NULL;
   p->state = POOL_CLOSED;
+  /* Tasks still in the ring were never taken: they settle as cancelled
+   * (rejected ones keep their argument error). */
+  penny_job_t *job;
+  while ((job = ring_take(p)) != NULL) {
+    task_t *t = job->data;
+    task_done(job, t->rejected ? t->status : PENNY_ECANCELED);
+  }
   drain(p, call_js);
   /* Whatever drain could not hand to JS (no JS at teardown) is dropped:
    * the environment that would observe those promises is going away. */
-  if (p->pending > 0)
-    set_pending(p, 0);
+  set_active(p, false);
   PENNY_NAPI_CALL_FATAL(napi_delete_reference(p->env, p->callback_ref));
   PENNY_NAPI_CALL_FATAL(napi_delete_reference(p->env, p->results_ref));
   PENNY_NAPI_CALL_FATAL(napi_delete_reference(p->env, p->arena_ref));
@@ -460,7 +636,93 @@ static int penny_type_of(napi_typedarray_type t) {
   }
 }
 
-/* Fills t->args[i] from v, or throws and returns false. */
+/* Checks one argument against parameter i of e and fills *out. Returns 0,
+ * or PENNY_EINVAL (wrong kind) / PENNY_ERANGE (bad size or value) with a
+ * message in t->msg. Plain C: both submission paths use it. */
+static int arg_error(task_t *t, int code, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+
+static int arg_error(task_t *t, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(t->msg, sizeof(t->msg), fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+static int check_scalar(const entry_t *e, unsigned i, double d, task_t *t) {
+  const penny__param_t *pa = &e->sig.params[i];
+  static const double lo[] = { 0, -128, 0, -32768, 0, -2147483648.0, 0 };
+  static const double hi[] = { 0, 127, 255, 32767, 65535, 2147483647.0,
+                               4294967295.0 };
+  if (pa->type <= PENNY_U32) {
+    if (d != d || d != (double) (long long) d)
+      return arg_error(t, PENNY_EINVAL,
+                       "%s: parameter '%s' must be an integer (%s), got %g",
+                       e->sig.name, pa->name, penny__type_name(pa->type), d);
+    if (d < lo[pa->type] || d > hi[pa->type])
+      return arg_error(t, PENNY_ERANGE,
+                       "%s: parameter '%s' is out of range for %s: %.17g",
+                       e->sig.name, pa->name, penny__type_name(pa->type), d);
+  }
+  t->args[i].data = NULL;
+  t->args[i].length = 0;
+  t->args[i].num = d;
+  t->args[i].type = pa->type;
+  return 0;
+}
+
+/* `type` is the actual element type (0: one kernels cannot take). Sets
+ * *in_arena when the elements lie in the arena's data area. */
+static int check_array(pool_t *p, const entry_t *e, unsigned i, int type,
+                       void *data, size_t length, task_t *t, bool *in_arena) {
+  const penny__param_t *pa = &e->sig.params[i];
+  if (type == 0 || (pa->type != 0 && pa->type != type))
+    return arg_error(t, PENNY_EINVAL,
+                     "%s: parameter '%s' must be a %s (%s[]), got %s",
+                     e->sig.name, pa->name, array_names[pa->type],
+                     penny__type_name(pa->type),
+                     type ? array_names[type] : "Uint8ClampedArray");
+  uint8_t *d = data;
+  size_t bytes = length * elem_size[type];
+  *in_arena = length > 0 && d >= p->arena && d < p->arena + p->arena_bytes;
+  /* Views over the arena are pinned by the pool's own reference, but must
+   * stay out of its control blocks and its ring. */
+  if (*in_arena && (d < p->arena + p->heap_start ||
+                    bytes > (size_t) (p->arena + p->arena_bytes - d)))
+    return arg_error(t, PENNY_ERANGE,
+                     "%s: parameter '%s' overlaps the arena's reserved "
+                     "control region; use pool.alloc()", e->sig.name,
+                     pa->name);
+  t->args[i].data = data;
+  t->args[i].length = length;
+  t->args[i].num = 0;
+  t->args[i].type = type;
+  return 0;
+}
+
+/* The kernel's own pre-flight check, once every argument is converted. */
+static int check_kernel(const entry_t *e, task_t *t) {
+  if (e->kernel->check == NULL)
+    return 0;
+  const char *msg = "invalid argument";
+  int rc = e->kernel->check(t->args, &msg);
+  if (rc != 0)
+    return arg_error(t, rc == PENNY_EINVAL ? PENNY_EINVAL : PENNY_ERANGE,
+                     "%s: %s", e->sig.name, msg);
+  return 0;
+}
+
+/* Throws the error that a check above described. */
+static void throw_check(napi_env env, int rc, task_t *t) {
+  if (rc == PENNY_EINVAL)
+    throw_code(env, ERR_TYPE, "ERR_PENNY_ARG", "%s", t->msg);
+  else
+    throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "%s", t->msg);
+}
+
+/* Loop thread: fills t->args[i] from a napi value, or throws and returns
+ * false. */
 static bool convert_array(napi_env env, pool_t *p, const entry_t *e,
                           unsigned i, napi_value v, task_t *t) {
   const penny__param_t *pa = &e->sig.params[i];
@@ -481,12 +743,11 @@ static bool convert_array(napi_env env, pool_t *p, const entry_t *e,
   PENNY_NAPI_CALL_RET(env, napi_get_typedarray_info(env, v, &tt, &length,
                                                     &data, &buffer,
                                                     &byte_offset), false);
-  int type = penny_type_of(tt);
-  if (type == 0 || (pa->type != 0 && pa->type != type)) {
-    throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
-               "%s: parameter '%s' must be a %s (%s[]), got %s", kname,
-               pa->name, array_names[pa->type], penny__type_name(pa->type),
-               type ? array_names[type] : "Uint8ClampedArray");
+  bool in_arena;
+  int rc = check_array(p, e, i, penny_type_of(tt), data, length, t,
+                       &in_arena);
+  if (rc != 0) {
+    throw_check(env, rc, t);
     return false;
   }
   /* napi_is_arraybuffer is false for a SharedArrayBuffer: only those
@@ -500,28 +761,12 @@ static bool convert_array(napi_env env, pool_t *p, const entry_t *e,
                kname, pa->name);
     return false;
   }
-  size_t bytes = length * elem_size[type];
-  uint8_t *d = data;
-  if (length > 0 && d >= p->arena && d < p->arena + p->arena_bytes) {
-    /* Views over the arena are pinned by the pool's own reference, but
-     * must stay out of its control blocks. */
-    if (d < p->arena + p->heap_start ||
-        bytes > (size_t) (p->arena + p->arena_bytes - d)) {
-      throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
-                 "%s: parameter '%s' overlaps the arena's reserved control "
-                 "region; use pool.alloc()", kname, pa->name);
-      return false;
-    }
-  } else if (length > 0) {
+  if (!in_arena && length > 0) {
     PENNY_NAPI_CALL_RET(env, napi_create_reference(env, v, 1,
                                                    &t->refs[t->nrefs]),
                         false);
     t->nrefs++;
   }
-  t->args[i].data = data;
-  t->args[i].length = length;
-  t->args[i].num = 0;
-  t->args[i].type = type;
   return true;
 }
 
@@ -539,28 +784,150 @@ static bool convert_scalar(napi_env env, const entry_t *e, unsigned i,
   }
   double d;
   PENNY_NAPI_CALL_RET(env, napi_get_value_double(env, v, &d), false);
-  static const double lo[] = { 0, -128, 0, -32768, 0, -2147483648.0, 0 };
-  static const double hi[] = { 0, 127, 255, 32767, 65535, 2147483647.0,
-                               4294967295.0 };
-  if (pa->type <= PENNY_U32) {
-    if (d != d || d != (double) (long long) d) {
-      throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
-                 "%s: parameter '%s' must be an integer (%s), got %g",
-                 e->sig.name, pa->name, penny__type_name(pa->type), d);
-      return false;
-    }
-    if (d < lo[pa->type] || d > hi[pa->type]) {
-      throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
-                 "%s: parameter '%s' is out of range for %s: %.17g",
-                 e->sig.name, pa->name, penny__type_name(pa->type), d);
-      return false;
-    }
+  int rc = check_scalar(e, i, d, t);
+  if (rc != 0) {
+    throw_check(env, rc, t);
+    return false;
   }
-  t->args[i].data = NULL;
-  t->args[i].length = 0;
-  t->args[i].num = d;
-  t->args[i].type = pa->type;
   return true;
+}
+
+/* ---- The ring (penny_source_t). ---- */
+
+static ring_cell_t *ring_cell(pool_t *p, uint64_t pos) {
+  return (ring_cell_t *) (void *) (p->ring + 64 +
+                                   (pos % RING_CELLS) * RING_CELL);
+}
+
+static _Atomic int32_t *ring_sleepy(pool_t *p) {
+  return (_Atomic int32_t *) (void *) p->ring;
+}
+
+/* A job whose arguments failed the checks: it fails at once, so that its
+ * promise rejects through the usual completion path. */
+static void task_reject(penny_worker_t *w, void *arg) {
+  task_t *t = arg;
+  penny_fail(w, t->status);
+}
+
+/* Checks a cell copied out of the ring against the kernel's signature. */
+static int check_cell(pool_t *p, const ring_cell_t *c, task_t *t) {
+  if (c->kernel < 0 || (size_t) c->kernel >= p->table_len)
+    return arg_error(t, PENNY_ERANGE, "unknown kernel index %d", c->kernel);
+  const entry_t *e = &p->table[c->kernel];
+  t->entry = e;
+  unsigned nargs = c->meta & 0xff;
+  if (nargs != e->sig.nparams || nargs > RING_ARGS)
+    return arg_error(t, PENNY_EINVAL, "%s expects %u argument%s, got %u",
+                     e->sig.name, e->sig.nparams,
+                     e->sig.nparams == 1 ? "" : "s", nargs);
+  for (unsigned i = 0; i < nargs; i++) {
+    int rc;
+    if (!e->sig.params[i].is_array) {
+      rc = check_scalar(e, i, c->arg[i][0], t);
+    } else {
+      int type = (int) ((c->meta >> (8 * (i + 1))) & 0xff);
+      double off = c->arg[i][0], len = c->arg[i][1];
+      if (type > PENNY_F64)
+        type = 0;
+      size_t size = type ? elem_size[type] : 1;
+      /* Offsets and lengths are checked as doubles first, so that no
+       * conversion below can wrap. */
+      if (!(off >= 0 && off <= (double) p->arena_bytes &&
+            off == (double) (size_t) off && (size_t) off % size == 0 &&
+            len >= 0 && len <= (double) p->arena_bytes &&
+            len == (double) (size_t) len))
+        return arg_error(t, PENNY_ERANGE,
+                         "%s: parameter '%s' is not a view inside the arena",
+                         e->sig.name, e->sig.params[i].name);
+      bool in_arena;
+      rc = check_array(p, e, i, type, p->arena + (size_t) off, (size_t) len,
+                       t, &in_arena);
+      if (rc == 0 && !in_arena && len > 0)
+        rc = arg_error(t, PENNY_ERANGE,
+                       "%s: parameter '%s' is not a view inside the arena",
+                       e->sig.name, e->sig.params[i].name);
+    }
+    if (rc != 0)
+      return rc;
+  }
+  return check_kernel(e, t);
+}
+
+/* Worker thread (and teardown on the loop thread): the core's source.
+ * Takes the next published cell, copies it out of JS-writable memory,
+ * frees the cell, and turns it into a job: one that runs the kernel, or
+ * one that rejects the task when its arguments are wrong. */
+static penny_job_t *ring_take(void *ctx) {
+  pool_t *p = ctx;
+  for (;;) {
+    uint64_t pos = atomic_load_explicit(&p->ring_head, memory_order_relaxed);
+    ring_cell_t *cell;
+    for (;;) {
+      cell = ring_cell(p, pos);
+      /* Acquire: pairs with lib/'s Atomics.store of seq, which publishes
+       * the cell's other words. */
+      int32_t seq = atomic_load_explicit((_Atomic int32_t *) &cell->seq,
+                                         memory_order_acquire);
+      int32_t dif = (int32_t) ((uint32_t) seq - (uint32_t) (pos + 1));
+      if (dif < 0)
+        return NULL; /* empty */
+      if (dif > 0) {
+        pos = atomic_load_explicit(&p->ring_head, memory_order_relaxed);
+        continue;
+      }
+      /* Relaxed: the CAS only claims the cell; seq carried the data. */
+      if (atomic_compare_exchange_weak_explicit(&p->ring_head, &pos, pos + 1,
+                                                memory_order_relaxed,
+                                                memory_order_relaxed))
+        break;
+    }
+    ring_cell_t c;
+    memcpy(&c, cell, sizeof(c));
+    /* Release: our copy is taken before lib/ reuses the cell a lap later
+     * (it checks seq with Atomics.load). */
+    atomic_store_explicit((_Atomic int32_t *) &cell->seq,
+                          (int32_t) (uint32_t) (pos + RING_CELLS),
+                          memory_order_release);
+    task_t *t = claim_slot(p, c.slot);
+    if (t == NULL) {
+      /* No such slot, or one in use: only a broken producer writes
+       * that. Dropping the cell is safe; there is no task to settle. */
+      atomic_fetch_add_explicit(&p->ring_invalid, 1, memory_order_relaxed);
+      continue;
+    }
+    int rc = check_cell(p, &c, t);
+    t->job.arg = t;
+    t->job.done = task_done;
+    t->job.data = t;
+    penny_job_reset(&t->job);
+    if (rc != 0) {
+      t->rejected = 1;
+      t->status = rc;
+      t->job.fn = task_reject;
+      return &t->job;
+    }
+    t->job.fn = task_run;
+    /* SeqCst (after penny_job_reset's SeqCst store): pairs with js_cancel,
+     * which publishes its request before penny_job_cancel; one of us
+     * sees the other, so the request is never lost. */
+    if (atomic_load_explicit(&t->cancel_req, memory_order_seq_cst))
+      (void) penny_job_cancel(&t->job);
+    return &t->job;
+  }
+}
+
+/* Worker thread, about to sleep (see penny_source_t): announces it in the
+ * ring's header, then looks for a published cell. */
+static int ring_ready(void *ctx) {
+  pool_t *p = ctx;
+  /* SeqCst store then SeqCst load: pairs with lib/'s Atomics.store of a
+   * cell's seq followed by its Atomics.load of this word. */
+  atomic_store_explicit(ring_sleepy(p), 1, memory_order_seq_cst);
+  uint64_t pos = atomic_load_explicit(&p->ring_head, memory_order_seq_cst);
+  int32_t seq = atomic_load_explicit((_Atomic int32_t *) &ring_cell(p, pos)
+                                       ->seq, memory_order_seq_cst);
+  return seq == (int32_t) (uint32_t) (pos + 1);
 }
 
 /* ---- Exports. ---- */
@@ -568,8 +935,8 @@ static bool convert_scalar(napi_env env, const entry_t *e, unsigned i,
 static napi_value js_submit(napi_env env, napi_callback_info info);
 
 /* JS thread: create(arenaView, threads, onComplete)
- *   -> [handle, heapStart, completions], where handle(kernel, ...args)
- *   submits a task and returns its slot. */
+ *   -> [handle, heapStart, completions, ringStart, ringCells], where
+ *   handle(kernel, slot, ...args) submits a task under a slot from grow(). */
 static napi_value js_create(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -628,7 +995,8 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
                       penny_strerror(rc));
   uintptr_t base = (uintptr_t) data;
   size_t ctrl = (size_t) (((base + 63) & ~(uintptr_t) 63) - base);
-  size_t heap_start = (ctrl + mem_size + 63) & ~(size_t) 63;
+  size_t ring_start = (ctrl + mem_size + 63) & ~(size_t) 63;
+  size_t heap_start = ring_start + RING_BYTES;
   if (heap_start + 64 > length)
     return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
                       "arenaBytes must be at least %zu for %u threads "
@@ -644,6 +1012,14 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   p->arena = data;
   p->arena_bytes = length;
   p->heap_start = heap_start;
+  p->ring = (uint8_t *) data + ring_start;
+  /* Cell i is free for the producer's lap at position i. */
+  memset(p->ring, 0, 64);
+  for (uint64_t i = 0; i < RING_CELLS; i++)
+    ring_cell(p, i)->seq = (int32_t) i;
+  atomic_init(&p->ring_head, 0);
+  atomic_init(&p->ring_invalid, 0);
+  atomic_init(&p->nslots, 0);
   p->table_len = penny__builtin_kernel_count;
   p->table = calloc(p->table_len, sizeof(entry_t));
   if (p->table == NULL) {
@@ -655,6 +1031,16 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     p->table[i].kernel = &penny__builtin_kernels[i];
   }
   atomic_init(&p->done_head, NULL);
+  p->done = aligned_alloc(alignof(done_ring_t), sizeof(done_ring_t));
+  if (p->done == NULL) {
+    free(p->table);
+    free(p);
+    return throw_code(env, ERR_PLAIN, "ERR_PENNY_RANGE", "out of memory");
+  }
+  atomic_init(&p->done->tail, 0);
+  p->done->head = 0;
+  for (uint64_t i = 0; i < DONE_CELLS; i++)
+    atomic_init(&p->done->cells[i].seq, i);
 
   napi_value results_ab, results, name, handle;
   void *results_data;
@@ -672,6 +1058,8 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   }
   p->results = results_data;
 
+  penny_source_t source = { ring_take, ring_ready, p };
+  opts.source = &source;
   rc = penny_pool_create(&p->core, &opts);
   if (rc != 0) {
     PENNY_NAPI_CALL_FATAL(napi_async_destroy(env, p->actx));
@@ -706,32 +1094,36 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
                                   NULL));
   PENNY_NAPI_CALL_FATAL(napi_type_tag_object(env, handle, &pool_tag));
 
-  napi_value out, heap;
-  PENNY_NAPI_CALL(env, napi_create_array_with_length(env, 3, &out));
+  napi_value out, heap, ring, cells;
+  PENNY_NAPI_CALL(env, napi_create_array_with_length(env, 5, &out));
   PENNY_NAPI_CALL(env, napi_create_double(env, (double) heap_start, &heap));
+  PENNY_NAPI_CALL(env, napi_create_double(env, (double) ring_start, &ring));
+  PENNY_NAPI_CALL(env, napi_create_uint32(env, RING_CELLS, &cells));
   PENNY_NAPI_CALL(env, napi_set_element(env, out, 0, handle));
   PENNY_NAPI_CALL(env, napi_set_element(env, out, 1, heap));
   PENNY_NAPI_CALL(env, napi_set_element(env, out, 2, results));
+  PENNY_NAPI_CALL(env, napi_set_element(env, out, 3, ring));
+  PENNY_NAPI_CALL(env, napi_set_element(env, out, 4, cells));
   return out;
 }
 
-/* JS thread: handle(kernelIndex, ...args) -> slot. The pool handle that
+/* JS thread: handle(kernelIndex, slot, ...args). The pool handle that
  * create() returns is this function, bound to its pool. */
 static napi_value js_submit(napi_env env, napi_callback_info info) {
-  size_t argc = 2 + PENNY_MAX_ARGS;
-  napi_value argv[2 + PENNY_MAX_ARGS];
+  size_t argc = 3 + PENNY_MAX_ARGS;
+  napi_value argv[3 + PENNY_MAX_ARGS];
   pool_t *p;
   PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
                                         (void **) &p));
   if (p->state != POOL_OPEN)
     return throw_code(env, ERR_PLAIN, "ERR_PENNY_CLOSED", "pool is closed");
   int32_t index = -1;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &index) != napi_ok ||
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &index) != napi_ok ||
       index < 0 || (size_t) index >= p->table_len)
     return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
                       "unknown kernel index");
   const entry_t *e = &p->table[index];
-  size_t nargs = argc - 1;
+  size_t nargs = argc - 2;
   if (nargs != e->sig.nparams)
     return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
                       "%s expects %u argument%s, got %s%zu", e->sig.name,
@@ -739,50 +1131,41 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
                       nargs > PENNY_MAX_ARGS ? "more than " : "",
                       nargs > PENNY_MAX_ARGS ? (size_t) PENNY_MAX_ARGS
                                              : nargs);
-  task_t *t = take_task(p);
+  double slot = -1;
+  if (napi_get_value_double(env, argv[1], &slot) != napi_ok)
+    slot = -1;
+  task_t *t = claim_slot(p, slot);
   if (t == NULL)
     return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
-                      "too many tasks in flight");
+                      "slot %g is not a free task slot", slot);
   for (unsigned i = 0; i < nargs; i++) {
     bool ok = e->sig.params[i].is_array
-                ? convert_array(env, p, e, i, argv[1 + i], t)
-                : convert_scalar(env, e, i, argv[1 + i], t);
+                ? convert_array(env, p, e, i, argv[2 + i], t)
+                : convert_scalar(env, e, i, argv[2 + i], t);
     if (!ok) {
-      put_task(env, p, t);
+      release_task(env, p, t);
       return NULL;
     }
   }
-  if (e->kernel->check != NULL) {
-    const char *msg = "invalid argument";
-    int rc = e->kernel->check(t->args, &msg);
-    if (rc != 0) {
-      put_task(env, p, t);
-      return rc == PENNY_EINVAL
-        ? throw_code(env, ERR_TYPE, "ERR_PENNY_ARG", "%s: %s", e->sig.name,
-                     msg)
-        : throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "%s: %s",
-                     e->sig.name, msg);
-    }
+  int crc = check_kernel(e, t);
+  if (crc != 0) {
+    throw_check(env, crc, t);
+    release_task(env, p, t);
+    return NULL;
   }
   t->entry = e;
   t->job.fn = task_run;
   t->job.arg = t;
   t->job.done = task_done;
   t->job.data = t;
-  int32_t slot = t->slot;
-  set_pending(p, p->pending + 1);
   int rc = penny_pool_submit(p->core, &t->job);
   if (rc != 0) {
     /* Cannot happen while the pool is open; kept honest anyway. */
-    set_pending(p, p->pending - 1);
-    put_task(env, p, t);
+    release_task(env, p, t);
     return throw_code(env, ERR_PLAIN, "ERR_PENNY_CLOSED", "%s",
                       penny_strerror(rc));
   }
-  p->submitted++;
-  napi_value out;
-  PENNY_NAPI_CALL(env, napi_create_int32(env, slot, &out));
-  return out;
+  return NULL;
 }
 
 /* JS thread: cancel(handle, slot). A queued task will finish cancelled;
@@ -804,11 +1187,20 @@ static napi_value js_cancel(napi_env env, napi_callback_info info) {
   PENNY_NAPI_CALL(env, napi_typeof(env, argv[1], &vt));
   if (vt == napi_number)
     PENNY_NAPI_CALL(env, napi_get_value_int32(env, argv[1], &slot));
-  /* A record with an entry has been submitted and not yet drained, so
-   * its job is alive (penny_job_cancel's requirement). */
-  if (p->state == POOL_OPEN && slot >= 0 && (size_t) slot < p->nslots &&
-      p->slots[slot]->entry != NULL)
-    (void) penny_job_cancel(&p->slots[slot]->job); /* any outcome is fine */
+  if (p->state != POOL_OPEN || slot < 0 ||
+      (uint32_t) slot >= atomic_load_explicit(&p->nslots,
+                                              memory_order_relaxed))
+    return NULL;
+  task_t *t = slot_task(p, (uint32_t) slot);
+  /* lib/ cancels only tasks in flight, but one still in the ring has no
+   * claimed record yet: the request waits in the record for ring_take.
+   * SeqCst: pairs with ring_take's load after penny_job_reset. The job is
+   * valid memory in any state; before ring_take resets it, the cancel
+   * below finds a stale state and the request catches the task. */
+  p->cancel_sent[slot] = 1;
+  atomic_store_explicit(&t->cancel_req, 1, memory_order_seq_cst);
+  if (atomic_load_explicit(&t->busy, memory_order_relaxed))
+    (void) penny_job_cancel(&t->job); /* any outcome is fine */
   return NULL;
 }
 
@@ -856,11 +1248,11 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
     (void) penny_pool_stats(p->core, PENNY_ALL_WORKERS, &s); /* cannot fail */
   napi_value obj;
   PENNY_NAPI_CALL(env, napi_create_object(env, &obj));
-  if (!set_number(env, obj, "submitted", (double) p->submitted) ||
+  if (!set_number(env, obj, "ringInvalid",
+                  (double) atomic_load(&p->ring_invalid)) ||
       !set_number(env, obj, "completed", (double) p->completed) ||
       !set_number(env, obj, "failed", (double) p->failed) ||
       !set_number(env, obj, "cancelled", (double) p->cancelled) ||
-      !set_number(env, obj, "pending", (double) p->pending) ||
       !set_number(env, obj, "steals", (double) s.steals) ||
       !set_number(env, obj, "inlined", (double) s.inlined) ||
       !set_number(env, obj, "failedSteals", (double) s.failed_steals) ||
@@ -932,6 +1324,105 @@ static napi_value js_kernels(napi_env env, napi_callback_info info) {
   return list;
 }
 
+/* JS thread: grow(handle) -> the new number of task slots. lib/ calls it
+ * when it runs out of free slots. */
+static napi_value js_grow(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
+                                        NULL));
+  pool_t *p = argc < 1 ? NULL : get_pool(env, argv[0]);
+  if (p == NULL)
+    return argc < 1 ? throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
+                                 "grow(handle)") : NULL;
+  uint32_t n = atomic_load_explicit(&p->nslots, memory_order_relaxed);
+  if (n / SLOT_CHUNK >= MAX_CHUNKS)
+    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
+                      "too many tasks in flight (%u)", n);
+  uint8_t *sent = realloc(p->cancel_sent, n + SLOT_CHUNK);
+  if (sent == NULL)
+    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "out of memory");
+  memset(sent + n, 0, SLOT_CHUNK);
+  p->cancel_sent = sent;
+  task_t *chunk = aligned_alloc(alignof(task_t),
+                                SLOT_CHUNK * sizeof(task_t));
+  if (chunk == NULL)
+    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "out of memory");
+  memset(chunk, 0, SLOT_CHUNK * sizeof(task_t));
+  for (uint32_t i = 0; i < SLOT_CHUNK; i++) {
+    chunk[i].slot = (int32_t) (n + i);
+    chunk[i].pool = p;
+    atomic_init(&chunk[i].busy, 0);
+    atomic_init(&chunk[i].cancel_req, 0);
+  }
+  p->chunks[n / SLOT_CHUNK] = chunk;
+  /* Release: pairs with the acquire in claim_slot on a worker. */
+  atomic_store_explicit(&p->nslots, n + SLOT_CHUNK, memory_order_release);
+  PENNY_NAPI_CALL(env, napi_create_uint32(env, n + SLOT_CHUNK, &out));
+  return out;
+}
+
+/* JS thread: wake(handle). lib/ found the ring's sleepy word set after
+ * publishing a cell: clear it and wake a worker if one sleeps and none
+ * searches. A worker that goes to sleep later sets the word again. */
+static napi_value js_wake(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
+                                        NULL));
+  pool_t *p = argc < 1 ? NULL : get_pool(env, argv[0]);
+  if (p == NULL)
+    return argc < 1 ? throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
+                                 "wake(handle)") : NULL;
+  if (p->state != POOL_OPEN)
+    return NULL;
+  /* Relaxed: penny_pool_notify's SeqCst fence orders it before the look
+   * at the sleepers; a sleeper counted before that look is woken (or a
+   * searcher takes the work), one counted after sets the word anew. */
+  atomic_store_explicit(ring_sleepy(p), 0, memory_order_relaxed);
+  penny_pool_notify(p->core);
+  return NULL;
+}
+
+/* JS thread: active(handle, bool). lib/ calls it when its count of
+ * pending tasks leaves or returns to zero. */
+static napi_value js_active(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  bool active = false;
+  PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
+                                        NULL));
+  pool_t *p = argc < 2 ? NULL : get_pool(env, argv[0]);
+  if (p == NULL)
+    return argc < 2 ? throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
+                                 "active(handle, bool)") : NULL;
+  PENNY_NAPI_CALL(env, napi_get_value_bool(env, argv[1], &active));
+  if (p->state == POOL_OPEN)
+    set_active(p, active);
+  return NULL;
+}
+
+/* JS thread: message(handle, slot) -> the argument error of a task that
+ * was refused on a worker, while its slot is not yet reused. */
+static napi_value js_message(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
+                                        NULL));
+  pool_t *p = argc < 2 ? NULL : get_pool(env, argv[0]);
+  if (p == NULL)
+    return argc < 2 ? throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
+                                 "message(handle, slot)") : NULL;
+  uint32_t slot;
+  if (napi_get_value_uint32(env, argv[1], &slot) != napi_ok ||
+      slot >= atomic_load_explicit(&p->nslots, memory_order_relaxed))
+    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "no such slot");
+  task_t *t = slot_task(p, slot);
+  /* Only a worker's claim writes msg, and the slot is free until lib/
+   * reuses it; the claim's acquire/release chain orders the rest. */
+  return make_string(env, t->msg);
+}
+
 /* JS thread: strerror(code) -> the core's message for a status code. */
 static napi_value js_strerror(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -986,6 +1477,10 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     PENNY_EXPORT_(stats),
     PENNY_EXPORT_(kernels),
     PENNY_EXPORT_(strerror),
+    PENNY_EXPORT_(grow),
+    PENNY_EXPORT_(wake),
+    PENNY_EXPORT_(message),
+    PENNY_EXPORT_(active),
   };
 #undef PENNY_EXPORT_
   PENNY_NAPI_CALL(env, napi_define_properties(env, exports,
