@@ -86,7 +86,7 @@ export class Pool {
   constructor(options?: PoolOptions);
   /** Number of worker threads. */
   readonly threads: number;
-  /** The arena. Its start holds the pool's control blocks: write only
+  /** The arena. Its first 256 KiB hold the submission ring: write only
    * through views from `alloc()`. */
   readonly arena: SharedArrayBuffer;
   /** name -> kernel description; frozen. */

@@ -10,6 +10,7 @@ const ALIGN = 64;
 
 class Heap {
   constructor(start, end) {
+    this.end = end;
     this.free = start < end ? [{ offset: start, size: end - start }] : [];
     this.live = new Map(); // offset -> size
     this.used = 0;
@@ -18,11 +19,17 @@ class Heap {
 
   // Returns the offset of a block of at least `bytes`, or -1.
   alloc(bytes) {
-    const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+    const rounded = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
     const blocks = this.free;
     for (let i = 0; i < blocks.length; i++) {
       const b = blocks[i];
-      if (b.size < size) continue;
+      let size = rounded;
+      // The last block may end off a 64-byte boundary: it still serves a
+      // request that fits, whole.
+      if (b.size < size) {
+        if (b.offset + b.size !== this.end || b.size < bytes) continue;
+        size = b.size;
+      }
       const offset = b.offset;
       if (b.size === size) blocks.splice(i, 1);
       else { b.offset += size; b.size -= size; }

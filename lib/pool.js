@@ -29,6 +29,17 @@ const CELL_I32 = 16;
 const HEADER_I32 = 16;
 const SLEEPY = 0;
 
+// %TypedArray%.prototype's length getter and set(), immune to own
+// properties on a user's array.
+const TypedArrayPrototype = Object.getPrototypeOf(Int8Array.prototype);
+const taLength =
+  Object.getOwnPropertyDescriptor(TypedArrayPrototype, 'length').get;
+const taSet = TypedArrayPrototype.set;
+const taByteOffset =
+  Object.getOwnPropertyDescriptor(TypedArrayPrototype, 'byteOffset').get;
+const taByteLength =
+  Object.getOwnPropertyDescriptor(TypedArrayPrototype, 'byteLength').get;
+
 // One reusable promise executor: saves a closure per task on the hot path.
 let nextResolve;
 let nextReject;
@@ -78,6 +89,7 @@ class Pool {
   #resolves = [];       // slot -> resolve
   #rejects = [];        // slot -> reject
   #extras = [];         // slot -> Extra or undefined
+  #detached = [];       // onComplete's scratch: the batch's Extras
   #results;             // Float64Array of (slot, status, value) triples
   #ringI32;             // the ring, as int32 and as float64
   #ringF64;
@@ -205,7 +217,13 @@ class Pool {
       const extra = new Extra(this.#table[index], signal, copies);
       if (signal !== undefined) {
         const handle = this.#handle;
-        extra.onAbort = () => binding.cancel(handle, slot);
+        const extras = this.#extras;
+        // Only while this task owns the slot: user code run while a batch
+        // settles (a copy-back's setter, say) may abort a signal whose
+        // task already finished.
+        extra.onAbort = () => {
+          if (extras[slot] === extra) binding.cancel(handle, slot);
+        };
         signal.addEventListener('abort', extra.onAbort, { once: true });
       }
       this.#extras[slot] = extra;
@@ -245,8 +263,8 @@ class Pool {
         const code = TYPE_CODES.get(a.constructor);
         if (code === undefined) return false;
         meta |= code << (8 * (i + 1));
-        f64[argBase + 2 * i] = a.byteOffset;
-        f64[argBase + 2 * i + 1] = a.length;
+        f64[argBase + 2 * i] = taByteOffset.call(a);
+        f64[argBase + 2 * i + 1] = taLength.call(a);
       } else {
         if (typeof a !== 'number') return false;
         f64[argBase + 2 * i] = a;
@@ -296,11 +314,13 @@ class Pool {
         continue; // shared, or not an array at all: the binding decides
       }
       let temp;
-      const offset = this.#heap.alloc(a.byteLength);
+      const bytes = taByteLength.call(a);
+      const Type = a.constructor;
+      const offset = this.#heap.alloc(bytes);
       if (offset >= 0) {
-        temp = new a.constructor(this.arena, offset, a.length);
+        temp = new Type(this.arena, offset, bytes / Type.BYTES_PER_ELEMENT);
       } else {
-        temp = new a.constructor(new SharedArrayBuffer(a.byteLength));
+        temp = new Type(new SharedArrayBuffer(bytes));
       }
       if (copies === null) {
         copies = [];
@@ -309,7 +329,7 @@ class Pool {
       copies.push([a, temp, copyBack]);
       out[i] = temp;
       try {
-        temp.set(a);
+        taSet.call(temp, a);
       } catch (err) {
         // A view over a detached buffer: nothing to read or write back.
         this.#freeCopies(copies);
@@ -336,7 +356,19 @@ class Pool {
     const rejects = this.#rejects;
     const extras = this.#extras;
     const freeSlots = this.#freeSlots;
+    const detached = this.#detached;
     let settled = 0;
+    // First detach the batch's tasks from their signals: user code that
+    // runs while the batch settles (a patched removeEventListener, say)
+    // must not cancel a slot whose task is finished (see onAbort).
+    for (let i = 0; i < 3 * n; i += 3) {
+      const slot = r[i];
+      const extra = extras[slot];
+      if (extra !== undefined) {
+        extras[slot] = undefined;
+        detached[i / 3] = extra;
+      }
+    }
     for (let i = 0; i < 3 * n; i += 3) {
       const slot = r[i];
       const status = r[i + 1];
@@ -357,9 +389,9 @@ class Pool {
         this.#submitted--; // a bad call, not a task
       }
       freeSlots.push(slot);
-      const extra = extras[slot];
+      const extra = detached[i / 3];
       if (extra !== undefined) {
-        extras[slot] = undefined;
+        detached[i / 3] = undefined;
         this.#finish(extra, status, r[i + 2], resolve, reject, error);
       } else if (status === 1) {
         resolve(undefined);
@@ -385,10 +417,11 @@ class Pool {
     }
     if (extra.copies !== undefined) {
       for (const [original, temp, copyBack] of extra.copies) {
-        // A buffer detached meanwhile has length 0 and is skipped.
+        // A buffer detached meanwhile has length 0 and is skipped. The
+        // intrinsics keep own properties of the user's array out of it.
         if ((status === 0 || status === 1) && copyBack &&
-            original.length === temp.length) {
-          original.set(temp);
+            taLength.call(original) === taLength.call(temp)) {
+          taSet.call(original, temp);
         }
       }
       this.#freeCopies(extra.copies);

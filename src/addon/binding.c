@@ -34,6 +34,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,8 +126,7 @@ typedef struct {
 #define MAX_CHUNKS 4096   /* so at most 4M tasks in flight */
 #define MSG_MAX 200       /* an argument error found on a worker */
 
-/* The submission ring at the start of the arena's data area (after the
- * control blocks): a 64-byte header, then RING_CELLS cells of 64 bytes.
+/* The submission ring at the start of the arena: a 64-byte header, then RING_CELLS cells of 64 bytes.
  * lib/pool.js writes it; the offsets below are shared with it. */
 #define RING_CELLS 4096
 #define RING_CELL 64
@@ -187,6 +188,7 @@ struct task_s {
   _Atomic int busy;
   _Atomic int cancel_req; /* js_cancel's request, for ring tasks */
   int rejected;           /* its arguments failed the checks; msg says */
+  int reject_code;        /* PENNY_EINVAL or PENNY_ERANGE, when rejected */
   unsigned nrefs;         /* pinned views over foreign SharedArrayBuffers */
   penny_arg_t args[PENNY_MAX_ARGS];
   napi_ref refs[PENNY_MAX_ARGS];
@@ -211,7 +213,7 @@ struct pool_s {
   double *results;
   uint8_t *arena;
   size_t arena_bytes;
-  size_t heap_start;           /* bytes from `arena`; below: control */
+  size_t heap_start;           /* bytes from `arena`; below: the ring */
   entry_t *table;
   size_t table_len;
   /* Task records by slot: chunks[slot / SLOT_CHUNK]. Only the loop thread
@@ -250,7 +252,7 @@ static void task_run(penny_worker_t *w, void *arg) {
  * returns why), otherwise the task's status. */
 static int js_code(const task_t *t) {
   if (t->rejected)
-    return t->status == PENNY_EINVAL ? 2 : 3;
+    return t->reject_code == PENNY_EINVAL ? 2 : 3;
   if (t->status == 0 && t->entry->sig.result == PENNY_TYPE_NONE)
     return 1;
   return t->status;
@@ -281,10 +283,10 @@ static bool done_ring_push(pool_t *p, task_t *t) {
     c->slot = t->slot;
     c->code = js_code(t);
     c->result = t->result;
-    /* Relaxed: the release store of seq below orders it for whoever sees
-     * the completion; lib/ reuses the slot only after that. We do not
-     * touch the record again. */
-    atomic_store_explicit(&t->busy, 0, memory_order_relaxed);
+    /* Release: whoever claims the slot next (after lib/ has seen the
+     * completion, or a forged cell before that) sees the record as we
+     * left it. We do not touch the record again. */
+    atomic_store_explicit(&t->busy, 0, memory_order_release);
     /* Release: publishes the entry, and (through the joins that ended the
      * kernel) the kernel's writes, to drain's acquire load. */
     atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
@@ -536,9 +538,11 @@ static void pool_teardown(pool_t *p, unsigned destroy_flags, bool call_js,
   /* Tasks still in the ring were never taken: they settle as cancelled
    * (rejected ones keep their argument error). */
   penny_job_t *job;
-  while ((job = ring_take(p)) != NULL) {
+  /* At most one lap: another thread holding the arena could go on
+   * publishing forever. */
+  for (unsigned i = 0; i < RING_CELLS && (job = ring_take(p)) != NULL; i++) {
     task_t *t = job->data;
-    task_done(job, t->rejected ? t->status : PENNY_ECANCELED);
+    task_done(job, t->rejected ? t->reject_code : PENNY_ECANCELED);
   }
   drain(p, call_js);
   /* Whatever drain could not hand to JS (no JS at teardown) is dropped:
@@ -656,7 +660,7 @@ static int check_scalar(const entry_t *e, unsigned i, double d, task_t *t) {
   static const double hi[] = { 0, 127, 255, 32767, 65535, 2147483647.0,
                                4294967295.0 };
   if (pa->type <= PENNY_U32) {
-    if (d != d || d != (double) (long long) d)
+    if (!isfinite(d) || d != trunc(d)) /* as Number.isInteger */
       return arg_error(t, PENNY_EINVAL,
                        "%s: parameter '%s' must be an integer (%s), got %g",
                        e->sig.name, pa->name, penny__type_name(pa->type), d);
@@ -684,15 +688,19 @@ static int check_array(pool_t *p, const entry_t *e, unsigned i, int type,
                      penny__type_name(pa->type),
                      type ? array_names[type] : "Uint8ClampedArray");
   uint8_t *d = data;
+  if (length > SIZE_MAX / elem_size[type])
+    return arg_error(t, PENNY_ERANGE, "%s: parameter '%s' is too long",
+                     e->sig.name, pa->name);
   size_t bytes = length * elem_size[type];
   *in_arena = length > 0 && d >= p->arena && d < p->arena + p->arena_bytes;
   /* Views over the arena are pinned by the pool's own reference, but must
-   * stay out of its control blocks and its ring. */
+   * stay out of its ring. */
   if (*in_arena && (d < p->arena + p->heap_start ||
                     bytes > (size_t) (p->arena + p->arena_bytes - d)))
     return arg_error(t, PENNY_ERANGE,
                      "%s: parameter '%s' overlaps the arena's reserved "
-                     "control region; use pool.alloc()", e->sig.name,
+                     "start (the submission ring); use pool.alloc()",
+                     e->sig.name,
                      pa->name);
   t->args[i].data = data;
   t->args[i].length = length;
@@ -807,7 +815,7 @@ static _Atomic int32_t *ring_sleepy(pool_t *p) {
  * promise rejects through the usual completion path. */
 static void task_reject(penny_worker_t *w, void *arg) {
   task_t *t = arg;
-  penny_fail(w, t->status);
+  penny_fail(w, t->reject_code);
 }
 
 /* Checks a cell copied out of the ring against the kernel's signature. */
@@ -835,7 +843,7 @@ static int check_cell(pool_t *p, const ring_cell_t *c, task_t *t) {
        * conversion below can wrap. */
       if (!(off >= 0 && off <= (double) p->arena_bytes &&
             off == (double) (size_t) off && (size_t) off % size == 0 &&
-            len >= 0 && len <= (double) p->arena_bytes &&
+            len >= 0 && len * (double) size <= (double) p->arena_bytes - off &&
             len == (double) (size_t) len))
         return arg_error(t, PENNY_ERANGE,
                          "%s: parameter '%s' is not a view inside the arena",
@@ -873,7 +881,18 @@ static penny_job_t *ring_take(void *ctx) {
       if (dif < 0)
         return NULL; /* empty */
       if (dif > 0) {
-        pos = atomic_load_explicit(&p->ring_head, memory_order_relaxed);
+        /* Another consumer took this cell: its CAS moved the head, which
+         * our acquire of seq makes visible. An unmoved head means a seq
+         * that no lap of the producer wrote: JS scribbled on the ring.
+         * Give up rather than spin on it. */
+        uint64_t head = atomic_load_explicit(&p->ring_head,
+                                             memory_order_relaxed);
+        if (head == pos) {
+          atomic_fetch_add_explicit(&p->ring_invalid, 1,
+                                    memory_order_relaxed);
+          return NULL;
+        }
+        pos = head;
         continue;
       }
       /* Relaxed: the CAS only claims the cell; seq carried the data. */
@@ -903,7 +922,7 @@ static penny_job_t *ring_take(void *ctx) {
     penny_job_reset(&t->job);
     if (rc != 0) {
       t->rejected = 1;
-      t->status = rc;
+      t->reject_code = rc;
       t->job.fn = task_reject;
       return &t->job;
     }
@@ -982,28 +1001,23 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
                       "onComplete must be a function");
 
-  /* The pool's control blocks go at the start of the arena, 64-byte
-   * aligned; the heap that pool.alloc() manages follows them. */
+  /* The arena starts with the submission ring, 64-byte aligned; the heap
+   * that pool.alloc() manages follows it. The core's own control blocks
+   * (workers, deques, injector) hold pointers, to frames and to code, so
+   * they stay in C memory: a stray JS write into the arena can make a
+   * task fail, never make a worker jump. */
   penny_pool_options_t opts;
   memset(&opts, 0, sizeof(opts));
   opts.threads = threads;
   opts.injector_capacity = 1u << 14;
-  size_t mem_size;
-  int rc = penny_pool_mem_size(&opts, &mem_size);
-  if (rc != 0)
-    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "%s",
-                      penny_strerror(rc));
   uintptr_t base = (uintptr_t) data;
-  size_t ctrl = (size_t) (((base + 63) & ~(uintptr_t) 63) - base);
-  size_t ring_start = (ctrl + mem_size + 63) & ~(size_t) 63;
+  size_t ring_start = (size_t) (((base + 63) & ~(uintptr_t) 63) - base);
   size_t heap_start = ring_start + RING_BYTES;
   if (heap_start + 64 > length)
     return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
-                      "arenaBytes must be at least %zu for %u threads "
-                      "(control blocks plus some heap), got %zu",
-                      heap_start + 64, threads, length);
-  opts.mem = (uint8_t *) data + ctrl;
-  opts.mem_size = mem_size;
+                      "arenaBytes must be at least %zu (the submission ring "
+                      "plus some heap), got %zu", heap_start + 64, length);
+  int rc;
 
   pool_t *p = calloc(1, sizeof(*p));
   if (p == NULL)
@@ -1052,6 +1066,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
                               &name) != napi_ok ||
       napi_async_init(env, NULL, name, &p->actx) != napi_ok) {
     throw_last_error(env, "create");
+    free(p->done);
     free(p->table);
     free(p);
     return NULL;
@@ -1063,6 +1078,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   rc = penny_pool_create(&p->core, &opts);
   if (rc != 0) {
     PENNY_NAPI_CALL_FATAL(napi_async_destroy(env, p->actx));
+    free(p->done);
     free(p->table);
     free(p);
     return throw_code(env, ERR_PLAIN, "ERR_PENNY_RANGE",
@@ -1199,6 +1215,10 @@ static napi_value js_cancel(napi_env env, napi_callback_info info) {
    * below finds a stale state and the request catches the task. */
   p->cancel_sent[slot] = 1;
   atomic_store_explicit(&t->cancel_req, 1, memory_order_seq_cst);
+  /* SeqCst fence: keeps the loads below (busy, and the job state inside
+   * penny_job_cancel) after the store above, the other half of the
+   * store-then-load pairing with ring_take. */
+  atomic_thread_fence(memory_order_seq_cst);
   if (atomic_load_explicit(&t->busy, memory_order_relaxed))
     (void) penny_job_cancel(&t->job); /* any outcome is fine */
   return NULL;

@@ -122,14 +122,19 @@ describe('new Pool(options)', () => {
       }), RangeError, RANGE);
     });
 
-  it('needs a larger arena for more threads (control blocks)', () => {
-    // Find a size that fits 1 thread, then show it is too small for 1024.
+  it('refuses an arena too small for its reserved start (the ring)', () => {
     const one = make({ threads: 1, arenaBytes: 1 * MiB });
     const heapStart = one.arena.byteLength - one.stats().heapBytes;
-    assert.ok(heapStart > 0, 'the control region is at the arena start');
+    assert.ok(heapStart > 0, 'the ring is at the arena start');
+    // The reserved start does not grow with the thread count: the core's
+    // control blocks live outside the arena.
+    const four = make({ threads: 4, arenaBytes: 1 * MiB });
+    const heapStart4 = four.arena.byteLength - four.stats().heapBytes;
+    assert.ok(Math.abs(heapStart4 - heapStart) < 128,
+      `${heapStart4} vs ${heapStart}: only alignment may differ`);
     assertThrowsPenny(() => new penny.Pool({
-      threads: 1024, arenaBytes: heapStart + 4096,
-    }), RangeError, RANGE);
+      threads: 1, arenaBytes: heapStart,
+    }), RangeError, RANGE, /arenaBytes must be at least/);
   });
 
   it('still constructs working pools after failed constructions', async () => {
@@ -270,7 +275,7 @@ describe('pool.alloc / pool.free', () => {
   });
   afterEach(() => pool.close());
 
-  it('returns views of every type inside the arena, outside the control region',
+  it('returns views of every type inside the arena, outside the reserved start',
     () => {
       const { heapBytes } = pool.stats();
       const heapStart = pool.arena.byteLength - heapBytes;
@@ -280,7 +285,7 @@ describe('pool.alloc / pool.free', () => {
         assert.ok(v instanceof Type);
         assert.equal(v.length, 10);
         assert.equal(v.buffer, pool.arena);
-        assert.ok(v.byteOffset >= heapStart, 'outside the control region');
+        assert.ok(v.byteOffset >= heapStart, 'outside the reserved start');
         assert.equal(v.byteOffset % Type.BYTES_PER_ELEMENT, 0);
         views.push(v);
       }
@@ -554,7 +559,7 @@ describe('pool.run() errors', () => {
         }
       });
 
-    it('a view over the arena control region: RangeError ERR_PENNY_RANGE',
+    it('a view over the reserved start of the arena: RangeError ERR_PENNY_RANGE',
       async () => {
         const heapStart = pool.arena.byteLength - pool.stats().heapBytes;
         const whole = new Float64Array(pool.arena);
@@ -564,7 +569,7 @@ describe('pool.run() errors', () => {
           /\bx\b/);
         await check(() => pool.run('fill', [new Uint8Array(pool.arena, 0, 1),
           255]), RangeError, RANGE);
-        // Straddling the boundary between control region and heap.
+        // Straddling the boundary between the reserved start and the heap.
         await check(() => pool.run('fill',
           [new Uint8Array(pool.arena, heapStart - 1, 2), 7]), RangeError,
         RANGE);

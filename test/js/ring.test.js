@@ -66,7 +66,7 @@ describe('submission ring', () => {
       // A view over the arena's reserved start: ring-eligible, refused.
       await assertRunRejects(
         () => pool.run('sum', [new Float64Array(pool.arena, 0, 8)]),
-        RangeError, 'ERR_PENNY_RANGE', /reserved control region/);
+        RangeError, 'ERR_PENNY_RANGE', /reserved start/);
       assert.equal(pool.stats().submitted, before, 'bad calls are not tasks');
       assert.equal(await pool.run('fib', [10]), 55);
     });
