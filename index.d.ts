@@ -86,7 +86,8 @@ export class Pool {
   constructor(options?: PoolOptions);
   /** Number of worker threads. */
   readonly threads: number;
-  /** The arena. Its first 256 KiB hold the submission ring: write only
+  /** The arena. Its first sixteenth (at most 1 MiB) holds the submission
+   * ring: write only
    * through views from `alloc()`. */
   readonly arena: SharedArrayBuffer;
   /** name -> kernel description; frozen. */

@@ -126,12 +126,14 @@ typedef struct {
 #define MAX_CHUNKS 4096   /* so at most 4M tasks in flight */
 #define MSG_MAX 200       /* an argument error found on a worker */
 
-/* The submission ring at the start of the arena: a 64-byte header, then RING_CELLS cells of 64 bytes.
+/* The submission ring at the start of the arena: a 64-byte header, then a
+ * power of two of 64-byte cells, a sixteenth of the arena up to
+ * RING_CELLS_MAX (a 20,000-task burst then fits in the 64 MiB default).
  * lib/pool.js writes it; the offsets below are shared with it. */
-#define RING_CELLS 4096
+#define RING_CELLS_MIN 256
+#define RING_CELLS_MAX 16384
 #define RING_CELL 64
 #define RING_ARGS 3
-#define RING_BYTES (64 + RING_CELLS * RING_CELL)
 
 /* One cell, as JS lays it out. `seq` is Vyukov's turn counter (int32,
  * wrapping): pos means free for the producer's lap `pos`, pos + 1 means
@@ -222,6 +224,7 @@ struct pool_s {
   _Atomic uint32_t nslots;
   /* The ring: JS produces, workers (and teardown) consume. */
   uint8_t *ring;               /* in the arena */
+  uint32_t ring_cells;         /* a power of two */
   _Atomic uint64_t ring_head;  /* next cell to consume */
   _Atomic uint64_t ring_invalid; /* cells refused: bad slot or busy */
   bool active;                 /* lib/ has tasks pending (ref/unref) */
@@ -540,7 +543,8 @@ static void pool_teardown(pool_t *p, unsigned destroy_flags, bool call_js,
   penny_job_t *job;
   /* At most one lap: another thread holding the arena could go on
    * publishing forever. */
-  for (unsigned i = 0; i < RING_CELLS && (job = ring_take(p)) != NULL; i++) {
+  for (unsigned i = 0; i < p->ring_cells && (job = ring_take(p)) != NULL;
+       i++) {
     task_t *t = job->data;
     task_done(job, t->rejected ? t->reject_code : PENNY_ECANCELED);
   }
@@ -804,7 +808,7 @@ static bool convert_scalar(napi_env env, const entry_t *e, unsigned i,
 
 static ring_cell_t *ring_cell(pool_t *p, uint64_t pos) {
   return (ring_cell_t *) (void *) (p->ring + 64 +
-                                   (pos % RING_CELLS) * RING_CELL);
+                                   (pos & (p->ring_cells - 1)) * RING_CELL);
 }
 
 static _Atomic int32_t *ring_sleepy(pool_t *p) {
@@ -906,7 +910,7 @@ static penny_job_t *ring_take(void *ctx) {
     /* Release: our copy is taken before lib/ reuses the cell a lap later
      * (it checks seq with Atomics.load). */
     atomic_store_explicit((_Atomic int32_t *) &cell->seq,
-                          (int32_t) (uint32_t) (pos + RING_CELLS),
+                          (int32_t) (uint32_t) (pos + p->ring_cells),
                           memory_order_release);
     task_t *t = claim_slot(p, c.slot);
     if (t == NULL) {
@@ -1012,7 +1016,11 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   opts.injector_capacity = 1u << 14;
   uintptr_t base = (uintptr_t) data;
   size_t ring_start = (size_t) (((base + 63) & ~(uintptr_t) 63) - base);
-  size_t heap_start = ring_start + RING_BYTES;
+  uint32_t cells = RING_CELLS_MIN;
+  while (cells < RING_CELLS_MAX &&
+         (size_t) cells * 2 * RING_CELL * 16 <= length)
+    cells *= 2;
+  size_t heap_start = ring_start + 64 + (size_t) cells * RING_CELL;
   if (heap_start + 64 > length)
     return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
                       "arenaBytes must be at least %zu (the submission ring "
@@ -1029,7 +1037,8 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   p->ring = (uint8_t *) data + ring_start;
   /* Cell i is free for the producer's lap at position i. */
   memset(p->ring, 0, 64);
-  for (uint64_t i = 0; i < RING_CELLS; i++)
+  p->ring_cells = cells;
+  for (uint64_t i = 0; i < cells; i++)
     ring_cell(p, i)->seq = (int32_t) i;
   atomic_init(&p->ring_head, 0);
   atomic_init(&p->ring_invalid, 0);
@@ -1110,16 +1119,16 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
                                   NULL));
   PENNY_NAPI_CALL_FATAL(napi_type_tag_object(env, handle, &pool_tag));
 
-  napi_value out, heap, ring, cells;
+  napi_value out, heap, ring, ncells;
   PENNY_NAPI_CALL(env, napi_create_array_with_length(env, 5, &out));
   PENNY_NAPI_CALL(env, napi_create_double(env, (double) heap_start, &heap));
   PENNY_NAPI_CALL(env, napi_create_double(env, (double) ring_start, &ring));
-  PENNY_NAPI_CALL(env, napi_create_uint32(env, RING_CELLS, &cells));
+  PENNY_NAPI_CALL(env, napi_create_uint32(env, p->ring_cells, &ncells));
   PENNY_NAPI_CALL(env, napi_set_element(env, out, 0, handle));
   PENNY_NAPI_CALL(env, napi_set_element(env, out, 1, heap));
   PENNY_NAPI_CALL(env, napi_set_element(env, out, 2, results));
   PENNY_NAPI_CALL(env, napi_set_element(env, out, 3, ring));
-  PENNY_NAPI_CALL(env, napi_set_element(env, out, 4, cells));
+  PENNY_NAPI_CALL(env, napi_set_element(env, out, 4, ncells));
   return out;
 }
 

@@ -109,7 +109,7 @@ describe('new Pool(options)', () => {
   });
 
   it('throws RangeError ERR_PENNY_RANGE for a bad arenaBytes value', () => {
-    for (const bad of [-1, 1.5, NaN, Infinity, 0, 64, 1024, 64 * 1024]) {
+    for (const bad of [-1, 1.5, NaN, Infinity, 0, 64, 1024, 16 * 1024]) {
       assertThrowsPenny(() => new penny.Pool({ threads: 1, arenaBytes: bad }),
         RangeError, RANGE);
     }
@@ -132,9 +132,13 @@ describe('new Pool(options)', () => {
     const heapStart4 = four.arena.byteLength - four.stats().heapBytes;
     assert.ok(Math.abs(heapStart4 - heapStart) < 128,
       `${heapStart4} vs ${heapStart}: only alignment may differ`);
+    // The ring scales with the arena down to 256 cells (16 KiB): below
+    // that there is no room for it and a heap.
     assertThrowsPenny(() => new penny.Pool({
-      threads: 1, arenaBytes: heapStart,
+      threads: 1, arenaBytes: 16 * 1024,
     }), RangeError, RANGE, /arenaBytes must be at least/);
+    const small = make({ threads: 1, arenaBytes: 64 * 1024 });
+    assert.ok(small.stats().heapBytes > 0);
   });
 
   it('still constructs working pools after failed constructions', async () => {

@@ -10,14 +10,18 @@ const assert = require('node:assert/strict');
 const penny = require('../..');
 const { MiB, assertRunRejects } = require('./fixtures/common');
 
-// Layout shared with src/addon/binding.c (RING_BYTES): the ring sits just
-// below the heap.
-const RING_CELLS = 4096;
-const RING_BYTES = 64 + RING_CELLS * 64;
+// Layout shared with src/addon/binding.c: the ring (a 64-byte header and
+// a power of two of 64-byte cells, a sixteenth of the arena) sits just
+// below the heap, after at most 63 bytes of alignment.
+const ringCells = (pool) => {
+  const reserved = pool.arena.byteLength - pool.stats().heapBytes;
+  return 2 ** Math.floor(Math.log2((reserved - 64) / 64));
+};
 
 function ringView(pool) {
   const heapStart = pool.arena.byteLength - pool.stats().heapBytes;
-  return new Int32Array(pool.arena, heapStart - RING_BYTES, RING_BYTES / 4);
+  const bytes = 64 + ringCells(pool) * 64;
+  return new Int32Array(pool.arena, heapStart - bytes, bytes / 4);
 }
 
 describe('submission ring', () => {
@@ -32,7 +36,7 @@ describe('submission ring', () => {
       pool = new penny.Pool({ threads: 1, arenaBytes: 4 * MiB });
       // The only worker spins while 3 ring-fulls of tasks queue up.
       const blocker = pool.run('spin', [200000]);
-      const n = 3 * RING_CELLS;
+      const n = 3 * ringCells(pool);
       const x = pool.alloc(Float64Array, 4);
       x.fill(1);
       const settled = new Uint8Array(n);
@@ -110,7 +114,7 @@ describe('submission ring', () => {
     // kernels and argument descriptions, then garbage everywhere else.
     let seed = 12345;
     const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0);
-    for (let cell = 0; cell < RING_CELLS; cell++) {
+    for (let cell = 0; cell < ringCells(pool); cell++) {
       const b = 16 + cell * 16;
       for (let k = 1; k < 16; k++) ring[b + k] = rand() | 0;
     }
