@@ -601,6 +601,20 @@ static pool_t *get_pool(napi_env env, napi_value v) {
   return data;
 }
 
+/* The common start of every entry point that takes a pool handle first:
+ * reads `want` arguments into argv (the handle is argv[0]) and unwraps the
+ * pool. NULL, with an exception pending, when a call does not fit `usage`. */
+static pool_t *pool_args(napi_env env, napi_callback_info info, size_t want,
+                         napi_value *argv, const char *usage) {
+  size_t argc = want;
+  PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < want) {
+    throw_code(env, ERR_TYPE, "ERR_PENNY_ARG", "%s", usage);
+    return NULL;
+  }
+  return get_pool(env, argv[0]);
+}
+
 static const char *typeof_name(napi_env env, napi_value v) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok)
@@ -1198,13 +1212,8 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
  * arrives through onComplete, after the workers are done with its
  * buffers. */
 static napi_value js_cancel(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
-                                        NULL));
-  if (argc < 2)
-    return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG", "cancel(handle, slot)");
-  pool_t *p = get_pool(env, argv[0]);
+  pool_t *p = pool_args(env, info, 2, argv, "cancel(handle, slot)");
   if (p == NULL)
     return NULL;
   int32_t slot = -1;
@@ -1237,13 +1246,8 @@ static napi_value js_cancel(napi_env env, napi_callback_info info) {
  * their completions to onComplete, stops the threads. lib/ calls it once
  * nothing is pending, so it does not block the loop. */
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
-                                        NULL));
-  if (argc < 1)
-    return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG", "close(handle)");
-  pool_t *p = get_pool(env, argv[0]);
+  pool_t *p = pool_args(env, info, 1, argv, "close(handle)");
   if (p == NULL)
     return NULL;
   if (p->draining)
@@ -1262,13 +1266,8 @@ static bool set_number(napi_env env, napi_value obj, const char *key,
 
 /* JS thread: stats(handle) -> counters. */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
-                                        NULL));
-  if (argc < 1)
-    return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG", "stats(handle)");
-  pool_t *p = get_pool(env, argv[0]);
+  pool_t *p = pool_args(env, info, 1, argv, "stats(handle)");
   if (p == NULL)
     return NULL;
   penny_stats_t s;
@@ -1301,13 +1300,8 @@ static napi_value make_string(napi_env env, const char *s) {
 
 /* JS thread: kernels(handle) -> [{ name, signature, result, params }] */
 static napi_value js_kernels(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
-                                        NULL));
-  if (argc < 1)
-    return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG", "kernels(handle)");
-  pool_t *p = get_pool(env, argv[0]);
+  pool_t *p = pool_args(env, info, 1, argv, "kernels(handle)");
   if (p == NULL)
     return NULL;
   static const char *const dirs[] = { NULL, "in", "out", "inout" };
@@ -1356,14 +1350,10 @@ static napi_value js_kernels(napi_env env, napi_callback_info info) {
 /* JS thread: grow(handle) -> the new number of task slots. lib/ calls it
  * when it runs out of free slots. */
 static napi_value js_grow(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1], out;
-  PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
-                                        NULL));
-  pool_t *p = argc < 1 ? NULL : get_pool(env, argv[0]);
+  pool_t *p = pool_args(env, info, 1, argv, "grow(handle)");
   if (p == NULL)
-    return argc < 1 ? throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
-                                 "grow(handle)") : NULL;
+    return NULL;
   uint32_t n = atomic_load_explicit(&p->nslots, memory_order_relaxed);
   if (n / SLOT_CHUNK >= MAX_CHUNKS)
     return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
@@ -1395,14 +1385,10 @@ static napi_value js_grow(napi_env env, napi_callback_info info) {
  * publishing a cell: clear it and wake a worker if one sleeps and none
  * searches. A worker that goes to sleep later sets the word again. */
 static napi_value js_wake(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
-                                        NULL));
-  pool_t *p = argc < 1 ? NULL : get_pool(env, argv[0]);
+  pool_t *p = pool_args(env, info, 1, argv, "wake(handle)");
   if (p == NULL)
-    return argc < 1 ? throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
-                                 "wake(handle)") : NULL;
+    return NULL;
   if (p->state != POOL_OPEN)
     return NULL;
   /* Relaxed: penny_pool_notify's SeqCst fence orders it before the look
@@ -1416,15 +1402,11 @@ static napi_value js_wake(napi_env env, napi_callback_info info) {
 /* JS thread: active(handle, bool). lib/ calls it when its count of
  * pending tasks leaves or returns to zero. */
 static napi_value js_active(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
   bool active = false;
-  PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
-                                        NULL));
-  pool_t *p = argc < 2 ? NULL : get_pool(env, argv[0]);
+  pool_t *p = pool_args(env, info, 2, argv, "active(handle, bool)");
   if (p == NULL)
-    return argc < 2 ? throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
-                                 "active(handle, bool)") : NULL;
+    return NULL;
   PENNY_NAPI_CALL(env, napi_get_value_bool(env, argv[1], &active));
   if (p->state == POOL_OPEN)
     set_active(p, active);
@@ -1434,14 +1416,10 @@ static napi_value js_active(napi_env env, napi_callback_info info) {
 /* JS thread: message(handle, slot) -> the argument error of a task that
  * was refused on a worker, while its slot is not yet reused. */
 static napi_value js_message(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
-                                        NULL));
-  pool_t *p = argc < 2 ? NULL : get_pool(env, argv[0]);
+  pool_t *p = pool_args(env, info, 2, argv, "message(handle, slot)");
   if (p == NULL)
-    return argc < 2 ? throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
-                                 "message(handle, slot)") : NULL;
+    return NULL;
   uint32_t slot;
   if (napi_get_value_uint32(env, argv[1], &slot) != napi_ok ||
       slot >= atomic_load_explicit(&p->nslots, memory_order_relaxed))
