@@ -41,11 +41,23 @@ const taByteLength =
   Object.getOwnPropertyDescriptor(TypedArrayPrototype, 'byteLength').get;
 
 // One reusable promise executor: saves a closure per task on the hot path.
+// Only the resolve function is kept for a pending task; the reject
+// function dies young, which spares the garbage collector a copy of it per
+// task in flight. A task that fails resolves its promise with a thenable
+// that rejects (one microtask later), which rejects the promise.
 let nextResolve;
-let nextReject;
-function capture(resolve, reject) {
+function capture(resolve) {
   nextResolve = resolve;
-  nextReject = reject;
+}
+
+class Rejection {
+  constructor(error) {
+    this.error = error;
+  }
+
+  then(resolve, reject) {
+    reject(this.error);
+  }
 }
 
 function checkInteger(name, value, min, max) {
@@ -86,8 +98,7 @@ class Pool {
   #table = [];          // index -> { index, name, signature, params, ... }
   #byName = new Map();  // name -> index
   #arrayParams = [];    // index -> [[paramIndex, copyBack], ...] or null
-  #resolves = [];       // slot -> resolve
-  #rejects = [];        // slot -> reject
+  #resolves = [];       // slot -> the task promise's resolve function
   #extras = [];         // slot -> Extra or undefined
   #detached = [];       // onComplete's scratch: the batch's Extras
   #results;             // Float64Array of (slot, status, value) triples
@@ -210,7 +221,6 @@ class Pool {
 
     const promise = new Promise(capture);
     this.#resolves[slot] = nextResolve;
-    this.#rejects[slot] = nextReject;
     this.#submitted++;
     if (this.#pending++ === 0) binding.active(this.#handle, true);
     if (signal !== undefined || copies !== undefined) {
@@ -353,7 +363,6 @@ class Pool {
   #onComplete = (n) => {
     const r = this.#results;
     const resolves = this.#resolves;
-    const rejects = this.#rejects;
     const extras = this.#extras;
     const freeSlots = this.#freeSlots;
     const detached = this.#detached;
@@ -378,9 +387,7 @@ class Pool {
       // already free.
       if (resolve === undefined) continue;
       settled++;
-      const reject = rejects[slot];
       resolves[slot] = undefined;
-      rejects[slot] = undefined;
       let error;
       if (status === 2 || status === 3) {
         // Refused on a worker: read the message before the slot is reused.
@@ -392,13 +399,13 @@ class Pool {
       const extra = detached[i / 3];
       if (extra !== undefined) {
         detached[i / 3] = undefined;
-        this.#finish(extra, status, r[i + 2], resolve, reject, error);
+        this.#finish(extra, status, r[i + 2], resolve, error);
       } else if (status === 1) {
         resolve(undefined);
       } else if (status === 0) {
         resolve(r[i + 2]);
       } else {
-        reject(error ?? this.#failure(undefined, status));
+        resolve(new Rejection(error ?? this.#failure(undefined, status)));
       }
     }
     this.#pending -= settled;
@@ -411,7 +418,7 @@ class Pool {
     }
   };
 
-  #finish(extra, status, value, resolve, reject, error) {
+  #finish(extra, status, value, resolve, error) {
     if (extra.signal !== undefined) {
       extra.signal.removeEventListener('abort', extra.onAbort);
     }
@@ -428,7 +435,7 @@ class Pool {
     }
     if (status === 1) resolve(undefined);
     else if (status === 0) resolve(value);
-    else reject(error ?? this.#failure(extra, status));
+    else resolve(new Rejection(error ?? this.#failure(extra, status)));
   }
 
   #failure(extra, status) {
