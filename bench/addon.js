@@ -25,7 +25,7 @@ const opt = (name, dflt) => {
   return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
 };
 const quick = args.includes('--quick');
-const reps = Number(opt('--reps', quick ? 3 : 9));
+const reps = Number(opt('--reps', quick ? 3 : 15));
 const jsonPath = opt('--json', path.join(__dirname, '..', 'build', 'bench',
   'addon.json'));
 const BURST = 20000;
