@@ -69,6 +69,14 @@
 #define PENNY_STR_(x) PENNY_STR2_(x)
 #define PENNY_STR2_(x) #x
 
+/* A throw fails only when an exception is already pending, which then
+ * propagates instead; anything else is a broken invariant. */
+static void check_throw(napi_status st) {
+  if (st != napi_ok && st != napi_pending_exception)
+    napi_fatal_error("penny", NAPI_AUTO_LENGTH, "could not throw",
+                     NAPI_AUTO_LENGTH);
+}
+
 static void throw_last_error(napi_env env, const char *call) {
   bool pending = false;
   if (napi_is_exception_pending(env, &pending) == napi_ok && pending)
@@ -80,7 +88,7 @@ static void throw_last_error(napi_env env, const char *call) {
   char buf[256];
   snprintf(buf, sizeof(buf), "%s failed: %s", call,
            msg ? msg : "unknown Node-API error");
-  napi_throw_error(env, NULL, buf);
+  check_throw(napi_throw_error(env, NULL, buf));
 }
 
 /* Throws a TypeError, RangeError or Error with a `code`. Returns NULL so
@@ -99,11 +107,11 @@ static napi_value throw_code(napi_env env, err_class_t cls, const char *code,
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   if (cls == ERR_TYPE)
-    napi_throw_type_error(env, code, msg);
+    check_throw(napi_throw_type_error(env, code, msg));
   else if (cls == ERR_RANGE)
-    napi_throw_range_error(env, code, msg);
+    check_throw(napi_throw_range_error(env, code, msg));
   else
-    napi_throw_error(env, code, msg);
+    check_throw(napi_throw_error(env, code, msg));
   return NULL;
 }
 
