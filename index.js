@@ -14,7 +14,16 @@ function getDefaultPool() {
 }
 
 function run(kernel, args, options) {
-  return getDefaultPool().run(kernel, args, options);
+  let pool;
+  try {
+    pool = getDefaultPool();
+  } catch (err) {
+    return Promise.reject(err); // like pool.run, never throws
+  }
+  return pool.run(kernel, args, options);
 }
 
-module.exports = { Pool, run, defaultPool: getDefaultPool };
+const penny = { Pool, run, defaultPool: getDefaultPool };
+// For TypeScript's `import penny from 'penny'` compiled to CommonJS.
+penny.default = penny;
+module.exports = penny;

@@ -84,11 +84,21 @@ function describeKernel(index, k) {
 
 // Per-task extras, only for tasks with a signal or copied arguments.
 class Extra {
-  constructor(kernel, signal, copies) {
+  constructor(kernel, slot, signal, copies) {
     this.kernel = kernel;
+    this.slot = slot;
     this.signal = signal;
-    this.onAbort = undefined;
     this.copies = copies; // [original, temporary, copyBack] triples
+  }
+}
+
+// The tasks in flight under one AbortSignal, with the one listener that
+// cancels them all: a signal shared by many tasks carries one listener
+// per pool, not one per task.
+class SignalTasks {
+  constructor(tasks, listener) {
+    this.tasks = tasks;
+    this.listener = listener;
   }
 }
 
@@ -101,6 +111,7 @@ class Pool {
   #resolves = [];       // slot -> the task promise's resolve function
   #extras = [];         // slot -> Extra or undefined
   #detached = [];       // onComplete's scratch: the batch's Extras
+  #signals = new Map(); // AbortSignal -> SignalTasks, while tasks use it
   #results;             // Float64Array of (slot, status, value) triples
   #ringI32;             // the ring, as int32 and as float64
   #ringF64;
@@ -119,7 +130,8 @@ class Pool {
     if (options === null || typeof options !== 'object') {
       throw argError(`options must be an object, got ${describe(options)}`);
     }
-    const threads = options.threads ?? os.availableParallelism();
+    const threads = options.threads ??
+      Math.min(os.availableParallelism(), MAX_THREADS);
     checkInteger('threads', threads, 1, MAX_THREADS);
     const arenaBytes = options.arenaBytes ?? DEFAULT_ARENA_BYTES;
     checkInteger('arenaBytes', arenaBytes, 0, Number.MAX_SAFE_INTEGER);
@@ -224,21 +236,42 @@ class Pool {
     this.#submitted++;
     if (this.#pending++ === 0) binding.active(this.#handle, true);
     if (signal !== undefined || copies !== undefined) {
-      const extra = new Extra(this.#table[index], signal, copies);
-      if (signal !== undefined) {
-        const handle = this.#handle;
-        const extras = this.#extras;
-        // Only while this task owns the slot: user code run while a batch
-        // settles (a copy-back's setter, say) may abort a signal whose
-        // task already finished.
-        extra.onAbort = () => {
-          if (extras[slot] === extra) binding.cancel(handle, slot);
-        };
-        signal.addEventListener('abort', extra.onAbort, { once: true });
-      }
+      const extra = new Extra(this.#table[index], slot, signal, copies);
+      if (signal !== undefined) this.#watch(signal, extra);
       this.#extras[slot] = extra;
     }
     return promise;
+  }
+
+  #watch(signal, extra) {
+    let entry = this.#signals.get(signal);
+    if (entry === undefined) {
+      const tasks = new Set();
+      const handle = this.#handle;
+      const extras = this.#extras;
+      // Only tasks that still own their slot: user code run while a batch
+      // settles (a copy-back's setter, say) may abort a signal whose task
+      // has already finished.
+      const listener = () => {
+        for (const e of tasks) {
+          if (extras[e.slot] === e) binding.cancel(handle, e.slot);
+        }
+      };
+      entry = new SignalTasks(tasks, listener);
+      this.#signals.set(signal, entry);
+      signal.addEventListener('abort', listener, { once: true });
+    }
+    entry.tasks.add(extra);
+  }
+
+  #unwatch(signal, extra) {
+    const entry = this.#signals.get(signal);
+    if (entry === undefined) return;
+    entry.tasks.delete(extra);
+    if (entry.tasks.size === 0) {
+      this.#signals.delete(signal);
+      signal.removeEventListener('abort', entry.listener);
+    }
   }
 
   // Adds slots to the free list; returns one of them.
@@ -369,7 +402,7 @@ class Pool {
     let settled = 0;
     // First detach the batch's tasks from their signals: user code that
     // runs while the batch settles (a patched removeEventListener, say)
-    // must not cancel a slot whose task is finished (see onAbort).
+    // must not cancel a slot whose task is finished (see #watch).
     for (let i = 0; i < 3 * n; i += 3) {
       const slot = r[i];
       const extra = extras[slot];
@@ -419,9 +452,7 @@ class Pool {
   };
 
   #finish(extra, status, value, resolve, error) {
-    if (extra.signal !== undefined) {
-      extra.signal.removeEventListener('abort', extra.onAbort);
-    }
+    if (extra.signal !== undefined) this.#unwatch(extra.signal, extra);
     if (extra.copies !== undefined) {
       for (const [original, temp, copyBack] of extra.copies) {
         // A buffer detached meanwhile has length 0 and is skipped. The

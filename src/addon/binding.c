@@ -625,8 +625,12 @@ static pool_t *pool_args(napi_env env, napi_callback_info info, size_t want,
 
 static const char *typeof_name(napi_env env, napi_value v) {
   napi_valuetype t;
+  bool is_array = false;
   if (napi_typeof(env, v, &t) != napi_ok)
     return "a value";
+  if (t == napi_object && napi_is_array(env, v, &is_array) == napi_ok &&
+      is_array)
+    return "an array";
   switch (t) {
   case napi_undefined: return "undefined";
   case napi_null: return "null";
@@ -680,20 +684,34 @@ static int arg_error(task_t *t, int code, const char *fmt, ...) {
   return code;
 }
 
+/* A number as JavaScript prints it, for messages: NaN and Infinity rather
+ * than C's nan and inf, and integers without an exponent. */
+static const char *js_number(double d, char *buf, size_t size) {
+  if (d != d)
+    return "NaN";
+  if (isinf(d))
+    return d > 0 ? "Infinity" : "-Infinity";
+  snprintf(buf, size, "%.17g", d);
+  return buf;
+}
+
 static int check_scalar(const entry_t *e, unsigned i, double d, task_t *t) {
   const penny__param_t *pa = &e->sig.params[i];
   static const double lo[] = { 0, -128, 0, -32768, 0, -2147483648.0, 0 };
   static const double hi[] = { 0, 127, 255, 32767, 65535, 2147483647.0,
                                4294967295.0 };
   if (pa->type <= PENNY_U32) {
+    char num[32];
     if (!isfinite(d) || d != trunc(d)) /* as Number.isInteger */
       return arg_error(t, PENNY_EINVAL,
-                       "%s: parameter '%s' must be an integer (%s), got %g",
-                       e->sig.name, pa->name, penny__type_name(pa->type), d);
+                       "%s: parameter '%s' must be an integer (%s), got %s",
+                       e->sig.name, pa->name, penny__type_name(pa->type),
+                       js_number(d, num, sizeof(num)));
     if (d < lo[pa->type] || d > hi[pa->type])
       return arg_error(t, PENNY_ERANGE,
-                       "%s: parameter '%s' is out of range for %s: %.17g",
-                       e->sig.name, pa->name, penny__type_name(pa->type), d);
+                       "%s: parameter '%s' is out of range for %s: %s",
+                       e->sig.name, pa->name, penny__type_name(pa->type),
+                       js_number(d, num, sizeof(num)));
   }
   t->args[i].data = NULL;
   t->args[i].length = 0;
@@ -1051,7 +1069,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
 
   pool_t *p = calloc(1, sizeof(*p));
   if (p == NULL)
-    return throw_code(env, ERR_PLAIN, "ERR_PENNY_RANGE", "out of memory");
+    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "out of memory");
   p->env = env;
   p->arena = data;
   p->arena_bytes = length;
@@ -1069,7 +1087,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   p->table = calloc(p->table_len, sizeof(entry_t));
   if (p->table == NULL) {
     free(p);
-    return throw_code(env, ERR_PLAIN, "ERR_PENNY_RANGE", "out of memory");
+    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "out of memory");
   }
   for (size_t i = 0; i < p->table_len; i++) {
     p->table[i].sig = ed->builtin_sigs[i];
@@ -1080,7 +1098,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   if (p->done == NULL) {
     free(p->table);
     free(p);
-    return throw_code(env, ERR_PLAIN, "ERR_PENNY_RANGE", "out of memory");
+    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "out of memory");
   }
   atomic_init(&p->done->tail, 0);
   p->done->head = 0;
@@ -1112,7 +1130,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     free(p->done);
     free(p->table);
     free(p);
-    return throw_code(env, ERR_PLAIN, "ERR_PENNY_RANGE",
+    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
                       "could not start the pool: %s", penny_strerror(rc));
   }
   /* From here on a failure is fatal: unwinding a running pool halfway
