@@ -310,4 +310,29 @@ describe('AbortSignal', () => {
       }
       assert.equal(pool.stats().heapUsed, used);
     });
+
+  it('one signal shared by many tasks: one listener, every task aborted',
+    async () => {
+      const warnings = [];
+      const onWarning = (w) => warnings.push(w);
+      process.on('warning', onWarning);
+      try {
+        const ac = new AbortController();
+        const tasks = Array.from({ length: 100 },
+          () => settle(pool.run('spin', [5e6], { signal: ac.signal })));
+        ac.abort(new Error('all of them'));
+        const results = await Promise.all(tasks);
+        assert.ok(results.every((r) => !r.ok &&
+          r.error.message === 'all of them'));
+        // Sequential reuse of a signal leaves no listener behind either.
+        const again = new AbortController();
+        for (let i = 0; i < 50; i++) {
+          await pool.run('noop', [], { signal: again.signal });
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.deepEqual(warnings.map((w) => w.name), []);
+      } finally {
+        process.off('warning', onWarning);
+      }
+    });
 });

@@ -31,6 +31,8 @@ describe('module exports', () => {
     assert.equal(typeof penny.Pool, 'function');
     assert.equal(typeof penny.run, 'function');
     assert.equal(typeof penny.defaultPool, 'function');
+    // TypeScript's default import compiled to CommonJS reads .default.
+    assert.equal(penny.default, penny);
   });
 
   it('require by package name resolves to the same module', () => {
