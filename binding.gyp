@@ -10,6 +10,7 @@
       "src/core/pool.c",
       "src/core/fork.c",
       "src/kernels/builtin.c",
+      "src/kernels/map.c",
       "src/addon/signature.c",
       "src/addon/binding.c"
     ],

@@ -356,6 +356,15 @@ class Pool {
           !ARRAY_TYPES.has(a.constructor)) {
         continue; // shared, or not an array at all: the binding decides
       }
+      // The same array in two parameters (c = a, say) gets one copy, so
+      // that the kernel sees them as the same array too.
+      const seen = copies === null ? undefined
+        : copies.find((entry) => entry[0] === a);
+      if (seen !== undefined) {
+        seen[2] = seen[2] || copyBack;
+        out[i] = seen[1];
+        continue;
+      }
       let temp;
       const bytes = taByteLength.call(a);
       const Type = a.constructor;

@@ -132,18 +132,6 @@ typedef struct {
   uint64_t bits; /* v converted as JS converts a number for an int array */
 } fill_arg_t;
 
-/* ToInt8 .. ToUint32 of ECMAScript, widened to 64 bits: truncate, then
- * reduce modulo 2^64; NaN and the infinities become 0. Narrower integer
- * types keep the low bits, which is the same modular reduction. */
-static uint64_t js_to_uint64(double v) {
-  if (!isfinite(v))
-    return 0;
-  /* fmod is exact, and |m| < 2^64 converts exactly; negate in unsigned
-   * arithmetic, since adding 2^64 in double precision would round. */
-  double m = fmod(trunc(v), 18446744073709551616.0);
-  return m < 0 ? (uint64_t) 0 - (uint64_t) -m : (uint64_t) m;
-}
-
 #define FILL_LOOP(ctype, value)                                               \
   do {                                                                        \
     ctype *x = (ctype *) a->data;                                             \
@@ -173,7 +161,7 @@ static void fill_kernel(penny_worker_t *w, const penny_arg_t *args,
                         double *result) {
   (void) result;
   fill_arg_t a = { args[0].data, args[0].type, args[1].num,
-                   js_to_uint64(args[1].num) };
+                   penny__js_to_uint64(args[1].num) };
   penny_for(w, (int64_t) args[0].length, GRAIN, fill_body, &a);
 }
 
@@ -209,6 +197,10 @@ const penny_kernel_t penny__builtin_kernels[] = {
   { "sum(in num[] x) -> f64", sum_kernel, NULL },
   { "fill(out num[] x, f64 v) -> void", fill_kernel, NULL },
   { "spin(f64 micros) -> void", spin_kernel, spin_check },
+#define PENNY_MAP_ENTRY_(name, sig)                                           \
+  { sig, penny__##name##_kernel, penny__##name##_check },
+  PENNY_MAP_KERNELS(PENNY_MAP_ENTRY_)
+#undef PENNY_MAP_ENTRY_
 };
 
 const size_t penny__builtin_kernel_count =

@@ -5,7 +5,52 @@
 
 #include "penny.h"
 
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
 extern const penny_kernel_t penny__builtin_kernels[];
 extern const size_t penny__builtin_kernel_count;
+
+/* ECMAScript's ToInt8 .. ToUint32 (and BigInt.asUintN(64, trunc(v))),
+ * widened to 64 bits: truncate, then reduce modulo 2^64; NaN and the
+ * infinities become 0. A narrower integer type keeps the low bits, which
+ * is the same modular reduction. */
+static inline uint64_t penny__js_to_uint64(double v) {
+  if (v > -9.2e18 && v < 9.2e18) /* NaN fails both */
+    return (uint64_t) (int64_t) v; /* truncates toward zero, exactly */
+  if (!isfinite(v))
+    return 0;
+  /* fmod is exact, and |m| < 2^64 converts exactly; negate in unsigned
+   * arithmetic, since adding 2^64 in double precision would round. */
+  double m = fmod(trunc(v), 18446744073709551616.0);
+  return m < 0 ? (uint64_t) 0 - (uint64_t) -m : (uint64_t) m;
+}
+
+/* Bytes per element of a PENNY_* type. */
+static inline size_t penny__elem_size(int type) {
+  static const unsigned char size[] = { 0, 1, 1, 2, 2, 4, 4, 8, 8, 4, 8 };
+  return type >= 0 && type <= PENNY_F64 ? size[type] : 0;
+}
+
+/* Element-wise kernels (map.c). */
+#define PENNY_MAP_KERNELS(XX)                                                 \
+  XX(scale, "scale(inout num[] x, f64 a) -> void")                            \
+  XX(axpy, "axpy(f64 a, in num[] x, inout num[] y) -> void")                  \
+  XX(add, "add(in num[] a, in num[] b, out num[] c) -> void")                 \
+  XX(sub, "sub(in num[] a, in num[] b, out num[] c) -> void")                 \
+  XX(mul, "mul(in num[] a, in num[] b, out num[] c) -> void")                 \
+  XX(div, "div(in num[] a, in num[] b, out num[] c) -> void")                 \
+  XX(sqrt, "sqrt(in num[] x, out num[] y) -> void")                           \
+  XX(exp, "exp(in num[] x, out num[] y) -> void")                             \
+  XX(log, "log(in num[] x, out num[] y) -> void")                             \
+  XX(abs, "abs(in num[] x, out num[] y) -> void")
+
+#define PENNY_MAP_DECLARE_(name, sig)                                         \
+  void penny__##name##_kernel(penny_worker_t *w, const penny_arg_t *args,    \
+                              double *result);                                \
+  int penny__##name##_check(const penny_arg_t *args, const char **msg);
+PENNY_MAP_KERNELS(PENNY_MAP_DECLARE_)
+#undef PENNY_MAP_DECLARE_
 
 #endif /* PENNY_KERNELS_H */

@@ -170,8 +170,9 @@ describe('Pool members', () => {
   it('kernels is a frozen table of frozen descriptions', () => {
     const k = pool.kernels;
     assert.ok(Object.isFrozen(k));
-    assert.deepEqual(Object.keys(k).sort(),
-      ['fib', 'fill', 'noop', 'spin', 'sum']);
+    for (const name of ['fib', 'fill', 'noop', 'spin', 'sum']) {
+      assert.ok(name in k, name);
+    }
     const expected = {
       noop: ['noop() -> void', 'void', []],
       fib: ['fib(i32 n) -> f64', 'f64', [{ name: 'n', type: 'i32' }]],
