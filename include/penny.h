@@ -226,7 +226,7 @@ typedef struct penny_stats_s {
   uint64_t jobs;           /* root jobs run (not counting cancelled ones) */
   uint64_t steals;         /* tasks taken from another worker's deque, run */
   uint64_t inlined;        /* children run at once because the deque was full */
-  uint64_t failed_steals;  /* steal attempts that found nothing or lost a race */
+  uint64_t failed_steals;  /* steal attempts that found nothing or lost */
   uint64_t sleeps;         /* times the worker parked */
   uint64_t wakeups;        /* wake-ups this worker sent to sleepers */
 } penny_stats_t;
@@ -307,10 +307,20 @@ typedef struct penny_arg_s {
   int type;
 } penny_arg_t;
 
-/* Runs on a worker. Fork with `w`; store a scalar result in *result (the
- * signature says whether it is read). Report failure with penny_fail. */
+/* A kernel's scalar result, read when its signature declares one. Set
+ * `num`; or, for an integer result that a double cannot hold exactly (a
+ * reduction over a BigInt64Array, say), set `big` and the value as a
+ * 256-bit two's-complement integer, least significant limb first, which
+ * JavaScript receives as a BigInt. */
+typedef struct penny_result_s {
+  double num;
+  int big;
+  uint64_t limbs[4];
+} penny_result_t;
+
+/* Runs on a worker. Fork with `w`; report failure with penny_fail. */
 typedef void (*penny_kernel_fn)(penny_worker_t *w, const penny_arg_t *args,
-                                double *result);
+                                penny_result_t *result);
 
 /* Optional pre-flight check, run on the submitting thread once the
  * arguments match the signature and before the job is queued: returns 0,

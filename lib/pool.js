@@ -113,6 +113,7 @@ class Pool {
   #detached = [];       // onComplete's scratch: the batch's Extras
   #signals = new Map(); // AbortSignal -> SignalTasks, while tasks use it
   #results;             // Float64Array of (slot, status, value) triples
+  #bigs;                // BigUint64Array: 4 limbs per triple, status 4
   #ringI32;             // the ring, as int32 and as float64
   #ringF64;
   #ringPos = 0;         // next cell to fill (a count; cells wrap)
@@ -143,8 +144,9 @@ class Pool {
       throw rangeError(`cannot allocate an arena of ${arenaBytes} bytes: ` +
         err.message);
     }
-    const [handle, heapStart, results, ringStart, ringCells] =
+    const [handle, heapStart, results, ringStart, ringCells, bigs] =
       binding.create(new Uint8Array(arena), threads, this.#onComplete);
+    this.#bigs = bigs;
     this.#handle = handle;
     this.#results = results;
     this.#heap = new Heap(heapStart, arenaBytes);
@@ -441,11 +443,14 @@ class Pool {
       const extra = detached[i / 3];
       if (extra !== undefined) {
         detached[i / 3] = undefined;
-        this.#finish(extra, status, r[i + 2], resolve, error);
+        this.#finish(extra, status,
+          status === 4 ? this.#bigAt(i / 3) : r[i + 2], resolve, error);
       } else if (status === 1) {
         resolve(undefined);
       } else if (status === 0) {
         resolve(r[i + 2]);
+      } else if (status === 4) {
+        resolve(this.#bigAt(i / 3));
       } else {
         resolve(new Rejection(error ?? this.#failure(undefined, status)));
       }
@@ -460,13 +465,22 @@ class Pool {
     }
   };
 
+  // The BigInt result of the k-th completion of the batch: four 64-bit
+  // limbs, least significant first, of a two's-complement integer.
+  #bigAt(k) {
+    const b = this.#bigs;
+    const v = (b[4 * k + 3] << 192n) | (b[4 * k + 2] << 128n) |
+      (b[4 * k + 1] << 64n) | b[4 * k];
+    return BigInt.asIntN(256, v);
+  }
+
   #finish(extra, status, value, resolve, error) {
     if (extra.signal !== undefined) this.#unwatch(extra.signal, extra);
     if (extra.copies !== undefined) {
       for (const [original, temp, copyBack] of extra.copies) {
         // A buffer detached meanwhile has length 0 and is skipped. The
         // intrinsics keep own properties of the user's array out of it.
-        if ((status === 0 || status === 1) && copyBack &&
+        if ((status === 0 || status === 1 || status === 4) && copyBack &&
             taLength.call(original) === taLength.call(temp)) {
           taSet.call(original, temp);
         }
@@ -474,7 +488,7 @@ class Pool {
       this.#freeCopies(extra.copies);
     }
     if (status === 1) resolve(undefined);
-    else if (status === 0) resolve(value);
+    else if (status === 0 || status === 4) resolve(value);
     else resolve(new Rejection(error ?? this.#failure(extra, status)));
   }
 

@@ -192,7 +192,7 @@ struct task_s {
   const entry_t *entry;   /* NULL while the slot is free */
   int32_t slot;           /* lib/'s id for the task */
   int status;             /* written by the worker before the push */
-  double result;          /* written by the kernel */
+  penny_result_t result;  /* written by the kernel */
   /* Claimed (1) from submit or ring_take until drain hands the slot
    * back: a slot that JS reuses too early is refused, not corrupted. */
   _Atomic int busy;
@@ -218,9 +218,11 @@ struct pool_s {
   napi_async_context actx;
   napi_async_cleanup_hook_handle hook;
   napi_ref arena_ref;          /* Uint8Array over the arena, strong */
-  napi_ref results_ref;        /* Float64Array of BATCH triples, strong */
+  napi_ref results_ref;        /* Float64Array of BATCH triples, strong;
+                                * BATCH x 4 BigInt limbs follow them */
   napi_ref callback_ref;       /* onComplete: strong only while active */
   double *results;
+  uint64_t *bigs;              /* BATCH x 4 limbs, after the triples */
   uint8_t *arena;
   size_t arena_bytes;
   size_t heap_start;           /* bytes from `arena`; below: the ring */
@@ -260,12 +262,15 @@ static void task_run(penny_worker_t *w, void *arg) {
 
 /* The status lib/ sees: 1 for a void kernel's success, 2 and 3 for a
  * task refused on a worker for a TypeError or a RangeError (js_message
- * returns why), otherwise the task's status. */
+ * returns why), 4 for a BigInt result (its limbs travel apart), otherwise
+ * the task's status. */
 static int js_code(const task_t *t) {
   if (t->rejected)
     return t->reject_code == PENNY_EINVAL ? 2 : 3;
   if (t->status == 0 && t->entry->sig.result == PENNY_TYPE_NONE)
     return 1;
+  if (t->status == 0 && t->result.big)
+    return 4;
   return t->status;
 }
 
@@ -293,7 +298,7 @@ static bool done_ring_push(pool_t *p, task_t *t) {
       continue;
     c->slot = t->slot;
     c->code = js_code(t);
-    c->result = t->result;
+    c->result = t->result.num;
     /* Release: whoever claims the slot next (after lib/ has seen the
      * completion, or a forged cell before that) sees the record as we
      * left it. We do not touch the record again. */
@@ -310,7 +315,8 @@ static void task_done(penny_job_t *job, int status) {
   task_t *t = job->data;
   pool_t *p = t->pool;
   t->status = status;
-  if (t->nrefs > 0 || !done_ring_push(p, t)) {
+  /* A BigInt result does not fit a done cell: it takes the stack. */
+  if (t->nrefs > 0 || t->result.big || !done_ring_push(p, t)) {
     task_t *head = atomic_load_explicit(&p->done_head, memory_order_relaxed);
     do {
       t->next = head;
@@ -348,7 +354,7 @@ static task_t *claim_slot(pool_t *p, double slot) {
                                                memory_order_relaxed))
     return NULL;
   t->nrefs = 0;
-  t->result = 0;
+  memset(&t->result, 0, sizeof(t->result));
   t->rejected = 0;
   t->entry = NULL;
   return t;
@@ -485,7 +491,9 @@ static void drain(pool_t *p, bool call_js) {
     int code = js_code(t);
     p->results[3 * n] = t->slot;
     p->results[3 * n + 1] = code;
-    p->results[3 * n + 2] = t->result;
+    p->results[3 * n + 2] = t->result.num;
+    if (code == 4)
+      memcpy(&p->bigs[4 * n], t->result.limbs, sizeof(t->result.limbs));
     count_code(p, code);
     release_task(env, p, t);
     if (++n == BATCH) {
@@ -998,7 +1006,8 @@ static int ring_ready(void *ctx) {
 static napi_value js_submit(napi_env env, napi_callback_info info);
 
 /* JS thread: create(arenaView, threads, onComplete)
- *   -> [handle, heapStart, completions, ringStart, ringCells], where
+ *   -> [handle, heapStart, completions, ringStart, ringCells, bigLimbs],
+ *   where
  *   handle(kernel, slot, ...args) submits a task under a slot from grow(). */
 static napi_value js_create(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -1105,12 +1114,15 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   for (uint64_t i = 0; i < DONE_CELLS; i++)
     atomic_init(&p->done->cells[i].seq, i);
 
-  napi_value results_ab, results, name, handle;
+  napi_value results_ab, results, bigs, name, handle;
   void *results_data;
-  if (napi_create_arraybuffer(env, 3 * BATCH * sizeof(double),
+  if (napi_create_arraybuffer(env, 7 * BATCH * sizeof(double),
                               &results_data, &results_ab) != napi_ok ||
       napi_create_typedarray(env, napi_float64_array, 3 * BATCH,
                              results_ab, 0, &results) != napi_ok ||
+      napi_create_typedarray(env, napi_biguint64_array, 4 * BATCH,
+                             results_ab, 3 * BATCH * sizeof(double),
+                             &bigs) != napi_ok ||
       napi_create_string_utf8(env, "penny", NAPI_AUTO_LENGTH,
                               &name) != napi_ok ||
       napi_async_init(env, NULL, name, &p->actx) != napi_ok) {
@@ -1121,6 +1133,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     return NULL;
   }
   p->results = results_data;
+  p->bigs = (uint64_t *) (void *) (p->results + 3 * BATCH);
 
   penny_source_t source = { ring_take, ring_ready, p };
   opts.source = &source;
@@ -1160,7 +1173,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   PENNY_NAPI_CALL_FATAL(napi_type_tag_object(env, handle, &pool_tag));
 
   napi_value out, heap, ring, ncells;
-  PENNY_NAPI_CALL(env, napi_create_array_with_length(env, 5, &out));
+  PENNY_NAPI_CALL(env, napi_create_array_with_length(env, 6, &out));
   PENNY_NAPI_CALL(env, napi_create_double(env, (double) heap_start, &heap));
   PENNY_NAPI_CALL(env, napi_create_double(env, (double) ring_start, &ring));
   PENNY_NAPI_CALL(env, napi_create_uint32(env, p->ring_cells, &ncells));
@@ -1169,6 +1182,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   PENNY_NAPI_CALL(env, napi_set_element(env, out, 2, results));
   PENNY_NAPI_CALL(env, napi_set_element(env, out, 3, ring));
   PENNY_NAPI_CALL(env, napi_set_element(env, out, 4, ncells));
+  PENNY_NAPI_CALL(env, napi_set_element(env, out, 5, bigs));
   return out;
 }
 

@@ -253,8 +253,8 @@ uint64_t penny__rand(penny_worker_t *w);
  *
  * 2. Asymmetric fences (when w->asym): the SeqCst fence of take, which
  * every sync pays, drains the store buffer; it cost 7-8 ns of a 20 ns
- * fork point on the development machine (bench/README.md). Where the OS offers it (Linux membarrier,
- * private expedited), take uses a compiler-only fence and a thief instead
+ * fork point on the development machine (bench/README.md). Where the OS
+ * offers it (Linux membarrier, private expedited), take uses a compiler-only fence and a thief instead
  * calls penny__heavy_barrier() in place of its own SeqCst fence: that makes
  * the owner execute a full barrier at some point during the call, which is
  * all the Dekker-style handshake between take and steal needs. If the

@@ -15,7 +15,7 @@
 /* ---- noop() -> void: measures the cost of a task and nothing else. ---- */
 
 static void noop_kernel(penny_worker_t *w, const penny_arg_t *args,
-                        double *result) {
+                        penny_result_t *result) {
   (void) w;
   (void) args;
   (void) result;
@@ -51,10 +51,10 @@ static void fib_task(penny_worker_t *w, void *arg) {
 }
 
 static void fib_kernel(penny_worker_t *w, const penny_arg_t *args,
-                       double *result) {
+                       penny_result_t *result) {
   fib_frame_t f = { (int) args[0].num, 0 };
   fib_task(w, &f);
-  *result = f.r;
+  result->num = f.r;
 }
 
 /* fib(1477) overflows a double; the bound also keeps the recursion depth
@@ -116,11 +116,11 @@ static void sum_task(penny_worker_t *w, void *arg) {
 }
 
 static void sum_kernel(penny_worker_t *w, const penny_arg_t *args,
-                       double *result) {
+                       penny_result_t *result) {
   sum_frame_t f = { args[0].data, args[0].type, 0, (int64_t) args[0].length,
                     0 };
   sum_task(w, &f);
-  *result = f.r;
+  result->num = f.r;
 }
 
 /* ---- fill(out num[] x, f64 v) -> void ---- */
@@ -158,7 +158,7 @@ static void fill_body(penny_worker_t *w, int64_t lo, int64_t hi, void *arg) {
 }
 
 static void fill_kernel(penny_worker_t *w, const penny_arg_t *args,
-                        double *result) {
+                        penny_result_t *result) {
   (void) result;
   fill_arg_t a = { args[0].data, args[0].type, args[1].num,
                    penny__js_to_uint64(args[1].num) };
@@ -174,7 +174,7 @@ static double now_us(void) {
 }
 
 static void spin_kernel(penny_worker_t *w, const penny_arg_t *args,
-                        double *result) {
+                        penny_result_t *result) {
   (void) result;
   double end = now_us() + args[0].num;
   while (now_us() < end)

@@ -48,7 +48,7 @@ static inline size_t penny__elem_size(int type) {
 
 #define PENNY_MAP_DECLARE_(name, sig)                                         \
   void penny__##name##_kernel(penny_worker_t *w, const penny_arg_t *args,    \
-                              double *result);                                \
+                              penny_result_t *result);                        \
   int penny__##name##_check(const penny_arg_t *args, const char **msg);
 PENNY_MAP_KERNELS(PENNY_MAP_DECLARE_)
 #undef PENNY_MAP_DECLARE_

@@ -211,7 +211,7 @@ int penny__scale_check(const penny_arg_t *args, const char **msg) {
 }
 
 void penny__scale_kernel(penny_worker_t *w, const penny_arg_t *args,
-                         double *result) {
+                         penny_result_t *result) {
   (void) result;
   run_map(w, OP_SCALE, &args[0], NULL, &args[0], args[1].num);
 }
@@ -227,7 +227,7 @@ int penny__axpy_check(const penny_arg_t *args, const char **msg) {
 }
 
 void penny__axpy_kernel(penny_worker_t *w, const penny_arg_t *args,
-                        double *result) {
+                        penny_result_t *result) {
   (void) result;
   run_map(w, OP_AXPY, &args[1], &args[2], &args[2], args[0].num);
 }
@@ -237,7 +237,7 @@ void penny__axpy_kernel(penny_worker_t *w, const penny_arg_t *args,
     return check_binary(args, msg);                                           \
   }                                                                           \
   void penny__##name##_kernel(penny_worker_t *w, const penny_arg_t *args,    \
-                              double *result) {                               \
+                              penny_result_t *result) {                       \
     (void) result;                                                            \
     run_map(w, OP, &args[0], &args[1], &args[2], 0);                          \
   }
@@ -252,7 +252,7 @@ BINARY(div, OP_DIV)
     return CHECK(args, msg);                                                  \
   }                                                                           \
   void penny__##name##_kernel(penny_worker_t *w, const penny_arg_t *args,    \
-                              double *result) {                               \
+                              penny_result_t *result) {                       \
     (void) result;                                                            \
     run_map(w, OP, &args[0], NULL, &args[1], 0);                              \
   }
