@@ -11,6 +11,7 @@
       "src/core/fork.c",
       "src/kernels/builtin.c",
       "src/kernels/map.c",
+      "src/kernels/reduce.c",
       "src/addon/signature.c",
       "src/addon/binding.c"
     ],

@@ -77,7 +77,22 @@ export interface PoolStats {
 export interface BuiltinKernels {
   noop: { args: []; result: undefined };
   fib: { args: [n: number]; result: number };
-  sum: { args: [x: PennyArray]; result: number };
+  sum: { args: [x: PennyArray]; result: number | bigint };
+  min: { args: [x: PennyArray]; result: number | bigint };
+  max: { args: [x: PennyArray]; result: number | bigint };
+  argmin: { args: [x: PennyArray]; result: number };
+  argmax: { args: [x: PennyArray]; result: number };
+  dot: { args: [a: PennyArray, b: PennyArray]; result: number | bigint };
+  scale: { args: [x: PennyArray, a: number]; result: undefined };
+  axpy: { args: [a: number, x: PennyArray, y: PennyArray]; result: undefined };
+  add: { args: [a: PennyArray, b: PennyArray, c: PennyArray]; result: undefined };
+  sub: { args: [a: PennyArray, b: PennyArray, c: PennyArray]; result: undefined };
+  mul: { args: [a: PennyArray, b: PennyArray, c: PennyArray]; result: undefined };
+  div: { args: [a: PennyArray, b: PennyArray, c: PennyArray]; result: undefined };
+  sqrt: { args: [x: PennyArray, y: PennyArray]; result: undefined };
+  exp: { args: [x: PennyArray, y: PennyArray]; result: undefined };
+  log: { args: [x: PennyArray, y: PennyArray]; result: undefined };
+  abs: { args: [x: PennyArray, y: PennyArray]; result: undefined };
   fill: { args: [x: PennyArray, v: number]; result: undefined };
   spin: { args: [micros: number]; result: undefined };
 }
@@ -104,7 +119,7 @@ export class Pool {
     Promise<BuiltinKernels[K]['result']>;
   run(kernel: 'noop'): Promise<undefined>;
   run(kernel: string | number, args?: readonly KernelArg[],
-    options?: RunOptions): Promise<number | undefined>;
+    options?: RunOptions): Promise<number | bigint | undefined>;
   stats(): PoolStats;
   /** Lets queued and running tasks finish, then stops the threads.
    * Idempotent. */
@@ -117,7 +132,7 @@ export function run<K extends keyof BuiltinKernels>(kernel: K,
   Promise<BuiltinKernels[K]['result']>;
 export function run(kernel: 'noop'): Promise<undefined>;
 export function run(kernel: string | number, args?: readonly KernelArg[],
-  options?: RunOptions): Promise<number | undefined>;
+  options?: RunOptions): Promise<number | bigint | undefined>;
 
 /** The default pool behind `run()`, created on first use. */
 export function defaultPool(): Pool;

@@ -69,60 +69,6 @@ static int fib_check(const penny_arg_t *args, const char **msg) {
   return 0;
 }
 
-/* ---- sum(in num[] x) -> f64 ---- */
-
-typedef struct {
-  const void *data;
-  int type;
-  int64_t lo;
-  int64_t hi;
-  double r;
-} sum_frame_t;
-
-/* Eight accumulators break the add-latency chain (4 cycles a step) so
- * that one core can keep up with memory. */
-#define SUM_LEAF(ctype)                                                       \
-  do {                                                                        \
-    const ctype *x = (const ctype *) f->data;                                 \
-    double s[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };                                 \
-    int64_t i = f->lo;                                                        \
-    for (; i + 8 <= f->hi; i += 8)                                            \
-      for (int k = 0; k < 8; k++)                                             \
-        s[k] += (double) x[i + k];                                            \
-    for (; i < f->hi; i++)                                                    \
-      s[0] += (double) x[i];                                                  \
-    f->r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));  \
-  } while (0)
-
-static void sum_task(penny_worker_t *w, void *arg) {
-  sum_frame_t *f = arg;
-  if (f->hi - f->lo <= GRAIN) {
-    if (penny_cancelled(w))
-      return;
-    switch (f->type) {
-#define SUM_CASE_(name, value, str, ctype)                                    \
-    case PENNY_##name: SUM_LEAF(ctype); break;
-    PENNY_TYPE_MAP(SUM_CASE_)
-#undef SUM_CASE_
-    }
-    return;
-  }
-  /* Halving the range makes the top of the reduction pairwise. */
-  int64_t mid = f->lo + (f->hi - f->lo) / 2;
-  sum_frame_t a = { f->data, f->type, f->lo, mid, 0 };
-  sum_frame_t b = { f->data, f->type, mid, f->hi, 0 };
-  penny_join(w, sum_task, &a, sum_task, &b);
-  f->r = a.r + b.r;
-}
-
-static void sum_kernel(penny_worker_t *w, const penny_arg_t *args,
-                       penny_result_t *result) {
-  sum_frame_t f = { args[0].data, args[0].type, 0, (int64_t) args[0].length,
-                    0 };
-  sum_task(w, &f);
-  result->num = f.r;
-}
-
 /* ---- fill(out num[] x, f64 v) -> void ---- */
 
 typedef struct {
@@ -194,12 +140,13 @@ static int spin_check(const penny_arg_t *args, const char **msg) {
 const penny_kernel_t penny__builtin_kernels[] = {
   { "noop() -> void", noop_kernel, NULL },
   { "fib(i32 n) -> f64", fib_kernel, fib_check },
-  { "sum(in num[] x) -> f64", sum_kernel, NULL },
+  { "sum(in num[] x) -> f64", penny__sum_kernel, penny__sum_check },
   { "fill(out num[] x, f64 v) -> void", fill_kernel, NULL },
   { "spin(f64 micros) -> void", spin_kernel, spin_check },
 #define PENNY_MAP_ENTRY_(name, sig)                                           \
   { sig, penny__##name##_kernel, penny__##name##_check },
   PENNY_MAP_KERNELS(PENNY_MAP_ENTRY_)
+  PENNY_REDUCE_KERNELS(PENNY_MAP_ENTRY_)
 #undef PENNY_MAP_ENTRY_
 };
 

@@ -46,11 +46,21 @@ static inline size_t penny__elem_size(int type) {
   XX(log, "log(in num[] x, out num[] y) -> void")                             \
   XX(abs, "abs(in num[] x, out num[] y) -> void")
 
+/* Reductions (reduce.c); sum is declared here, its table entry is older. */
+#define PENNY_REDUCE_KERNELS(XX)                                              \
+  XX(min, "min(in num[] x) -> f64")                                           \
+  XX(max, "max(in num[] x) -> f64")                                           \
+  XX(argmin, "argmin(in num[] x) -> f64")                                     \
+  XX(argmax, "argmax(in num[] x) -> f64")                                     \
+  XX(dot, "dot(in num[] a, in num[] b) -> f64")
+
 #define PENNY_MAP_DECLARE_(name, sig)                                         \
   void penny__##name##_kernel(penny_worker_t *w, const penny_arg_t *args,    \
                               penny_result_t *result);                        \
   int penny__##name##_check(const penny_arg_t *args, const char **msg);
 PENNY_MAP_KERNELS(PENNY_MAP_DECLARE_)
+PENNY_REDUCE_KERNELS(PENNY_MAP_DECLARE_)
+PENNY_MAP_DECLARE_(sum, "")
 #undef PENNY_MAP_DECLARE_
 
 #endif /* PENNY_KERNELS_H */

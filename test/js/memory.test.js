@@ -121,7 +121,7 @@ describe('argument memory', () => {
       const b = new Int8Array([-128, 127, -1, 5]);
       assert.equal(await pool.run('sum', [b]), 3);
       const c = new BigInt64Array([-5n, 10n, 2n ** 40n]);
-      assert.equal(await pool.run('sum', [c]), 5 + 2 ** 40);
+      assert.equal(await pool.run('sum', [c]), 5n + 2n ** 40n);
       assert.equal(pool.stats().heapUsed, used);
     });
 

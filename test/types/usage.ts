@@ -11,10 +11,11 @@ async function main(): Promise<void> {
   const y: BigInt64Array = pool.alloc(BigInt64Array, 4);
 
   const n: number = await pool.run('fib', [20]);
-  const s: number = await pool.run('sum', [x]);
+  const s: number | bigint = await pool.run('sum', [x]);
+  const i: number = await pool.run('argmax', [x]);
   const v: undefined = await pool.run('fill', [x, 1]);
   const z: undefined = await pool.run('noop');
-  const any: number | undefined = await pool.run(2, [x]);
+  const any: number | bigint | undefined = await pool.run(2, [x]);
   await pool.run('spin', [10], { signal: AbortSignal.timeout(5) });
   const stats: PoolStats = pool.stats();
   pool.free(x);
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
   // @ts-expect-error threads is a number
   new Pool({ threads: 'two' });
 
-  void [threads, arena, fib, n, s, v, z, any, stats, again, p2, bad];
+  void [threads, arena, fib, n, s, i, v, z, any, stats, again, p2, bad];
 }
 
 void main;
