@@ -12,6 +12,7 @@
       "src/kernels/builtin.c",
       "src/kernels/map.c",
       "src/kernels/reduce.c",
+      "src/kernels/scan.c",
       "src/addon/signature.c",
       "src/addon/binding.c"
     ],

@@ -93,6 +93,11 @@ export interface BuiltinKernels {
   exp: { args: [x: PennyArray, y: PennyArray]; result: undefined };
   log: { args: [x: PennyArray, y: PennyArray]; result: undefined };
   abs: { args: [x: PennyArray, y: PennyArray]; result: undefined };
+  scan: { args: [x: PennyArray]; result: undefined };
+  histogram: {
+    args: [x: PennyArray, counts: Uint32Array, lo: number, hi: number];
+    result: undefined;
+  };
   fill: { args: [x: PennyArray, v: number]; result: undefined };
   spin: { args: [micros: number]; result: undefined };
 }

@@ -46,13 +46,17 @@ static inline size_t penny__elem_size(int type) {
   XX(log, "log(in num[] x, out num[] y) -> void")                             \
   XX(abs, "abs(in num[] x, out num[] y) -> void")
 
-/* Reductions (reduce.c); sum is declared here, its table entry is older. */
+/* Reductions (reduce.c, scan.c); sum is declared apart, its table entry
+ * is older. */
 #define PENNY_REDUCE_KERNELS(XX)                                              \
   XX(min, "min(in num[] x) -> f64")                                           \
   XX(max, "max(in num[] x) -> f64")                                           \
   XX(argmin, "argmin(in num[] x) -> f64")                                     \
   XX(argmax, "argmax(in num[] x) -> f64")                                     \
-  XX(dot, "dot(in num[] a, in num[] b) -> f64")
+  XX(dot, "dot(in num[] a, in num[] b) -> f64")                              \
+  XX(scan, "scan(inout num[] x) -> void")                                     \
+  XX(histogram,                                                               \
+     "histogram(in num[] x, out u32[] counts, f64 lo, f64 hi) -> void")
 
 #define PENNY_MAP_DECLARE_(name, sig)                                         \
   void penny__##name##_kernel(penny_worker_t *w, const penny_arg_t *args,    \
