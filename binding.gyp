@@ -13,6 +13,7 @@
       "src/kernels/map.c",
       "src/kernels/reduce.c",
       "src/kernels/scan.c",
+      "src/kernels/mandelbrot.c",
       "src/addon/signature.c",
       "src/addon/binding.c"
     ],

@@ -98,6 +98,11 @@ export interface BuiltinKernels {
     args: [x: PennyArray, counts: Uint32Array, lo: number, hi: number];
     result: undefined;
   };
+  mandelbrot: {
+    args: [iters: Uint32Array, width: number, height: number, x0: number,
+      y0: number, x1: number, y1: number, maxIter: number];
+    result: undefined;
+  };
   fill: { args: [x: PennyArray, v: number]; result: undefined };
   spin: { args: [micros: number]; result: undefined };
 }

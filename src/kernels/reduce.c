@@ -165,7 +165,7 @@ PAIRWISE(dot_f64, DOT_EXPR)
 /* Integer leaves: exact in 128 bits over at most LEAF elements (LEAF
  * products of 64-bit values would not fit, so 64-bit dots go through
  * 256 bits per element). */
-#define INT_LEAF(TYPE, T, SGN)                                                   \
+#define INT_LEAF(TYPE, T, SGN)                                                \
   case TYPE: {                                                                \
     const T *x = r->x;                                                        \
     const T *y = r->y;                                                        \
@@ -237,6 +237,11 @@ static void leaf(const red_t *r, int64_t lo, int64_t hi, part_t *out) {
   }
 }
 
+static int is_signed_type(int type) {
+  return type == PENNY_I8 || type == PENNY_I16 || type == PENNY_I32 ||
+         type == PENNY_I64;
+}
+
 /* b covers the indices after a's. */
 static void combine(const red_t *r, part_t *a, const part_t *b) {
   int fl = r->type == PENNY_F32 || r->type == PENNY_F64;
@@ -253,9 +258,7 @@ static void combine(const red_t *r, part_t *a, const part_t *b) {
       break;
     if (a->idx < 0 ||
         (fl ? float_better(r->kind, a->f, b->f)
-            : int_better(r->kind, r->type == PENNY_I8 || r->type == PENNY_I16 ||
-                                    r->type == PENNY_I32 || r->type == PENNY_I64,
-                         a->v, b->v)))
+            : int_better(r->kind, is_signed_type(r->type), a->v, b->v)))
       *a = *b;
   }
 }
