@@ -14,6 +14,7 @@
       "src/kernels/reduce.c",
       "src/kernels/scan.c",
       "src/kernels/mandelbrot.c",
+      "src/kernels/gemm.c",
       "src/addon/signature.c",
       "src/addon/binding.c"
     ],

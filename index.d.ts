@@ -98,6 +98,11 @@ export interface BuiltinKernels {
     args: [x: PennyArray, counts: Uint32Array, lo: number, hi: number];
     result: undefined;
   };
+  gemm: {
+    args: [A: Float32Array | Float64Array, B: Float32Array | Float64Array,
+      C: Float32Array | Float64Array, m: number, n: number, k: number];
+    result: undefined;
+  };
   mandelbrot: {
     args: [iters: Uint32Array, width: number, height: number, x0: number,
       y0: number, x1: number, y1: number, maxIter: number];
