@@ -15,6 +15,7 @@
       "src/kernels/scan.c",
       "src/kernels/mandelbrot.c",
       "src/kernels/gemm.c",
+      "src/kernels/sort.c",
       "src/addon/signature.c",
       "src/addon/binding.c"
     ],

@@ -98,6 +98,7 @@ export interface BuiltinKernels {
     args: [x: PennyArray, counts: Uint32Array, lo: number, hi: number];
     result: undefined;
   };
+  sort: { args: [x: PennyArray]; result: undefined };
   gemm: {
     args: [A: Float32Array | Float64Array, B: Float32Array | Float64Array,
       C: Float32Array | Float64Array, m: number, n: number, k: number];

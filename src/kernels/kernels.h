@@ -61,7 +61,8 @@ static inline size_t penny__elem_size(int type) {
      "mandelbrot(out u32[] iters, i32 width, i32 height, f64 x0, f64 y0, "    \
      "f64 x1, f64 y1, i32 maxIter) -> void")                                 \
   XX(gemm, "gemm(in num[] A, in num[] B, out num[] C, i32 m, i32 n, i32 k) "  \
-           "-> void")
+           "-> void")                                                        \
+  XX(sort, "sort(inout num[] x) -> void")
 
 #define PENNY_MAP_DECLARE_(name, sig)                                         \
   void penny__##name##_kernel(penny_worker_t *w, const penny_arg_t *args,    \
