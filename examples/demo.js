@@ -6,7 +6,7 @@
 const os = require('node:os');
 const penny = require('..');
 
-const REPS = 7;
+const REPS = 5;
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -33,11 +33,34 @@ function jsFill(x, v) {
   for (let i = 0; i < x.length; i++) x[i] = v;
 }
 
-async function compare(name, what, pennyFn, jsFn, check) {
+function jsMandelbrot(out, width, height, x0, y0, x1, y1, maxIter) {
+  for (let j = 0; j < height; j++) {
+    const cy = y0 + (y1 - y0) * j / height;
+    for (let i = 0; i < width; i++) {
+      const cx = x0 + (x1 - x0) * i / width;
+      let zx = 0;
+      let zy = 0;
+      let k = 0;
+      while (k < maxIter && zx * zx + zy * zy <= 4) {
+        const t = zx * zx - zy * zy + cx;
+        zy = 2 * zx * zy + cy;
+        zx = t;
+        k++;
+      }
+      out[j * width + i] = k;
+    }
+  }
+}
+
+// `setup`, if given, runs untimed before each of the two, with 'penny' or
+// 'js' as its argument.
+async function compare(name, what, pennyFn, jsFn, check, setup = () => {}) {
   const p = [];
   const j = [];
   for (let r = 0; r < REPS; r++) {
+    setup('penny');
     const a = await time(pennyFn);
+    setup('js');
     const b = await time(jsFn);
     check(a.result, b.result);
     p.push(a.ms);
@@ -55,8 +78,8 @@ function same(a, b) {
 }
 
 async function main() {
-  // Room for a 10^7-element Float64Array (80 MB) in the arena.
-  const pool = new penny.Pool({ arenaBytes: 128 * 1024 * 1024 });
+  // Room for two 10^7-element Float64Arrays (160 MB) and the rest.
+  const pool = new penny.Pool({ arenaBytes: 256 * 1024 * 1024 });
   console.log(`Penny demo: ${pool.threads} worker threads on ` +
     `${os.availableParallelism()} CPUs, node ${process.version}\n`);
   console.log(`${'kernel'.padEnd(8)} ${'work'.padEnd(34)} ` +
@@ -79,6 +102,42 @@ async function main() {
     () => pool.run('fill', [x, 1.5]), () => jsFill(plain, 1.5),
     () => {
       if (x[n - 1] !== 1.5 || plain[n - 1] !== 1.5) throw new Error('fill');
+    });
+
+  const y = pool.alloc(Float64Array, n);
+  const plainY = new Float64Array(n);
+  for (let i = 0; i < n; i++) plain[i] = x[i] = Math.abs(Math.sin(i)) * 100;
+  await compare('sqrt', `sqrt of ${n.toExponential(0)} doubles`,
+    () => pool.run('sqrt', [x, y]), () => {
+      for (let i = 0; i < n; i++) plainY[i] = Math.sqrt(plain[i]);
+    }, () => {
+      if (y[n - 1] !== plainY[n - 1]) throw new Error('sqrt');
+    });
+
+  const m = 5_000_000;
+  const s = pool.alloc(Float64Array, m);
+  const plainS = new Float64Array(m);
+  const data = new Float64Array(m);
+  for (let i = 0; i < m; i++) data[i] = Math.sin(i * 12.9898) * 43758.5453;
+  // Both sort a fresh copy of the same data each run.
+  await compare('sort', `sort ${m.toExponential(0)} doubles`,
+    () => pool.run('sort', [s]), () => plainS.sort(), () => {
+      if (s[0] !== plainS[0] || s[m - 1] !== plainS[m - 1]) {
+        throw new Error('sort');
+      }
+    }, (who) => (who === 'penny' ? s : plainS).set(data));
+
+  const W = 800;
+  const H = 600;
+  const iters = pool.alloc(Uint32Array, W * H);
+  const plainIters = new Uint32Array(W * H);
+  const view = [-2.2, -1.2, 1, 1.2, 500];
+  await compare('mandel', `mandelbrot ${W}x${H}, 500 iterations`,
+    () => pool.run('mandelbrot', [iters, W, H, ...view]),
+    () => jsMandelbrot(plainIters, W, H, ...view), () => {
+      if (iters[W * H / 2 + W / 2] !== plainIters[W * H / 2 + W / 2]) {
+        throw new Error('mandelbrot');
+      }
     });
 
   pool.free(x);
