@@ -658,7 +658,6 @@ static const char *const array_names[] = {
   "Float32Array", "Float64Array"
 };
 
-static const size_t elem_size[] = { 0, 1, 1, 2, 2, 4, 4, 8, 8, 4, 8 };
 
 /* napi's enum to PENNY_*; 0 for Uint8ClampedArray, which has no C type
  * of its own (its stores clamp) and so is refused. */
@@ -740,10 +739,10 @@ static int check_array(pool_t *p, const entry_t *e, unsigned i, int type,
                      penny__type_name(pa->type),
                      type ? array_names[type] : "Uint8ClampedArray");
   uint8_t *d = data;
-  if (length > SIZE_MAX / elem_size[type])
+  if (length > SIZE_MAX / penny__elem_size(type))
     return arg_error(t, PENNY_ERANGE, "%s: parameter '%s' is too long",
                      e->sig.name, pa->name);
-  size_t bytes = length * elem_size[type];
+  size_t bytes = length * penny__elem_size(type);
   *in_arena = length > 0 && d >= p->arena && d < p->arena + p->arena_bytes;
   /* Views over the arena are pinned by the pool's own reference, but must
    * stay out of its ring. */
@@ -890,7 +889,7 @@ static int check_cell(pool_t *p, const ring_cell_t *c, task_t *t) {
       double off = c->arg[i][0], len = c->arg[i][1];
       if (type > PENNY_F64)
         type = 0;
-      size_t size = type ? elem_size[type] : 1;
+      size_t size = type ? penny__elem_size(type) : 1;
       /* Offsets and lengths are checked as doubles first, so that no
        * conversion below can wrap. */
       if (!(off >= 0 && off <= (double) p->arena_bytes &&

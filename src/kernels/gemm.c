@@ -86,17 +86,10 @@ void penny__gemm_kernel(penny_worker_t *w, const penny_arg_t *args,
   penny_for(w, (g.m + ROWS - 1) / ROWS, 1, gemm_body, &g);
 }
 
-static int overlaps(const penny_arg_t *x, const penny_arg_t *y) {
-  const uint8_t *x0 = x->data, *y0 = y->data;
-  const uint8_t *x1 = x0 + x->length * penny__elem_size(x->type);
-  const uint8_t *y1 = y0 + y->length * penny__elem_size(y->type);
-  return x->length > 0 && y->length > 0 && x0 < y1 && y0 < x1;
-}
-
 int penny__gemm_check(const penny_arg_t *args, const char **msg) {
   int t = args[0].type;
   double m = args[3].num, n = args[4].num, k = args[5].num;
-  if (t != PENNY_F32 && t != PENNY_F64) {
+  if (!penny__is_float(t)) {
     *msg = "A must be a Float32Array or a Float64Array";
     return PENNY_EINVAL;
   }
@@ -113,7 +106,8 @@ int penny__gemm_check(const penny_arg_t *args, const char **msg) {
     *msg = "A must have m * k elements, B k * n and C m * n";
     return PENNY_ERANGE;
   }
-  if (overlaps(&args[2], &args[0]) || overlaps(&args[2], &args[1])) {
+  if (penny__overlaps(&args[2], &args[0]) ||
+      penny__overlaps(&args[2], &args[1])) {
     *msg = "C must not overlap A or B";
     return PENNY_EINVAL;
   }

@@ -33,6 +33,29 @@ static inline size_t penny__elem_size(int type) {
   return type >= 0 && type <= PENNY_F64 ? size[type] : 0;
 }
 
+static inline int penny__is_float(int type) {
+  return type == PENNY_F32 || type == PENNY_F64;
+}
+
+/* The element types of BigInt64Array and BigUint64Array. */
+static inline int penny__is_big(int type) {
+  return type == PENNY_I64 || type == PENNY_U64;
+}
+
+static inline int penny__is_signed_int(int type) {
+  return type == PENNY_I8 || type == PENNY_I16 || type == PENNY_I32 ||
+         type == PENNY_I64;
+}
+
+/* Do two array arguments share any byte? */
+static inline int penny__overlaps(const penny_arg_t *x, const penny_arg_t *y) {
+  const uint8_t *x0 = (const uint8_t *) x->data;
+  const uint8_t *y0 = (const uint8_t *) y->data;
+  const uint8_t *x1 = x0 + x->length * penny__elem_size(x->type);
+  const uint8_t *y1 = y0 + y->length * penny__elem_size(y->type);
+  return x->length > 0 && y->length > 0 && x0 < y1 && y0 < x1;
+}
+
 /* Element-wise kernels (map.c). */
 #define PENNY_MAP_KERNELS(XX)                                                 \
   XX(scale, "scale(inout num[] x, f64 a) -> void")                            \

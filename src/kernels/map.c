@@ -162,20 +162,7 @@ static int same_shape(const penny_arg_t *x, const penny_arg_t *y) {
 /* An output may be one of the inputs, element for element, but must not
  * overlap it otherwise: chunks run in parallel, not in a loop's order. */
 static int overlaps_partly(const penny_arg_t *in, const penny_arg_t *out) {
-  if (in->data == out->data || in->length == 0 || out->length == 0)
-    return 0;
-  const uint8_t *i0 = in->data, *o0 = out->data;
-  const uint8_t *i1 = i0 + in->length * (size_t) penny__elem_size(in->type);
-  const uint8_t *o1 = o0 + out->length * (size_t) penny__elem_size(out->type);
-  return i0 < o1 && o0 < i1;
-}
-
-static int is_float(int type) {
-  return type == PENNY_F32 || type == PENNY_F64;
-}
-
-static int is_big(int type) {
-  return type == PENNY_I64 || type == PENNY_U64;
+  return in->data != out->data && penny__overlaps(in, out);
 }
 
 static int check_binary(const penny_arg_t *args, const char **msg) {
@@ -197,7 +184,7 @@ static int check_unary(const penny_arg_t *args, const char **msg) {
 }
 
 static int check_float_unary(const penny_arg_t *args, const char **msg) {
-  if (!is_float(args[0].type))
+  if (!penny__is_float(args[0].type))
     return fail(msg, "x must be a Float32Array or a Float64Array");
   return check_unary(args, msg);
 }
@@ -205,7 +192,7 @@ static int check_float_unary(const penny_arg_t *args, const char **msg) {
 /* ---- The kernels. ---- */
 
 int penny__scale_check(const penny_arg_t *args, const char **msg) {
-  if (is_big(args[0].type) && args[1].num != trunc(args[1].num))
+  if (penny__is_big(args[0].type) && args[1].num != trunc(args[1].num))
     return fail(msg, "a must be an integer for a BigInt array");
   return 0;
 }
@@ -221,7 +208,7 @@ int penny__axpy_check(const penny_arg_t *args, const char **msg) {
     return fail(msg, "x and y must have the same element type and length");
   if (overlaps_partly(&args[1], &args[2]))
     return fail(msg, "y may be x, but must not overlap it otherwise");
-  if (is_big(args[1].type) && args[0].num != trunc(args[0].num))
+  if (penny__is_big(args[1].type) && args[0].num != trunc(args[0].num))
     return fail(msg, "a must be an integer for BigInt arrays");
   return 0;
 }
@@ -259,7 +246,7 @@ BINARY(div, OP_DIV)
 
 static int check_abs(const penny_arg_t *args, const char **msg) {
   int t = args[0].type;
-  if (t == PENNY_U8 || t == PENNY_U16 || t == PENNY_U32 || t == PENNY_U64)
+  if (!penny__is_float(t) && !penny__is_signed_int(t))
     return fail(msg, "x must be a float or a signed integer array");
   return check_unary(args, msg);
 }

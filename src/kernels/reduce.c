@@ -215,7 +215,7 @@ PAIRWISE(dot_f64, DOT_EXPR)
   }
 
 static void leaf(const red_t *r, int64_t lo, int64_t hi, part_t *out) {
-  int fl = r->type == PENNY_F32 || r->type == PENNY_F64;
+  int fl = penny__is_float(r->type);
   if (fl && (r->kind == K_SUM || r->kind == K_DOT)) {
     int f32 = r->type == PENNY_F32;
     out->f = r->kind == K_SUM
@@ -237,14 +237,9 @@ static void leaf(const red_t *r, int64_t lo, int64_t hi, part_t *out) {
   }
 }
 
-static int is_signed_type(int type) {
-  return type == PENNY_I8 || type == PENNY_I16 || type == PENNY_I32 ||
-         type == PENNY_I64;
-}
-
 /* b covers the indices after a's. */
 static void combine(const red_t *r, part_t *a, const part_t *b) {
-  int fl = r->type == PENNY_F32 || r->type == PENNY_F64;
+  int fl = penny__is_float(r->type);
   switch (r->kind) {
   case K_SUM:
   case K_DOT:
@@ -258,7 +253,7 @@ static void combine(const red_t *r, part_t *a, const part_t *b) {
       break;
     if (a->idx < 0 ||
         (fl ? float_better(r->kind, a->f, b->f)
-            : int_better(r->kind, is_signed_type(r->type), a->v, b->v)))
+            : int_better(r->kind, penny__is_signed_int(r->type), a->v, b->v)))
       *a = *b;
   }
 }
@@ -289,10 +284,6 @@ static void red_task(penny_worker_t *w, void *arg) {
   combine(f->r, &f->out, &b.out);
 }
 
-static int is_big(int type) {
-  return type == PENNY_I64 || type == PENNY_U64;
-}
-
 static void set_big(penny_result_t *res, const i256_t *v) {
   res->big = 1;
   memcpy(res->limbs, v->w, sizeof(res->limbs));
@@ -305,13 +296,13 @@ static void reduce(penny_worker_t *w, kind_t kind, const penny_arg_t *x,
   red_task(w, &f);
   if (penny_cancelled(w))
     return;
-  int fl = x->type == PENNY_F32 || x->type == PENNY_F64;
+  int fl = penny__is_float(x->type);
   switch (kind) {
   case K_SUM:
   case K_DOT:
     if (fl)
       res->num = f.out.f;
-    else if (is_big(x->type))
+    else if (penny__is_big(x->type))
       set_big(res, &f.out.i);
     else
       res->num = i256_to_double(&f.out.i);
@@ -325,16 +316,15 @@ static void reduce(penny_worker_t *w, kind_t kind, const penny_arg_t *x,
       res->num = kind == K_MIN ? INFINITY : -INFINITY;
     } else if (fl) {
       res->num = f.out.f;
-    } else if (is_big(x->type)) {
+    } else if (penny__is_big(x->type)) {
       i256_t v = x->type == PENNY_I64
         ? i256_from_i128((int64_t) f.out.v)
         : i256_from_u128(f.out.v);
       set_big(res, &v);
-    } else if (x->type == PENNY_U8 || x->type == PENNY_U16 ||
-               x->type == PENNY_U32) {
-      res->num = (double) f.out.v;
-    } else {
+    } else if (penny__is_signed_int(x->type)) {
       res->num = (double) (int64_t) f.out.v;
+    } else {
+      res->num = (double) f.out.v;
     }
   }
 }

@@ -40,10 +40,6 @@ typedef struct {
   } t;
 } scan_t;
 
-static inline int is_float_type(int type) {
-  return type == PENNY_F32 || type == PENNY_F64;
-}
-
 /* Pass 1 (offset unused) and pass 3 (offset from the chunk's total). */
 #define SCAN_INT(TYPE, T, U)                                                  \
   case TYPE: {                                                                \
@@ -138,7 +134,7 @@ void penny__scan_kernel(penny_worker_t *w, const penny_arg_t *args,
   s.t.u = totals; /* same storage for s.t.f */
   penny_for(w, s.nchunks, 1, scan_totals, &s);
   /* Exclusive prefix of the totals: each chunk's offset. */
-  if (is_float_type(s.type)) {
+  if (penny__is_float(s.type)) {
     double run = 0;
     for (int64_t c = 0; c < s.nchunks; c++) {
       double t = s.t.f[c];
