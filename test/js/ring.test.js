@@ -121,7 +121,11 @@ describe('submission ring', () => {
     for (let pos = 1; pos < 64; pos++) {
       const b = 16 + pos * 16;
       ring[b + 1] = pos % 7 - 3;               // kernel: some out of range
-      ring[b + 2] = pos % 2 ? 1 << 30 : pos;   // slot: some absurd
+      // Slots no task can own (negative or past every record): a forged
+      // cell naming a live slot would claim it, and its rejection could
+      // settle whatever task JS puts in that slot next, which README
+      // allows ("tasks fail or hang") and no test can pin down.
+      ring[b + 2] = pos % 2 ? 1 << 30 : -pos;
       ring[b + 3] = (pos % 4) | (0xff << 8);   // nargs, bad element type
       Atomics.store(ring, b, pos + 1);         // "published"
     }
