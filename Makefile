@@ -5,6 +5,7 @@
 #   make test            run the C core tests
 #   make test-sanitize   the same under ThreadSanitizer, then ASan+UBSan
 #   make bench           build and run the core benchmark
+#   make bench-scale     scaling from 1 worker to many, kernels included
 #
 # WERROR=1 turns warnings into errors; CI=true (set by CI) implies it.
 
@@ -62,7 +63,7 @@ RUNNER := $(BUILD)/run-tests
 HEADERS := include/penny.h $(wildcard src/core/*.h) $(wildcard test/core/*.h)
 
 .PHONY: all lib test test-tsan test-asan test-addon-asan test-sanitize bench \
-        clean
+        bench-scale clean
 
 all: $(CORE_LIB) $(RUNNER)
 
@@ -133,16 +134,31 @@ build/c/bench/%.o: bench/core/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_FLAGS) $(if $(findstring omp,$*),-fopenmp) -c $< -o $@
 
-$(BENCH): $(patsubst bench/core/%.c,build/c/bench/%.o,$(wildcard bench/core/*.c)) \
-          $(CORE_LIB)
+$(BENCH): build/c/bench/bench.o build/c/bench/fib_omp.o $(CORE_LIB)
 	$(CC) -O3 -pthread -fopenmp -o $@ $^ $(LDLIBS) -lm
 
+# Scaling from 1 worker to many, kernels included. STATIC=1 links
+# everything statically (libuv too), for a machine without libuv.
+SCALE := build/c/bench/core-scale
+KERNEL_SRC := $(wildcard src/kernels/*.c)
+KERNEL_OBJ := $(KERNEL_SRC:src/kernels/%.c=build/c/bench/kernels/%.o)
+
+build/c/bench/kernels/%.o: src/kernels/%.c $(HEADERS) src/kernels/kernels.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_FLAGS) -c $< -o $@
+
+$(SCALE): build/c/bench/scale.o $(KERNEL_OBJ) $(CORE_LIB)
+	$(CC) -O3 -pthread $(if $(STATIC),-static) -o $@ $^ \
+	  $(if $(STATIC),-l:libuv_a.a -ldl,$(LDLIBS)) -lm
+
 ifneq ($(SAN),)
-bench:
+bench bench-scale:
 	@echo "the benchmark is never built with a sanitizer" && false
 else
 bench: $(BENCH)
 	./$(BENCH) $(BENCH_ARGS)
+bench-scale: $(SCALE)
+	./$(SCALE) $(SCALE_ARGS)
 endif
 
 clean:
