@@ -21,7 +21,9 @@
     ],
     "include_dirs": ["include"],
     "defines": ["_GNU_SOURCE", "NAPI_VERSION=9"],
-    "cflags_c": ["-std=c11", "-O3", "-Wall", "-Wextra"],
+    # Nothing in Penny reads errno after a math function, and without it
+    # sqrt is one instruction that vectorizes.
+    "cflags_c": ["-std=c11", "-O3", "-fno-math-errno", "-Wall", "-Wextra"],
     "conditions": [
       # See the Makefile: pads branches off 32-byte boundaries (Intel's JCC
       # erratum), which keeps the spawn/sync fast path's speed stable.
@@ -30,7 +32,8 @@
       }],
       ["OS=='mac'", {
         "xcode_settings": {
-          "OTHER_CFLAGS": ["-std=c11", "-O3", "-Wall", "-Wextra"]
+          "OTHER_CFLAGS": ["-std=c11", "-O3", "-fno-math-errno", "-Wall",
+                           "-Wextra"]
         }
       }]
     ]

@@ -54,20 +54,9 @@ typedef struct {
     }                                                                         \
   } while (0)
 
-/* On x86-64 Linux the body is compiled twice, for AVX2 (four doubles a
- * vector instead of SSE2's two) and for the baseline, and the loader picks
- * one. Without FMA: a fused multiply-add would round differently from the
- * JavaScript loop. */
-#if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define GEMM_CLONES __attribute__((target_clones("avx2", "default")))
-#endif
-#endif
-#ifndef GEMM_CLONES
-#define GEMM_CLONES
-#endif
-
-GEMM_CLONES
+/* Built for AVX2 and the baseline (see PENNY_CLONES). Without FMA: a
+ * fused multiply-add would round differently from the JavaScript loop. */
+PENNY_CLONES
 static void gemm_body(penny_worker_t *w, int64_t lo, int64_t hi,
                       void *arg) {
   const gemm_t *g = arg;

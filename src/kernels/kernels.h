@@ -9,6 +9,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* On x86-64 Linux a hot loop marked PENNY_CLONES is compiled twice, for
+ * AVX2 (four doubles a vector instead of SSE2's two) and for the baseline,
+ * and the loader picks one for the CPU it runs on. AVX2 has no FMA
+ * instructions of its own, so results are the same bit for bit. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define PENNY_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef PENNY_CLONES
+#define PENNY_CLONES
+#endif
+
 extern const penny_kernel_t penny__builtin_kernels[];
 extern const size_t penny__builtin_kernel_count;
 

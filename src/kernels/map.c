@@ -85,48 +85,73 @@ static inline int op_u64(op_t op, uint64_t a, uint64_t b, uint64_t s,
   }
 }
 
+/* c[i] = op(a[i], b[i]) for i < n, on the element type's own pointers
+ * (b may be NULL). Returns 0 once the task has failed. */
+
 /* 8- to 32-bit integers: T is the element type, U its unsigned twin,
  * through which the wrapped bits are stored. */
 #define SMALL_INT(TYPE, T, U)                                                 \
   case TYPE: {                                                                \
-    const T *a = m->a;                                                        \
-    const T *b = m->b;                                                        \
-    U *c = m->c;                                                              \
-    for (int64_t i = lo; i < hi; i++)                                         \
+    const T *a = av;                                                          \
+    const T *b = bv;                                                          \
+    U *c = cv;                                                                \
+    for (int64_t i = 0; i < n; i++)                                           \
       c[i] = (U) penny__js_to_uint64(                                         \
         op_double(m->op, (double) a[i], b ? (double) b[i] : 0, m->s));        \
-    break;                                                                    \
+    return 1;                                                                 \
   }
+
+/* Floats get one loop per operation, each of which vectorizes (with
+ * -fno-math-errno, sqrt is one instruction). Non-temporal stores, which
+ * skip reading the output's lines before writing them, were tried for
+ * large outputs and were slower than these loops on the development
+ * machine, one thread or two. */
+#define FLOAT_LOOP(OP, EXPR)                                                  \
+  case OP:                                                                    \
+    for (int64_t i = 0; i < n; i++)                                           \
+      c[i] = (EXPR);                                                          \
+    return 1;
 
 #define FLOAT(TYPE, T)                                                        \
   case TYPE: {                                                                \
-    const T *a = m->a;                                                        \
-    const T *b = m->b;                                                        \
-    T *c = m->c;                                                              \
-    for (int64_t i = lo; i < hi; i++)                                         \
-      c[i] = (T) op_double(m->op, (double) a[i], b ? (double) b[i] : 0,       \
-                           m->s);                                             \
-    break;                                                                    \
+    const T *a = av;                                                          \
+    const T *b = bv;                                                          \
+    T *c = cv;                                                                \
+    const double s = m->s;                                                    \
+    switch (m->op) {                                                          \
+    FLOAT_LOOP(OP_SCALE, (T) (a[i] * s))                                      \
+    FLOAT_LOOP(OP_AXPY, (T) (b[i] + s * a[i]))                                \
+    FLOAT_LOOP(OP_ADD, (T) ((double) a[i] + (double) b[i]))                   \
+    FLOAT_LOOP(OP_SUB, (T) ((double) a[i] - (double) b[i]))                   \
+    FLOAT_LOOP(OP_MUL, (T) ((double) a[i] * (double) b[i]))                   \
+    FLOAT_LOOP(OP_DIV, (T) ((double) a[i] / (double) b[i]))                   \
+    FLOAT_LOOP(OP_SQRT, (T) sqrt((double) a[i]))                              \
+    FLOAT_LOOP(OP_EXP, (T) exp((double) a[i]))                                \
+    FLOAT_LOOP(OP_LOG, (T) log((double) a[i]))                                \
+    FLOAT_LOOP(OP_ABS, (T) fabs((double) a[i]))                               \
+    }                                                                         \
+    return 1;                                                                 \
   }
 
 #define BIG_INT(TYPE, IS_SIGNED)                                              \
   case TYPE: {                                                                \
-    const uint64_t *a = m->a;                                                 \
-    const uint64_t *b = m->b;                                                 \
-    uint64_t *c = m->c;                                                       \
-    for (int64_t i = lo; i < hi; i++) {                                       \
+    const uint64_t *a = av;                                                   \
+    const uint64_t *b = bv;                                                   \
+    uint64_t *c = cv;                                                         \
+    for (int64_t i = 0; i < n; i++) {                                         \
       uint64_t r;                                                             \
       if (!op_u64(m->op, a[i], b ? b[i] : 0, m->s64, IS_SIGNED, &r)) {        \
         penny_fail(w, PENNY_ERANGE); /* a BigInt division by zero */          \
-        return;                                                               \
+        return 0;                                                             \
       }                                                                       \
       c[i] = r;                                                               \
     }                                                                         \
-    break;                                                                    \
+    return 1;                                                                 \
   }
 
-static void map_body(penny_worker_t *w, int64_t lo, int64_t hi, void *arg) {
-  const map_t *m = arg;
+PENNY_CLONES
+static int map_run(penny_worker_t *w, const map_t *m, const void *av,
+                   const void *bv, void *cv, int64_t n) {
   switch (m->type) {
   SMALL_INT(PENNY_I8, int8_t, uint8_t)
   SMALL_INT(PENNY_U8, uint8_t, uint8_t)
@@ -139,6 +164,17 @@ static void map_body(penny_worker_t *w, int64_t lo, int64_t hi, void *arg) {
   BIG_INT(PENNY_I64, 1)
   BIG_INT(PENNY_U64, 0)
   }
+  return 1;
+}
+
+static void map_body(penny_worker_t *w, int64_t lo, int64_t hi, void *arg) {
+  const map_t *m = arg;
+  const size_t size = penny__elem_size(m->type);
+  const char *a = (const char *) m->a + lo * size;
+  const char *b = m->b ? (const char *) m->b + lo * size : NULL;
+  char *c = (char *) m->c + lo * size;
+  const int64_t n = hi - lo;
+  map_run(w, m, a, b, c, n);
 }
 
 static void run_map(penny_worker_t *w, op_t op, const penny_arg_t *a,
