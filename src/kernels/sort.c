@@ -2,11 +2,12 @@
  * TypedArray.prototype.sort(): numeric, -0 before +0, every NaN last.
  *
  * A parallel LSD radix sort, 11 bits a pass (6 passes for 64-bit
- * elements, 3 for 32-bit). The elements are first mapped
- * in place to unsigned keys with the same order (flip the sign bit of
- * integers; for floats flip every bit of negatives and the sign bit of
- * the rest, and map every NaN to the largest key), sorted as keys, and
- * mapped back (a NaN comes back as the canonical quiet NaN).
+ * elements, 3 for 32-bit). The elements are mapped in place to unsigned
+ * keys with the same order (flip the sign bit of integers; for floats
+ * flip every bit of negatives and the sign bit of the rest, and map every
+ * NaN to the largest key) by the first pass's count, sorted as keys, and
+ * mapped back by the last pass's scatter (a NaN comes back as the
+ * canonical quiet NaN).
  *
  * Each pass splits the array into blocks: every block counts its digits
  * in parallel, a serial prefix over (digit, block) gives every block its
@@ -30,7 +31,11 @@ typedef struct {
   int64_t n;
   int64_t nblocks;
   int size;               /* bytes per element: 1, 2, 4 or 8 */
+  int type;               /* PENNY_* */
   int shift;              /* of the current digit */
+  int first;              /* counting: map the elements to keys first */
+  int last;               /* scattering: map the keys back on the way */
+  unsigned char *keyed;   /* [block]: mapped to keys by the first count */
   uint64_t (*hist)[DIGITS]; /* [block][digit] counts, then offsets */
 } radix_t;
 
@@ -50,73 +55,6 @@ static inline void key_put(void *p, int size, int64_t i, uint64_t k) {
   case 4: ((uint32_t *) p)[i] = (uint32_t) k; break;
   default: ((uint64_t *) p)[i] = k; break;
   }
-}
-
-static void block_range(const radix_t *r, int64_t b, int64_t *lo,
-                        int64_t *hi) {
-  *lo = r->n * b / r->nblocks;
-  *hi = r->n * (b + 1) / r->nblocks;
-}
-
-static void count_blocks(penny_worker_t *w, int64_t b0, int64_t b1,
-                         void *arg) {
-  radix_t *r = arg;
-  for (int64_t b = b0; b < b1; b++) {
-    if (penny_cancelled(w))
-      return;
-    int64_t lo, hi;
-    block_range(r, b, &lo, &hi);
-    uint64_t *h = r->hist[b];
-    memset(h, 0, DIGITS * sizeof(uint64_t));
-    for (int64_t i = lo; i < hi; i++)
-      h[(key_at(r->src, r->size, i) >> r->shift) & (DIGITS - 1)]++;
-  }
-}
-
-#define SCATTER(T)                                                            \
-  do {                                                                        \
-    const T *s = r->src;                                                      \
-    T *d = r->dst;                                                            \
-    for (int64_t i = lo; i < hi; i++) {                                       \
-      T k = s[i];                                                             \
-      d[off[(k >> r->shift) & (DIGITS - 1)]++] = k;                          \
-    }                                                                         \
-  } while (0)
-
-static void scatter_blocks(penny_worker_t *w, int64_t b0, int64_t b1,
-                           void *arg) {
-  radix_t *r = arg;
-  for (int64_t b = b0; b < b1; b++) {
-    if (penny_cancelled(w))
-      return;
-    int64_t lo, hi;
-    block_range(r, b, &lo, &hi);
-    uint64_t *off = r->hist[b];
-    switch (r->size) {
-    case 1: SCATTER(uint8_t); break;
-    case 2: SCATTER(uint16_t); break;
-    case 4: SCATTER(uint32_t); break;
-    default: SCATTER(uint64_t); break;
-    }
-  }
-}
-
-/* Turns counts into starting offsets; false if one digit holds every
- * element (the pass would change nothing). */
-static int offsets(radix_t *r) {
-  uint64_t total = 0;
-  for (int d = 0; d < DIGITS; d++) {
-    uint64_t digit_total = 0;
-    for (int64_t b = 0; b < r->nblocks; b++) {
-      uint64_t c = r->hist[b][d];
-      r->hist[b][d] = total + digit_total;
-      digit_total += c;
-    }
-    if (digit_total == (uint64_t) r->n)
-      return 0;
-    total += digit_total;
-  }
-  return 1;
 }
 
 /* ---- Order-preserving keys. ---- */
@@ -157,20 +95,103 @@ static uint64_t from_key(uint64_t k, int type, int size) {
   }
 }
 
-typedef struct {
-  void *x;
-  int type;
-  int size;
-  int back; /* 0: to keys, 1: from keys */
-} keys_t;
+static void block_range(const radix_t *r, int64_t b, int64_t *lo,
+                        int64_t *hi) {
+  *lo = r->n * b / r->nblocks;
+  *hi = r->n * (b + 1) / r->nblocks;
+}
 
-static void map_keys(penny_worker_t *w, int64_t lo, int64_t hi, void *arg) {
+static void count_blocks(penny_worker_t *w, int64_t b0, int64_t b1,
+                         void *arg) {
+  radix_t *r = arg;
+  for (int64_t b = b0; b < b1; b++) {
+    if (penny_cancelled(w))
+      return;
+    int64_t lo, hi;
+    block_range(r, b, &lo, &hi);
+    uint64_t *h = r->hist[b];
+    memset(h, 0, DIGITS * sizeof(uint64_t));
+    if (r->first) {
+      for (int64_t i = lo; i < hi; i++) {
+        uint64_t k = to_key(key_at(r->src, r->size, i), r->type, r->size);
+        key_put(r->src, r->size, i, k);
+        h[k & (DIGITS - 1)]++;
+      }
+      r->keyed[b] = 1;
+    } else {
+      for (int64_t i = lo; i < hi; i++)
+        h[(key_at(r->src, r->size, i) >> r->shift) & (DIGITS - 1)]++;
+    }
+  }
+}
+
+#define SCATTER(T)                                                            \
+  do {                                                                        \
+    const T *s = r->src;                                                      \
+    T *d = r->dst;                                                            \
+    if (r->last) {                                                            \
+      for (int64_t i = lo; i < hi; i++) {                                     \
+        T k = s[i];                                                           \
+        d[off[(k >> r->shift) & (DIGITS - 1)]++] =                            \
+          (T) from_key(k, r->type, r->size);                                  \
+      }                                                                       \
+    } else {                                                                  \
+      for (int64_t i = lo; i < hi; i++) {                                     \
+        T k = s[i];                                                           \
+        d[off[(k >> r->shift) & (DIGITS - 1)]++] = k;                        \
+      }                                                                       \
+    }                                                                         \
+  } while (0)
+
+static void scatter_blocks(penny_worker_t *w, int64_t b0, int64_t b1,
+                           void *arg) {
+  radix_t *r = arg;
+  for (int64_t b = b0; b < b1; b++) {
+    if (penny_cancelled(w))
+      return;
+    int64_t lo, hi;
+    block_range(r, b, &lo, &hi);
+    uint64_t *off = r->hist[b];
+    switch (r->size) {
+    case 1: SCATTER(uint8_t); break;
+    case 2: SCATTER(uint16_t); break;
+    case 4: SCATTER(uint32_t); break;
+    default: SCATTER(uint64_t); break;
+    }
+  }
+}
+
+/* Turns counts into starting offsets; false if one digit holds every
+ * element (the pass would change nothing). */
+static int offsets(radix_t *r) {
+  uint64_t total = 0;
+  for (int d = 0; d < DIGITS; d++) {
+    uint64_t digit_total = 0;
+    for (int64_t b = 0; b < r->nblocks; b++) {
+      uint64_t c = r->hist[b][d];
+      r->hist[b][d] = total + digit_total;
+      digit_total += c;
+    }
+    if (digit_total == (uint64_t) r->n)
+      return 0;
+    total += digit_total;
+  }
+  return 1;
+}
+
+/* Maps the keyed blocks of src back to elements. It does not poll
+ * cancellation: it must finish. */
+static void map_back(penny_worker_t *w, int64_t b0, int64_t b1, void *arg) {
   (void) w;
-  const keys_t *k = arg;
-  for (int64_t i = lo; i < hi; i++) {
-    uint64_t v = key_at(k->x, k->size, i);
-    key_put(k->x, k->size, i, k->back ? from_key(v, k->type, k->size)
-                                      : to_key(v, k->type, k->size));
+  const radix_t *r = arg;
+  for (int64_t b = b0; b < b1; b++) {
+    int64_t lo, hi;
+    if (!r->keyed[b])
+      continue;
+    block_range(r, b, &lo, &hi);
+    for (int64_t i = lo; i < hi; i++)
+      key_put(r->src, r->size, i,
+              from_key(key_at(r->src, r->size, i), r->type, r->size));
   }
 }
 
@@ -192,26 +213,38 @@ void penny__sort_kernel(penny_worker_t *w, const penny_arg_t *args,
   }
   int64_t nblocks = n / BLOCK_MIN;
   nblocks = nblocks < 1 ? 1 : nblocks > BLOCKS_MAX ? BLOCKS_MAX : nblocks;
-  keys_t k = { args[0].data, type, size, 0 };
-  penny_for(w, n, 0, map_keys, &k);
-  radix_t r = { args[0].data, tmp, n, nblocks, size, 0, hist };
-  for (int shift = 0; shift < 8 * size && !penny_cancelled(w);
-       shift += BITS) {
+  unsigned char keyed[BLOCKS_MAX] = { 0 };
+  radix_t r = { args[0].data, tmp, n, nblocks, size, type, 0, 1, 0, keyed,
+                hist };
+  int in_keys = 1; /* src holds keys (in the blocks marked keyed) */
+  for (int shift = 0; shift < 8 * size; shift += BITS) {
+    /* The first count maps x to keys on the way. */
     r.shift = shift;
     penny_for(w, nblocks, 1, count_blocks, &r);
-    if (penny_cancelled(w) || !offsets(&r))
+    if (penny_cancelled(w))
+      break;
+    r.first = 0;
+    if (!offsets(&r))
       continue;
+    /* The last pass writes elements, not keys. */
+    r.last = shift + BITS >= 8 * size;
     penny_for(w, nblocks, 1, scatter_blocks, &r);
+    /* A cancelled scatter left dst incomplete; src is still whole. */
+    if (penny_cancelled(w))
+      break;
     void *t = r.src;
     r.src = r.dst;
     r.dst = t;
+    in_keys = !r.last;
   }
-  /* The keys may have ended in the buffer; a cancelled sort still leaves
-   * x a permutation of what it was, in key form, so map it back. */
+  /* A sort that ended without a last scatter (a constant top digit, or a
+   * cancel) still leaves x a permutation of what it was. */
+  if (in_keys && penny_cancelled(w))
+    map_back(w, 0, nblocks, &r); /* penny_for would stop handing out blocks */
+  else if (in_keys)
+    penny_for(w, nblocks, 1, map_back, &r);
   if (r.src != args[0].data)
     memcpy(args[0].data, r.src, (size_t) n * (size_t) size);
-  k.back = 1;
-  penny_for(w, n, 0, map_keys, &k);
   free(tmp);
   free(hist);
 }

@@ -91,4 +91,31 @@ describe('sort', function () {
       await one.close();
     }
   });
+
+  it('a sort aborted while it runs leaves a permutation of the array',
+    async () => {
+      const one = new penny.Pool({ threads: 1, arenaBytes: 64 * MiB });
+      try {
+        const x = one.alloc(Float64Array, 4e6);
+        // Delays that land in the first pass's count (which maps elements
+        // to keys), in later passes, and in the last pass (which maps
+        // them back), or after the end.
+        for (const delay of [0, 1, 3, 8, 20, 50, 120]) {
+          fillRandom(x, 77 + delay);
+          for (let i = 0; i < x.length; i += 101) x[i] = i % 2 ? -0 : NaN;
+          const want = x.slice().sort();
+          const ac = new AbortController();
+          const p = one.run('sort', [x], { signal: ac.signal });
+          setTimeout(() => ac.abort(), delay);
+          try {
+            await p;
+          } catch (err) {
+            assert.equal(err.name, 'AbortError');
+          }
+          assertSameOrder(x.slice().sort(), want, `aborted after ${delay} ms`);
+        }
+      } finally {
+        await one.close();
+      }
+    });
 });
