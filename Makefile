@@ -145,7 +145,7 @@ KERNEL_OBJ := $(KERNEL_SRC:src/kernels/%.c=build/c/bench/kernels/%.o)
 
 build/c/bench/kernels/%.o: src/kernels/%.c $(HEADERS) src/kernels/kernels.h
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_FLAGS) -c $< -o $@
+	$(CC) $(BENCH_FLAGS) -fno-math-errno -c $< -o $@
 
 $(SCALE): build/c/bench/scale.o $(KERNEL_OBJ) $(CORE_LIB)
 	$(CC) -O3 -pthread $(if $(STATIC),-static) -o $@ $^ \

@@ -1,6 +1,6 @@
 /* Scaling of the core and the built-in kernels from 1 worker to many.
  *
- *   core-scale [--threads 1,2,4,8,16] [--reps N] [--json FILE]
+ *   core-scale [--threads 1,2,4,8,16] [--reps N] [--only WORD] [--json FILE]
  *
  * One pool per thread count, all created up front; each rep runs every
  * workload once on every pool in turn, so drift in the machine's speed is
@@ -221,6 +221,7 @@ static double run(penny_pool_t *pool, int which) {
 int main(int argc, char **argv) {
   unsigned threads[MAX_POOLS] = { 1, 2 };
   int npools = 2, reps = 5;
+  const char *only = NULL; /* run only the workloads whose name has this */
   const char *json = "build/c/bench/scale.json";
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
@@ -230,10 +231,13 @@ int main(int argc, char **argv) {
         threads[npools++] = (unsigned) atoi(s);
     } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
       reps = atoi(argv[++i]);
+    } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      only = argv[++i];
     } else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
       json = argv[++i];
     } else {
-      fprintf(stderr, "usage: %s [--threads 1,2,4] [--reps N] [--json FILE]\n",
+      fprintf(stderr, "usage: %s [--threads 1,2,4] [--reps N] [--only WORD] "
+                      "[--json FILE]\n",
               argv[0]);
       return 2;
     }
@@ -257,12 +261,15 @@ int main(int argc, char **argv) {
   if (!t)
     abort();
 #define T(wl, p, r) t[((wl) * npools + (p)) * reps + (r)]
+  int skip[W_COUNT];
+  for (int w = 0; w < W_COUNT; w++)
+    skip[w] = only && !strstr(names[w], only);
   for (int w = 0; w < W_COUNT; w++) /* warm up: page faults, clones */
-    for (int p = 0; p < npools; p++)
+    for (int p = 0; p < npools && !skip[w]; p++)
       run(pools[p], w);
   for (int r = 0; r < reps; r++)
     for (int w = 0; w < W_COUNT; w++)
-      for (int p = 0; p < npools; p++)
+      for (int p = 0; p < npools && !skip[w]; p++)
         T(w, p, r) = run(pools[p], w);
 
   FILE *out = fopen(json, "w");
@@ -273,12 +280,15 @@ int main(int argc, char **argv) {
       fprintf(out, "%s%u", p ? "," : "", threads[p]);
   if (out)
     fprintf(out, "],\"reps\":%d,\"workloads\":{", reps);
+  int first = 1;
   printf("%-32s", "median ms (T1/Tp)");
   for (int p = 0; p < npools; p++)
     printf(" %9u thr", threads[p]);
   printf("\n");
   for (int w = 0; w < W_COUNT; w++) {
     double med[MAX_POOLS];
+    if (skip[w])
+      continue;
     for (int p = 0; p < npools; p++)
       med[p] = median(&T(w, p, 0), reps);
     printf("%-32s", names[w]);
@@ -286,7 +296,8 @@ int main(int argc, char **argv) {
       printf(" %7.1f %5.2fx", med[p] * 1e3, med[0] / med[p]);
     printf("\n");
     if (out) {
-      fprintf(out, "%s\"%s\":[", w ? "," : "", names[w]);
+      fprintf(out, "%s\"%s\":[", first ? "" : ",", names[w]);
+      first = 0;
       for (int p = 0; p < npools; p++)
         fprintf(out, "%s%.6f", p ? "," : "", med[p]);
       fprintf(out, "]");
@@ -296,15 +307,20 @@ int main(int argc, char **argv) {
     fprintf(out, "}}\n");
     fclose(out);
   }
-  printf("gemm GFLOP/s:");
-  for (int p = 0; p < npools; p++)
-    printf(" %u thr %.1f", threads[p],
-           2.0 * M * M * M / median(&T(W_GEMM, p, 0), reps) / 1e9);
-  printf("\nsum GB/s:");
-  for (int p = 0; p < npools; p++)
-    printf(" %u thr %.1f", threads[p],
-           8.0 * SUM_N / median(&T(W_SUM, p, 0), reps) / 1e9);
-  printf("\n");
+  if (!skip[W_GEMM]) {
+    printf("gemm GFLOP/s:");
+    for (int p = 0; p < npools; p++)
+      printf(" %u thr %.1f", threads[p],
+             2.0 * M * M * M / median(&T(W_GEMM, p, 0), reps) / 1e9);
+    printf("\n");
+  }
+  if (!skip[W_SUM]) {
+    printf("sum GB/s:");
+    for (int p = 0; p < npools; p++)
+      printf(" %u thr %.1f", threads[p],
+             8.0 * SUM_N / median(&T(W_SUM, p, 0), reps) / 1e9);
+    printf("\n");
+  }
   for (int p = 0; p < npools; p++)
     penny_pool_destroy(pools[p], 0);
   free(t);
