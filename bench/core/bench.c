@@ -137,22 +137,6 @@ DEFINE_FIB(fib_penny_api, penny_spawn, penny_sync)
 
 /* ---- sum. ---- */
 
-#define ACC 8
-
-static double sum_chunk(const double *x, int64_t lo, int64_t hi) {
-  double a[ACC] = { 0 };
-  int64_t i = lo;
-  for (; i + ACC <= hi; i += ACC)
-    for (int k = 0; k < ACC; k++)
-      a[k] += x[i + k];
-  double s = 0;
-  for (; i < hi; i++)
-    s += x[i];
-  for (int k = 0; k < ACC; k++)
-    s += a[k];
-  return s;
-}
-
 static double sum_naive(const double *x, int64_t n) {
   double s = 0;
   for (int64_t i = 0; i < n; i++)
@@ -166,33 +150,13 @@ typedef struct {
   double s;
 } range_t;
 
-static void sum_thread(void *arg) {
-  range_t *r = arg;
-  r->s = sum_chunk(r->x, r->lo, r->hi);
-}
-
-static double sum_pthreads(const double *x, int64_t n, int threads) {
-  uv_thread_t t[64];
-  range_t r[64];
-  for (int i = 0; i < threads; i++) {
-    r[i] = (range_t) { x, n * i / threads, n * (i + 1) / threads, 0 };
-    uv_thread_create(&t[i], sum_thread, &r[i]);
-  }
-  double s = 0;
-  for (int i = 0; i < threads; i++) {
-    uv_thread_join(&t[i]);
-    s += r[i].s;
-  }
-  return s;
-}
-
 /* Penny: a recursive join down to 64K-element leaves (512 KB). */
 #define SUM_GRAIN 65536
 
 static void sum_penny(penny_worker_t *w, void *arg) {
   range_t *r = arg;
   if (r->hi - r->lo <= SUM_GRAIN) {
-    r->s = sum_chunk(r->x, r->lo, r->hi);
+    r->s = bench_sum_chunk(r->x, r->lo, r->hi);
     return;
   }
   int64_t mid = r->lo + (r->hi - r->lo) / 2;
@@ -322,8 +286,8 @@ int main(int argc, char **argv) {
       double t0 = now();
       switch (k) {
       case S_NAIVE: a.s = sum_naive(x, sum_n); break;
-      case S_ACC: a.s = sum_chunk(x, 0, sum_n); break;
-      case S_PT2: a.s = sum_pthreads(x, sum_n, 2); break;
+      case S_ACC: a.s = bench_sum_chunk(x, 0, sum_n); break;
+      case S_PT2: a.s = bench_sum_threads(x, sum_n, 2); break;
       case S_P1: run_job(p1, sum_penny, &a); break;
       default: run_job(p2, sum_penny, &a); break;
       }

@@ -5,4 +5,10 @@
 
 int64_t bench_fib_omp(int n, int threads);
 
+/* Sum of x[lo, hi) with eight accumulators. */
+double bench_sum_chunk(const double *x, int64_t lo, int64_t hi);
+/* The same over x[0, n) split across `threads` plain threads (at most
+ * 64), each summing one contiguous range: the bandwidth ceiling. */
+double bench_sum_threads(const double *x, int64_t n, int threads);
+
 #endif

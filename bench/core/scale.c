@@ -10,10 +10,12 @@
  * addon calls them after its checks.
  *
  * Workloads: fib(36) with a spawn at every level (the cost and scaling of
- * fork points), the sum of 10^8 doubles (memory bandwidth), the square root
+ * fork points), the sum of 10^8 doubles (memory bandwidth) next to its
+ * ceiling, the same sum on as many plain threads, the square root
  * of 10^7 doubles into another array, the sort of 10^7 doubles, gemm at
  * 1024^3 in f64, and mandelbrot at 1024^2 with 1,000 iterations over an
  * off-centre view (unbalanced rows). */
+#include "bench.h"
 #include "penny.h"
 #include "../../src/kernels/kernels.h"
 
@@ -124,9 +126,10 @@ static penny_arg_t num(double v, int type) {
 
 /* ---- Workloads. ---- */
 
-enum { W_FIB, W_SUM, W_SQRT, W_SORT, W_GEMM, W_MANDEL, W_COUNT };
+enum { W_FIB, W_SUM, W_CEIL, W_SQRT, W_SORT, W_GEMM, W_MANDEL, W_COUNT };
 static const char *names[W_COUNT] = {
-  "fib(36), spawn at every level", "sum 1e8 f64", "sqrt 1e7 f64",
+  "fib(36), spawn at every level", "sum 1e8 f64",
+  "sum 1e8 f64, plain threads", "sqrt 1e7 f64",
   "sort 1e7 f64", "gemm 1024^3 f64", "mandelbrot 1024^2, 1000"
 };
 
@@ -165,7 +168,15 @@ static void setup(void) {
   memset(iters, 0, sizeof(uint32_t) * W * W);
 }
 
-static double run(penny_pool_t *pool, int which) {
+static double check_sum(double s) {
+  if (s != 499.5 * SUM_N) {
+    fprintf(stderr, "sum is %.17g\n", s);
+    exit(1);
+  }
+  return s;
+}
+
+static double run(penny_pool_t *pool, unsigned threads, int which) {
   penny_arg_t a[8];
   penny_result_t r;
   switch (which) {
@@ -175,10 +186,14 @@ static double run(penny_pool_t *pool, int which) {
   case W_SUM: {
     a[0] = arr(sum_x, SUM_N, PENNY_F64);
     double t = call(pool, "sum", a, &r);
-    if (r.num != 499.5 * SUM_N) {
-      fprintf(stderr, "sum is %.17g\n", r.num);
-      exit(1);
-    }
+    check_sum(r.num);
+    return t;
+  }
+  case W_CEIL: {
+    double t0 = now();
+    double s = bench_sum_threads(sum_x, SUM_N, (int) threads);
+    double t = now() - t0;
+    check_sum(s);
     return t;
   }
   case W_SQRT:
@@ -266,11 +281,11 @@ int main(int argc, char **argv) {
     skip[w] = only && !strstr(names[w], only);
   for (int w = 0; w < W_COUNT; w++) /* warm up: page faults, clones */
     for (int p = 0; p < npools && !skip[w]; p++)
-      run(pools[p], w);
+      run(pools[p], threads[p], w);
   for (int r = 0; r < reps; r++)
     for (int w = 0; w < W_COUNT; w++)
       for (int p = 0; p < npools && !skip[w]; p++)
-        T(w, p, r) = run(pools[p], w);
+        T(w, p, r) = run(pools[p], threads[p], w);
 
   FILE *out = fopen(json, "w");
   if (out)
@@ -314,11 +329,12 @@ int main(int argc, char **argv) {
              2.0 * M * M * M / median(&T(W_GEMM, p, 0), reps) / 1e9);
     printf("\n");
   }
-  if (!skip[W_SUM]) {
-    printf("sum GB/s:");
+  if (!skip[W_SUM] && !skip[W_CEIL]) {
+    printf("sum GB/s, Penny (plain threads):");
     for (int p = 0; p < npools; p++)
-      printf(" %u thr %.1f", threads[p],
-             8.0 * SUM_N / median(&T(W_SUM, p, 0), reps) / 1e9);
+      printf(" %u thr %.1f (%.1f)", threads[p],
+             8.0 * SUM_N / median(&T(W_SUM, p, 0), reps) / 1e9,
+             8.0 * SUM_N / median(&T(W_CEIL, p, 0), reps) / 1e9);
     printf("\n");
   }
   for (int p = 0; p < npools; p++)

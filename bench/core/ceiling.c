@@ -1,0 +1,53 @@
+/* The memory-bandwidth ceilings Penny's sums are compared with: a loop
+ * with eight accumulators (enough to hide the latency of the additions)
+ * and the same loop on plain threads, one contiguous range each. */
+#include "bench.h"
+
+#include <stdlib.h>
+#include <uv.h>
+
+#define ACC 8
+#define MAX_THREADS 64
+
+double bench_sum_chunk(const double *x, int64_t lo, int64_t hi) {
+  double a[ACC] = { 0 };
+  int64_t i = lo;
+  for (; i + ACC <= hi; i += ACC)
+    for (int k = 0; k < ACC; k++)
+      a[k] += x[i + k];
+  double s = 0;
+  for (; i < hi; i++)
+    s += x[i];
+  for (int k = 0; k < ACC; k++)
+    s += a[k];
+  return s;
+}
+
+typedef struct {
+  const double *x;
+  int64_t lo, hi;
+  double s;
+} part_t;
+
+static void sum_thread(void *arg) {
+  part_t *p = arg;
+  p->s = bench_sum_chunk(p->x, p->lo, p->hi);
+}
+
+double bench_sum_threads(const double *x, int64_t n, int threads) {
+  uv_thread_t t[MAX_THREADS];
+  part_t part[MAX_THREADS];
+  if (threads > MAX_THREADS)
+    threads = MAX_THREADS;
+  for (int i = 0; i < threads; i++) {
+    part[i] = (part_t) { x, n * i / threads, n * (i + 1) / threads, 0 };
+    if (uv_thread_create(&t[i], sum_thread, &part[i]) != 0)
+      abort();
+  }
+  double s = 0;
+  for (int i = 0; i < threads; i++) {
+    uv_thread_join(&t[i]);
+    s += part[i].s;
+  }
+  return s;
+}
