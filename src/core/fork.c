@@ -182,6 +182,10 @@ unsigned penny_worker_count(const penny_worker_t *w) {
   return w->count;
 }
 
+penny_job_t *penny_worker_job(const penny_worker_t *w) {
+  return penny__job_of(w);
+}
+
 /* ---- penny_for: lazy binary splitting (Tzannes, Caragea, Barua and
  * Vishkin, PPoPP 2010). A range is halved only when the worker's deque is
  * empty, a sign that thieves are hungry; otherwise the worker runs one

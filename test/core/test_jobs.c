@@ -728,3 +728,49 @@ TEST_IMPL(stolen_tasks_act_for_their_job) {
   ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
   return 0;
 }
+
+/* penny_worker_job names the root job of whatever the worker runs, also
+ * in stolen chunks and while two jobs share the workers. */
+typedef struct {
+  penny_job_t *job;
+  _Atomic int chunks;
+  _Atomic int wrong;
+} whose_t;
+
+static void check_whose(penny_worker_t *w, int64_t lo, int64_t hi,
+                        void *arg) {
+  whose_t *o = arg;
+  (void) lo; (void) hi;
+  if (penny_worker_job(w) != o->job)
+    atomic_fetch_add(&o->wrong, 1);
+  atomic_fetch_add(&o->chunks, 1);
+  usleep(50); /* long enough that thieves take chunks */
+}
+
+static void whose_job(penny_worker_t *w, void *arg) {
+  whose_t *o = arg;
+  penny_for(w, 2000, 1, check_whose, o);
+}
+
+TEST_IMPL(worker_job_names_the_running_job) {
+  penny_pool_t *pool = make_pool(4, 0);
+  sync_job_t s[2];
+  whose_t o[2];
+  for (int i = 0; i < 2; i++) {
+    o[i].job = &s[i].job; /* known before the job can start */
+    atomic_init(&o[i].chunks, 0);
+    atomic_init(&o[i].wrong, 0);
+  }
+  for (int i = 0; i < 2; i++)
+    sync_job_submit(pool, &s[i], whose_job, &o[i]);
+  for (int i = 0; i < 2; i++) {
+    ASSERT_EQ(sync_job_wait(&s[i]), 0);
+    ASSERT_EQ(atomic_load(&o[i].chunks), 2000);
+    ASSERT_EQ(atomic_load(&o[i].wrong), 0);
+  }
+  penny_stats_t st;
+  ASSERT_EQ(penny_pool_stats(pool, PENNY_ALL_WORKERS, &st), 0);
+  ASSERT_GT(st.steals, 0);
+  ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  return 0;
+}
