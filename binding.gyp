@@ -27,6 +27,8 @@
     "conditions": [
       # See the Makefile: pads branches off 32-byte boundaries (Intel's JCC
       # erratum), which keeps the spawn/sync fast path's speed stable.
+      # dlopen for pool.load(); in libc itself from glibc 2.34 on.
+      ["OS=='linux'", { "libraries": ["-ldl"] }],
       ["OS=='linux' and target_arch=='x64'", {
         "cflags_c": ["-Wa,-mbranches-within-32B-boundaries"]
       }],

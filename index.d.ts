@@ -121,7 +121,8 @@ export class Pool {
    * ring: write only
    * through views from `alloc()`. */
   readonly arena: SharedArrayBuffer;
-  /** name -> kernel description; frozen. */
+  /** name -> kernel description; frozen. A successful `load()` replaces
+   * it with a new object that also lists the plugin's kernels. */
   readonly kernels: Readonly<Record<string, KernelInfo>>;
   /** True once `close()` has been called. */
   readonly closed: boolean;
@@ -137,6 +138,12 @@ export class Pool {
   run(kernel: string | number, args?: readonly KernelArg[],
     options?: RunOptions): Promise<number | bigint | undefined>;
   stats(): PoolStats;
+  /** Loads a plugin (a shared library of C kernels, see docs/plugins.md)
+   * into this pool and returns the names of its kernels. Throws an Error
+   * with code `ERR_PENNY_PLUGIN` (and changes nothing) when the library
+   * cannot be loaded, is not a Penny plugin, was built for another plugin
+   * ABI, or declares a bad or clashing kernel. */
+  load(path: string): string[];
   /** Lets queued and running tasks finish, then stops the threads.
    * Idempotent. */
   close(): Promise<void>;

@@ -1,9 +1,14 @@
 /* Penny: a Cilk-style work-stealing runtime.
  *
  * This is the one public header. It declares the pool, the root jobs that
- * code outside the pool submits, and the fork-join API that kernels use on a
- * worker thread. Everything named here is ABI; internal structures stay in
- * src/core.
+ * code outside the pool submits, the fork-join API that kernels use on a
+ * worker thread, the kernel ABI, and the plugin ABI. Everything named here
+ * is ABI; internal structures stay in src/core.
+ *
+ * A plugin (a shared library of kernels that Node's pool.load() opens)
+ * defines PENNY_PLUGIN before including this header: the fork-join calls
+ * then go through the table of functions Penny hands the plugin, so the
+ * plugin links against nothing. See docs/plugins.md.
  */
 #ifndef PENNY_H
 #define PENNY_H
@@ -240,6 +245,10 @@ PENNY_EXTERN int penny_pool_stats(const penny_pool_t *pool, unsigned worker,
 
 /* ---- Fork-join: only on a worker thread, with that worker's `w`. ---- */
 
+/* A plugin gets these same calls as static inline functions that go
+ * through Penny's table (see the end of this header). */
+#ifndef PENNY_PLUGIN
+
 /* Makes fn(w, arg) available to other workers and returns. Any number of
  * children may be spawned from one frame; each must be synced, in the
  * reverse order of its spawn, before the spawning function returns. */
@@ -269,9 +278,13 @@ PENNY_EXTERN int penny_cancelled(const penny_worker_t *w);
  * once its kernel returns. The first failure wins. */
 PENNY_EXTERN void penny_fail(penny_worker_t *w, int err);
 
+/* The worker's index in its pool, from 0, and the pool's worker count. */
 PENNY_EXTERN unsigned penny_worker_index(const penny_worker_t *w);
 PENNY_EXTERN unsigned penny_worker_count(const penny_worker_t *w);
 
+/* The root job whose task the worker is running, NULL between jobs. */
+PENNY_EXTERN penny_job_t *penny_worker_job(const penny_worker_t *w);
+#endif /* !PENNY_PLUGIN */
 
 /* ---- Kernels: C functions that JavaScript calls by name. ---- */
 
@@ -340,6 +353,140 @@ typedef struct penny_kernel_s {
   penny_kernel_fn fn;
   penny_check_fn check;   /* may be NULL */
 } penny_kernel_t;
+
+/* Typed access to array arguments: penny_f64(&args[i]) is the data of an
+ * f64[] argument as a double *, and NULL when the argument is not an f64
+ * array (a scalar, or another element type). Penny passes a non-NULL
+ * pointer for every array argument, empty ones included, so NULL always
+ * means a mismatch. One getter per element type: penny_i8 .. penny_f64. */
+#define PENNY_ARRAY_GETTERS_(XX)                                              \
+  XX(i8, I8, int8_t) XX(u8, U8, uint8_t) XX(i16, I16, int16_t)                \
+  XX(u16, U16, uint16_t) XX(i32, I32, int32_t) XX(u32, U32, uint32_t)         \
+  XX(i64, I64, int64_t) XX(u64, U64, uint64_t) XX(f32, F32, float)            \
+  XX(f64, F64, double)
+#define PENNY_ARRAY_GETTER_(low, up, ctype)                                   \
+  static inline ctype *penny_##low(const penny_arg_t *arg) {                  \
+    return arg->type == PENNY_##up && arg->data != NULL ? (ctype *) arg->data \
+                                                        : NULL;               \
+  }
+PENNY_ARRAY_GETTERS_(PENNY_ARRAY_GETTER_)
+#undef PENNY_ARRAY_GETTER_
+
+/* ---- Plugins: kernels in a shared library that pool.load() opens. ----
+ *
+ * A plugin exports one function, named PENNY_PLUGIN_ENTRY_NAME, of type
+ * penny_plugin_entry_fn. Penny calls it once per load with the plugin ABI
+ * version it speaks and its table of functions; the plugin returns a
+ * descriptor that names the version it was built for and lists its
+ * kernels. Penny refuses the library unless the two versions are equal.
+ *
+ * The versioning rule: PENNY_PLUGIN_ABI changes whenever anything a
+ * plugin relies on changes incompatibly (penny_api_t, penny_plugin_t,
+ * penny_kernel_t, penny_arg_t, penny_result_t, penny_task_t, the element
+ * type codes, the error codes, the signature grammar). The entry point's
+ * name and type, and the first member of penny_plugin_t, never change, so
+ * a mismatch is always reported, never a crash. A plugin built for an
+ * older version must be rebuilt against the new header.
+ *
+ * Only the kernels' own threads call into the table, and only while a
+ * pool that loaded the plugin exists. */
+#define PENNY_PLUGIN_ABI 1
+#define PENNY_PLUGIN_ENTRY_NAME "penny_plugin"
+
+typedef struct penny_api_s {
+  uint32_t abi;  /* PENNY_PLUGIN_ABI of the host */
+  uint32_t size; /* sizeof(penny_api_t) in the host */
+  void (*spawn)(penny_worker_t *w, penny_task_t *child, penny_task_fn fn,
+                void *arg);
+  void (*sync)(penny_worker_t *w, penny_task_t *child);
+  void (*join)(penny_worker_t *w, penny_task_fn fa, void *a,
+               penny_task_fn fb, void *b);
+  void (*parallel_for)(penny_worker_t *w, int64_t n, int64_t grain,
+                       penny_for_fn body, void *arg);
+  int (*cancelled)(const penny_worker_t *w);
+  void (*fail)(penny_worker_t *w, int err);
+  /* Fails the task with a message: its promise rejects with an Error
+   * whose code is ERR_PENNY_KERNEL and whose message is `msg` (copied,
+   * up to 255 bytes). The first failure of a task wins. */
+  void (*fail_message)(penny_worker_t *w, const char *msg);
+  unsigned (*worker_index)(const penny_worker_t *w);
+  unsigned (*worker_count)(const penny_worker_t *w);
+} penny_api_t;
+
+typedef struct penny_plugin_s {
+  uint32_t abi;                    /* PENNY_PLUGIN_ABI, as built; first */
+  uint32_t count;                  /* kernels */
+  const penny_kernel_t *kernels;   /* signatures and functions */
+} penny_plugin_t;
+
+typedef const penny_plugin_t *(*penny_plugin_entry_fn)(
+  uint32_t host_abi, const penny_api_t *api);
+
+#ifdef PENNY_PLUGIN
+#if defined(_WIN32)
+# define PENNY_PLUGIN_EXPORT_ __declspec(dllexport)
+# define PENNY_PLUGIN_HIDDEN_
+#elif __GNUC__ >= 4
+# define PENNY_PLUGIN_EXPORT_ __attribute__((visibility("default")))
+# define PENNY_PLUGIN_HIDDEN_ __attribute__((visibility("hidden")))
+#else
+# define PENNY_PLUGIN_EXPORT_
+# define PENNY_PLUGIN_HIDDEN_
+#endif
+
+/* Set by the entry point that PENNY_PLUGIN_DEFINE writes. */
+extern PENNY_PLUGIN_HIDDEN_ const penny_api_t *penny_plugin_api_;
+
+/* Defines the entry point in one source file of the plugin:
+ *   static const penny_kernel_t kernels[] = { { "blur(...) -> void",
+ *                                               blur, blur_check } };
+ *   PENNY_PLUGIN_DEFINE(kernels)
+ */
+#define PENNY_PLUGIN_DEFINE(kernels)                                          \
+  PENNY_PLUGIN_HIDDEN_ const penny_api_t *penny_plugin_api_;                  \
+  PENNY_PLUGIN_EXPORT_ const penny_plugin_t *penny_plugin(                    \
+    uint32_t host_abi, const penny_api_t *api);                               \
+  PENNY_PLUGIN_EXPORT_ const penny_plugin_t *penny_plugin(                    \
+    uint32_t host_abi, const penny_api_t *api) {                              \
+    static const penny_plugin_t plugin = {                                    \
+      PENNY_PLUGIN_ABI, sizeof(kernels) / sizeof((kernels)[0]), (kernels)    \
+    };                                                                        \
+    if (host_abi == PENNY_PLUGIN_ABI)                                         \
+      penny_plugin_api_ = api;                                                \
+    return &plugin;                                                           \
+  }
+
+static inline void penny_spawn(penny_worker_t *w, penny_task_t *child,
+                               penny_task_fn fn, void *arg) {
+  penny_plugin_api_->spawn(w, child, fn, arg);
+}
+static inline void penny_sync(penny_worker_t *w, penny_task_t *child) {
+  penny_plugin_api_->sync(w, child);
+}
+static inline void penny_join(penny_worker_t *w, penny_task_fn fa, void *a,
+                              penny_task_fn fb, void *b) {
+  penny_plugin_api_->join(w, fa, a, fb, b);
+}
+static inline void penny_for(penny_worker_t *w, int64_t n, int64_t grain,
+                             penny_for_fn body, void *arg) {
+  penny_plugin_api_->parallel_for(w, n, grain, body, arg);
+}
+static inline int penny_cancelled(const penny_worker_t *w) {
+  return penny_plugin_api_->cancelled(w);
+}
+static inline void penny_fail(penny_worker_t *w, int err) {
+  penny_plugin_api_->fail(w, err);
+}
+static inline void penny_fail_message(penny_worker_t *w, const char *msg) {
+  penny_plugin_api_->fail_message(w, msg);
+}
+static inline unsigned penny_worker_index(const penny_worker_t *w) {
+  return penny_plugin_api_->worker_index(w);
+}
+static inline unsigned penny_worker_count(const penny_worker_t *w) {
+  return penny_plugin_api_->worker_count(w);
+}
+#endif /* PENNY_PLUGIN */
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 'use strict';
 
 const os = require('node:os');
+const nodePath = require('node:path');
 const binding = require('./binding');
 const { Heap } = require('./heap');
 const {
@@ -106,6 +107,7 @@ class Pool {
   #handle;
   #heap;
   #table = [];          // index -> { index, name, signature, params, ... }
+  #kernels;             // pool.kernels: frozen, replaced by load()
   #byName = new Map();  // name -> index
   #arrayParams = [];    // index -> [[paramIndex, copyBack], ...] or null
   #resolves = [];       // slot -> the task promise's resolve function
@@ -155,8 +157,22 @@ class Pool {
     this.#ringF64 = new Float64Array(arena, ringStart, ringBytes / 8);
     this.#ringMask = ringCells - 1;
 
+    this.#addKernels(0);
+
+    Object.defineProperties(this, {
+      threads: { value: threads, enumerable: true },
+      arena: { value: arena, enumerable: true },
+    });
+  }
+
+  // Takes the binding's table from index `first` on into this pool's;
+  // returns the new kernels' names.
+  #addKernels(first) {
+    const names = [];
     const kernels = Object.create(null);
-    binding.kernels(handle).forEach((k, index) => {
+    for (const info of this.#table) kernels[info.name] = info;
+    binding.kernels(this.#handle).forEach((k, index) => {
+      if (index < first) return;
       const info = describeKernel(index, k);
       this.#table.push(info);
       this.#byName.set(info.name, index);
@@ -168,13 +184,29 @@ class Pool {
       this.#ringArrays.push(k.params.length <= RING_ARGS
         ? k.params.map((p) => p.array) : null);
       kernels[info.name] = info;
+      names.push(info.name);
     });
+    this.#kernels = Object.freeze(kernels);
+    return names;
+  }
 
-    Object.defineProperties(this, {
-      threads: { value: threads, enumerable: true },
-      arena: { value: arena, enumerable: true },
-      kernels: { value: Object.freeze(kernels), enumerable: true },
-    });
+  // The kernels by name: built-ins, then those of loaded plugins.
+  get kernels() {
+    return this.#kernels;
+  }
+
+  // Loads a plugin (a shared library of C kernels, see docs/plugins.md)
+  // into this pool's table; returns the names of its kernels. A failed
+  // load throws ERR_PENNY_PLUGIN and changes nothing.
+  load(path) {
+    if (this.#closed) throw closedError();
+    if (typeof path !== 'string' || path.length === 0) {
+      throw argError(`load: path must be a non-empty string, got ${
+        describe(path)}`);
+    }
+    // Absolute, so that the dynamic loader never searches its own paths.
+    const first = binding.load(this.#handle, nodePath.resolve(path));
+    return this.#addKernels(first);
   }
 
   // Runs a kernel on the pool; resolves to its result (a number) or
@@ -438,6 +470,9 @@ class Pool {
         const message = binding.message(this.#handle, slot);
         error = status === 2 ? argError(message) : rangeError(message);
         this.#submitted--; // a bad call, not a task
+      } else if (status === 5) {
+        // A kernel that failed with a message.
+        error = kernelError(binding.message(this.#handle, slot));
       }
       freeSlots.push(slot);
       const extra = detached[i / 3];

@@ -38,6 +38,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(_WIN32)
+#include <windows.h>
+#else
+#include <dlfcn.h>
+#endif
 
 #include "penny.h"
 #include "signature.h"
@@ -121,18 +126,29 @@ typedef struct {
   penny__sig_t *builtin_sigs; /* parsed once per environment */
 } env_data_t;
 
-/* A kernel as one pool's table holds it. */
+/* A kernel as one pool's table holds it. Entries never move once
+ * published: workers keep pointers to them. */
 typedef struct {
   penny__sig_t sig;
   const penny_kernel_t *kernel;
 } entry_t;
+
+/* A plugin library one pool loaded, with its table entries. */
+typedef struct plugin_lib_s {
+  void *lib;
+  entry_t *entries;
+  struct plugin_lib_s *next;
+} plugin_lib_t;
+
+#define MAX_KERNELS 4096  /* per pool, built-ins and plugins together */
 
 /* ---- Pools and task records. ---- */
 
 #define BATCH 1024        /* completions handed to JS per call */
 #define SLOT_CHUNK 1024   /* task records allocated at a time */
 #define MAX_CHUNKS 4096   /* so at most 4M tasks in flight */
-#define MSG_MAX 200       /* an argument error found on a worker */
+#define MSG_MAX 256       /* an argument error found on a worker, or a
+                           * plugin kernel's failure message */
 
 /* The submission ring at the start of the arena: a 64-byte header, then a
  * power of two of 64-byte cells, a sixteenth of the arena up to
@@ -198,6 +214,7 @@ struct task_s {
   _Atomic int busy;
   _Atomic int cancel_req; /* js_cancel's request, for ring tasks */
   int rejected;           /* its arguments failed the checks; msg says */
+  _Atomic int has_msg;    /* a kernel failed with a message; msg says */
   int reject_code;        /* PENNY_EINVAL or PENNY_ERANGE, when rejected */
   unsigned nrefs;         /* pinned views over foreign SharedArrayBuffers */
   penny_arg_t args[PENNY_MAX_ARGS];
@@ -226,8 +243,12 @@ struct pool_s {
   uint8_t *arena;
   size_t arena_bytes;
   size_t heap_start;           /* bytes from `arena`; below: the ring */
-  entry_t *table;
-  size_t table_len;
+  /* The kernels: MAX_KERNELS pointers. Only the loop thread appends
+   * (pool.load), and publishes the new length with a release store. */
+  entry_t **table;
+  _Atomic size_t table_len;
+  entry_t *builtins;
+  plugin_lib_t *plugins;
   /* Task records by slot: chunks[slot / SLOT_CHUNK]. Only the loop thread
    * adds chunks; nslots publishes them to ring_take (release/acquire). */
   task_t *chunks[MAX_CHUNKS];
@@ -262,11 +283,17 @@ static void task_run(penny_worker_t *w, void *arg) {
 
 /* The status lib/ sees: 1 for a void kernel's success, 2 and 3 for a
  * task refused on a worker for a TypeError or a RangeError (js_message
- * returns why), 4 for a BigInt result (its limbs travel apart), otherwise
- * the task's status. */
+ * returns why), 4 for a BigInt result (its limbs travel apart), 5 for a
+ * kernel that failed with a message (js_message again), otherwise the
+ * task's status. */
 static int js_code(const task_t *t) {
   if (t->rejected)
     return t->reject_code == PENNY_EINVAL ? 2 : 3;
+  /* Relaxed: the joins that ended the kernel ordered the failing
+   * worker's writes before this. */
+  if (t->status == PENNY_EKERNEL &&
+      atomic_load_explicit(&t->has_msg, memory_order_relaxed))
+    return 5;
   if (t->status == 0 && t->entry->sig.result == PENNY_TYPE_NONE)
     return 1;
   if (t->status == 0 && t->result.big)
@@ -356,6 +383,7 @@ static task_t *claim_slot(pool_t *p, double slot) {
   t->nrefs = 0;
   memset(&t->result, 0, sizeof(t->result));
   t->rejected = 0;
+  atomic_store_explicit(&t->has_msg, 0, memory_order_relaxed);
   t->entry = NULL;
   return t;
 }
@@ -403,11 +431,11 @@ static void set_active(pool_t *p, bool active) {
 
 /* Counts a completion by the code lib/ will see. */
 static void count_code(pool_t *p, int code) {
-  if (code == 0 || code == 1)
+  if (code == 0 || code == 1 || code == 4)
     p->completed++;
   else if (code == PENNY_ECANCELED)
     p->cancelled++;
-  else if (code < 0)
+  else if (code < 0 || code == 5)
     p->failed++;
   /* 2 and 3: refused before it ran, a bad call rather than a task. */
 }
@@ -513,6 +541,169 @@ static void on_async(uv_async_t *handle) {
     drain(p, true);
 }
 
+/* ---- Plugins: the table Penny hands them, and their libraries. ---- */
+
+/* Any worker: fails the current task with a message (penny_api_t). */
+static void host_fail_message(penny_worker_t *w, const char *msg) {
+  penny_job_t *job = penny_worker_job(w);
+  if (job == NULL)
+    return;
+  task_t *t = job->data; /* every job of the binding's pools is a record */
+  int expected = 0;
+  /* Relaxed: one writer wins; the joins that end the kernel order its
+   * copy of the message before the task completes. */
+  if (atomic_compare_exchange_strong_explicit(&t->has_msg, &expected, 1,
+                                              memory_order_relaxed,
+                                              memory_order_relaxed)) {
+    if (msg == NULL || *msg == '\0')
+      msg = "kernel failed";
+    size_t n = strlen(msg);
+    if (n > MSG_MAX - 1) {
+      n = MSG_MAX - 1;
+      while (n > 0 && ((unsigned char) msg[n] & 0xc0) == 0x80)
+        n--; /* do not cut a UTF-8 sequence */
+    }
+    memcpy(t->msg, msg, n);
+    t->msg[n] = '\0';
+  }
+  penny_fail(w, PENNY_EKERNEL);
+}
+
+static const penny_api_t host_api = {
+  PENNY_PLUGIN_ABI, sizeof(penny_api_t),
+  penny_spawn, penny_sync, penny_join, penny_for, penny_cancelled,
+  penny_fail, host_fail_message, penny_worker_index, penny_worker_count
+};
+
+/* Opens a shared library; NULL with a reason in err. */
+static void *lib_open(const char *path, char *err, size_t errlen) {
+#if defined(_WIN32)
+  HMODULE h = LoadLibraryA(path);
+  if (h == NULL)
+    snprintf(err, errlen, "LoadLibrary failed with error %lu",
+             (unsigned long) GetLastError());
+  return (void *) h;
+#else
+  /* RTLD_LOCAL: a plugin's symbols never resolve another plugin's. */
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (h == NULL) {
+    const char *why = dlerror();
+    snprintf(err, errlen, "%s", why ? why : "dlopen failed");
+  }
+  return h;
+#endif
+}
+
+static void *lib_symbol(void *lib, const char *name) {
+#if defined(_WIN32)
+  return (void *) GetProcAddress((HMODULE) lib, name);
+#else
+  return dlsym(lib, name);
+#endif
+}
+
+static void lib_close(void *lib) {
+#if defined(_WIN32)
+  FreeLibrary((HMODULE) lib);
+#else
+  dlclose(lib);
+#endif
+}
+
+/* Checks a plugin's kernels and parses their signatures into `entries`;
+ * NULL, or a reason in err. Changes nothing in the pool. */
+static const char *plugin_entries(const pool_t *p, const penny_plugin_t *d,
+                                  entry_t *entries, char *err,
+                                  size_t errlen) {
+  size_t len = atomic_load_explicit(&p->table_len, memory_order_relaxed);
+  for (uint32_t i = 0; i < d->count; i++) {
+    const penny_kernel_t *k = &d->kernels[i];
+    const char *why = NULL;
+    if (k->signature == NULL || k->fn == NULL) {
+      snprintf(err, errlen, "kernel #%u has no %s", i,
+               k->signature == NULL ? "signature" : "function");
+      return err;
+    }
+    if (penny__sig_parse(k->signature, &entries[i].sig, &why) != 0) {
+      snprintf(err, errlen, "kernel #%u has a malformed signature \"%.80s\":"
+               " %s", i, k->signature, why);
+      return err;
+    }
+    entries[i].kernel = k;
+    const char *name = entries[i].sig.name;
+    for (size_t j = 0; j < len; j++)
+      if (strcmp(p->table[j]->sig.name, name) == 0) {
+        snprintf(err, errlen, "kernel '%s' clashes with a kernel of the "
+                 "same name already in the pool", name);
+        return err;
+      }
+    for (uint32_t j = 0; j < i; j++)
+      if (strcmp(entries[j].sig.name, name) == 0) {
+        snprintf(err, errlen, "kernel '%s' is declared twice", name);
+        return err;
+      }
+  }
+  return NULL;
+}
+
+/* Loop thread: opens the plugin at `path` and appends its kernels to the
+ * pool's table; all or nothing. Returns NULL, or the reason it failed
+ * (in err). On success *first is the index of its first kernel. */
+static const char *plugin_load(pool_t *p, const char *path, size_t *first,
+                               char *err, size_t errlen) {
+  char why[512];
+  void *lib = lib_open(path, why, sizeof(why));
+  if (lib == NULL) {
+    snprintf(err, errlen, "cannot load %.200s: %.250s", path, why);
+    return err;
+  }
+  penny_plugin_entry_fn entry;
+  void *sym = lib_symbol(lib, PENNY_PLUGIN_ENTRY_NAME);
+  memcpy(&entry, &sym, sizeof(entry)); /* object to function pointer */
+  const penny_plugin_t *d = NULL;
+  entry_t *entries = NULL;
+  plugin_lib_t *node = NULL;
+  size_t len = atomic_load_explicit(&p->table_len, memory_order_relaxed);
+  if (sym == NULL) {
+    snprintf(err, errlen, "%.200s is not a Penny plugin: it does not export "
+             "%s()", path, PENNY_PLUGIN_ENTRY_NAME);
+  } else if ((d = entry(PENNY_PLUGIN_ABI, &host_api)) == NULL) {
+    snprintf(err, errlen, "%.200s: %s() returned NULL", path,
+             PENNY_PLUGIN_ENTRY_NAME);
+  } else if (d->abi != PENNY_PLUGIN_ABI) {
+    snprintf(err, errlen, "%.200s was built for plugin ABI %u, and this Penny "
+             "speaks %u: rebuild it against this version's penny.h", path,
+             (unsigned) d->abi, (unsigned) PENNY_PLUGIN_ABI);
+  } else if (d->count == 0 || d->kernels == NULL) {
+    snprintf(err, errlen, "%.200s declares no kernels", path);
+  } else if (d->count > MAX_KERNELS - len) {
+    snprintf(err, errlen, "%.200s: a pool holds at most %d kernels", path,
+             MAX_KERNELS);
+  } else if ((entries = calloc(d->count, sizeof(entry_t))) == NULL ||
+             (node = calloc(1, sizeof(*node))) == NULL) {
+    snprintf(err, errlen, "%.200s: out of memory", path);
+  } else if (plugin_entries(p, d, entries, why, sizeof(why)) != NULL) {
+    snprintf(err, errlen, "%.200s: %.250s", path, why);
+  } else {
+    for (uint32_t i = 0; i < d->count; i++)
+      p->table[len + i] = &entries[i];
+    /* Release: workers that see the new length (acquire in check_cell)
+     * see the entries. */
+    atomic_store_explicit(&p->table_len, len + d->count,
+                          memory_order_release);
+    node->lib = lib;
+    node->entries = entries;
+    node->next = p->plugins;
+    p->plugins = node;
+    *first = len;
+    return NULL;
+  }
+  free(node);
+  free(entries);
+  lib_close(lib);
+  return err;
+}
+
 /* ---- Teardown. ---- */
 
 static penny_job_t *ring_take(void *ctx);
@@ -525,6 +716,15 @@ static void pool_release(pool_t *p) {
   free(p->cancel_sent);
   free(p->done);
   free(p->table);
+  free(p->builtins);
+  /* The workers are joined: no plugin code can be running. */
+  while (p->plugins != NULL) {
+    plugin_lib_t *lib = p->plugins;
+    p->plugins = lib->next;
+    lib_close(lib->lib);
+    free(lib->entries);
+    free(lib);
+  }
   free(p);
 }
 
@@ -753,7 +953,10 @@ static int check_array(pool_t *p, const entry_t *e, unsigned i, int type,
                      "start (the submission ring); use pool.alloc()",
                      e->sig.name,
                      pa->name);
-  t->args[i].data = data;
+  /* Kernels tell an array from a scalar by a non-NULL data pointer (see
+   * penny_f64 and its siblings), also for an empty array. */
+  static uint64_t empty_array;
+  t->args[i].data = data != NULL ? data : &empty_array;
   t->args[i].length = length;
   t->args[i].num = 0;
   t->args[i].type = type;
@@ -871,9 +1074,11 @@ static void task_reject(penny_worker_t *w, void *arg) {
 
 /* Checks a cell copied out of the ring against the kernel's signature. */
 static int check_cell(pool_t *p, const ring_cell_t *c, task_t *t) {
-  if (c->kernel < 0 || (size_t) c->kernel >= p->table_len)
+  /* Acquire: pairs with js_load's release; the entries are set up. */
+  size_t nkernels = atomic_load_explicit(&p->table_len, memory_order_acquire);
+  if (c->kernel < 0 || (size_t) c->kernel >= nkernels)
     return arg_error(t, PENNY_ERANGE, "unknown kernel index %d", c->kernel);
-  const entry_t *e = &p->table[c->kernel];
+  const entry_t *e = p->table[c->kernel];
   t->entry = e;
   unsigned nargs = c->meta & 0xff;
   if (nargs != e->sig.nparams || nargs > RING_ARGS)
@@ -1091,20 +1296,25 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   atomic_init(&p->ring_head, 0);
   atomic_init(&p->ring_invalid, 0);
   atomic_init(&p->nslots, 0);
-  p->table_len = penny__builtin_kernel_count;
-  p->table = calloc(p->table_len, sizeof(entry_t));
-  if (p->table == NULL) {
+  p->table = calloc(MAX_KERNELS, sizeof(entry_t *));
+  p->builtins = calloc(penny__builtin_kernel_count, sizeof(entry_t));
+  if (p->table == NULL || p->builtins == NULL) {
+    free(p->table);
+    free(p->builtins);
     free(p);
     return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "out of memory");
   }
-  for (size_t i = 0; i < p->table_len; i++) {
-    p->table[i].sig = ed->builtin_sigs[i];
-    p->table[i].kernel = &penny__builtin_kernels[i];
+  for (size_t i = 0; i < penny__builtin_kernel_count; i++) {
+    p->builtins[i].sig = ed->builtin_sigs[i];
+    p->builtins[i].kernel = &penny__builtin_kernels[i];
+    p->table[i] = &p->builtins[i];
   }
+  atomic_init(&p->table_len, penny__builtin_kernel_count);
   atomic_init(&p->done_head, NULL);
   p->done = aligned_alloc(alignof(done_ring_t), sizeof(done_ring_t));
   if (p->done == NULL) {
     free(p->table);
+    free(p->builtins);
     free(p);
     return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "out of memory");
   }
@@ -1128,6 +1338,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     throw_last_error(env, "create");
     free(p->done);
     free(p->table);
+    free(p->builtins);
     free(p);
     return NULL;
   }
@@ -1141,6 +1352,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     PENNY_NAPI_CALL_FATAL(napi_async_destroy(env, p->actx));
     free(p->done);
     free(p->table);
+    free(p->builtins);
     free(p);
     return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
                       "could not start the pool: %s", penny_strerror(rc));
@@ -1197,10 +1409,12 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
     return throw_code(env, ERR_PLAIN, "ERR_PENNY_CLOSED", "pool is closed");
   int32_t index = -1;
   if (argc < 2 || napi_get_value_int32(env, argv[0], &index) != napi_ok ||
-      index < 0 || (size_t) index >= p->table_len)
+      index < 0 ||
+      (size_t) index >= atomic_load_explicit(&p->table_len,
+                                             memory_order_relaxed))
     return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
                       "unknown kernel index");
-  const entry_t *e = &p->table[index];
+  const entry_t *e = p->table[index];
   size_t nargs = argc - 2;
   if (nargs != e->sig.nparams)
     return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
@@ -1345,10 +1559,11 @@ static napi_value js_kernels(napi_env env, napi_callback_info info) {
     return NULL;
   static const char *const dirs[] = { NULL, "in", "out", "inout" };
   napi_value list;
-  PENNY_NAPI_CALL(env, napi_create_array_with_length(env, p->table_len,
-                                                     &list));
-  for (size_t i = 0; i < p->table_len; i++) {
-    const penny__sig_t *sig = &p->table[i].sig;
+  /* Relaxed: only this thread appends. */
+  size_t n = atomic_load_explicit(&p->table_len, memory_order_relaxed);
+  PENNY_NAPI_CALL(env, napi_create_array_with_length(env, n, &list));
+  for (size_t i = 0; i < n; i++) {
+    const penny__sig_t *sig = &p->table[i]->sig;
     napi_value k, params, v;
     PENNY_NAPI_CALL(env, napi_create_object(env, &k));
     PENNY_NAPI_CALL(env, napi_create_array_with_length(env, sig->nparams,
@@ -1373,7 +1588,7 @@ static napi_value js_kernels(napi_env env, napi_callback_info info) {
     }
     if ((v = make_string(env, sig->name)) == NULL ||
         napi_set_named_property(env, k, "name", v) != napi_ok ||
-        (v = make_string(env, p->table[i].kernel->signature)) == NULL ||
+        (v = make_string(env, p->table[i]->kernel->signature)) == NULL ||
         napi_set_named_property(env, k, "signature", v) != napi_ok ||
         (v = make_string(env, sig->result ? "f64" : "void")) == NULL ||
         napi_set_named_property(env, k, "result", v) != napi_ok ||
@@ -1452,8 +1667,36 @@ static napi_value js_active(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* JS thread: load(handle, path) -> the index of the plugin's first
+ * kernel; lib/ then reads the table again. Throws ERR_PENNY_PLUGIN. */
+static napi_value js_load(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  pool_t *p = pool_args(env, info, 2, argv, "load(handle, path)");
+  if (p == NULL)
+    return NULL;
+  if (p->state != POOL_OPEN)
+    return throw_code(env, ERR_PLAIN, "ERR_PENNY_CLOSED", "pool is closed");
+  char path[4096];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, argv[1], path, sizeof(path),
+                                 &len) != napi_ok)
+    return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG", "path must be a string");
+  if (len == 0 || len >= sizeof(path) - 1 || strlen(path) != len)
+    return throw_code(env, ERR_PLAIN, "ERR_PENNY_PLUGIN",
+                      "cannot load a plugin from an empty, over-long or "
+                      "NUL-containing path");
+  char err[512];
+  size_t first = 0;
+  if (plugin_load(p, path, &first, err, sizeof(err)) != NULL)
+    return throw_code(env, ERR_PLAIN, "ERR_PENNY_PLUGIN", "%s", err);
+  napi_value v;
+  PENNY_NAPI_CALL(env, napi_create_uint32(env, (uint32_t) first, &v));
+  return v;
+}
+
 /* JS thread: message(handle, slot) -> the argument error of a task that
- * was refused on a worker, while its slot is not yet reused. */
+ * was refused on a worker (codes 2 and 3), or the message a kernel failed
+ * with (code 5), while its slot is not yet reused. */
 static napi_value js_message(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   pool_t *p = pool_args(env, info, 2, argv, "message(handle, slot)");
@@ -1526,6 +1769,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     PENNY_EXPORT_(grow),
     PENNY_EXPORT_(wake),
     PENNY_EXPORT_(message),
+    PENNY_EXPORT_(load),
     PENNY_EXPORT_(active),
   };
 #undef PENNY_EXPORT_

@@ -18,6 +18,9 @@ async function main(): Promise<void> {
   const any: number | bigint | undefined = await pool.run(2, [x]);
   await pool.run('spin', [10], { signal: AbortSignal.timeout(5) });
   const stats: PoolStats = pool.stats();
+  const names: string[] = pool.load('./build/blur.so');
+  const blurred: number | bigint | undefined =
+    await pool.run('blur', [x, x, 4, 4, 1, 1]);
   pool.free(x);
   pool.free(y);
   await pool.close();
@@ -32,8 +35,11 @@ async function main(): Promise<void> {
   pool.alloc(Array, 3);
   // @ts-expect-error threads is a number
   new Pool({ threads: 'two' });
+  // @ts-expect-error load takes a path
+  pool.load(42);
 
-  void [threads, arena, fib, n, s, i, v, z, any, stats, again, p2, bad];
+  void [threads, arena, fib, n, s, i, v, z, any, stats, names, blurred,
+    again, p2, bad];
 }
 
 void main;
