@@ -164,6 +164,16 @@ describe('reductions', function () {
       Number(BigInt(3 * LEAF) * (2n ** 32n - 1n) ** 2n));
   });
 
+  it('BigInt results count as completed tasks in stats()', async () => {
+    const big = new BigInt64Array(new SharedArrayBuffer(8 * 4)).fill(-3n);
+    const before = pool.stats();
+    assert.equal(await pool.run('sum', [big]), -12n);
+    assert.equal(await pool.run('max', [big]), -3n);
+    const after = pool.stats();
+    assert.equal(after.completed - before.completed, 2);
+    assert.equal(after.failed, before.failed);
+  });
+
   it('dot refuses mismatched types or lengths', async () => {
     await assertRunRejects(() => pool.run('dot',
       [new Float64Array(4), new Float32Array(4)]), TypeError, 'ERR_PENNY_ARG',
