@@ -144,6 +144,10 @@ typedef struct plugin_lib_s {
 
 /* ---- Pools and task records. ---- */
 
+/* How a task's kernel first failed through the plugin table: with a
+ * message (now in msg), or with a code alone. */
+enum { MSG_NONE, MSG_KERNEL, MSG_CODE };
+
 #define BATCH 1024        /* completions handed to JS per call */
 #define SLOT_CHUNK 1024   /* task records allocated at a time */
 #define MAX_CHUNKS 4096   /* so at most 4M tasks in flight */
@@ -214,7 +218,7 @@ struct task_s {
   _Atomic int busy;
   _Atomic int cancel_req; /* js_cancel's request, for ring tasks */
   int rejected;           /* its arguments failed the checks; msg says */
-  _Atomic int has_msg;    /* a kernel failed with a message; msg says */
+  _Atomic int has_msg;    /* MSG_* : how a plugin kernel first failed */
   int reject_code;        /* PENNY_EINVAL or PENNY_ERANGE, when rejected */
   unsigned nrefs;         /* pinned views over foreign SharedArrayBuffers */
   penny_arg_t args[PENNY_MAX_ARGS];
@@ -284,16 +288,13 @@ static void task_run(penny_worker_t *w, void *arg) {
 /* The status lib/ sees: 1 for a void kernel's success, 2 and 3 for a
  * task refused on a worker for a TypeError or a RangeError (js_message
  * returns why), 4 for a BigInt result (its limbs travel apart), 5 for a
- * kernel that failed with a message (js_message again), otherwise the
- * task's status. */
+ * kernel that failed (js_message says how), otherwise the task's status:
+ * 0, or PENNY_ECANCELED. */
 static int js_code(const task_t *t) {
   if (t->rejected)
     return t->reject_code == PENNY_EINVAL ? 2 : 3;
-  /* Relaxed: the joins that ended the kernel ordered the failing
-   * worker's writes before this. */
-  if (t->status == PENNY_EKERNEL &&
-      atomic_load_explicit(&t->has_msg, memory_order_relaxed))
-    return 5;
+  if (t->status < 0 && t->status != PENNY_ECANCELED)
+    return 5; /* task_done wrote the message */
   if (t->status == 0 && t->entry->sig.result == PENNY_TYPE_NONE)
     return 1;
   if (t->status == 0 && t->result.big)
@@ -342,6 +343,16 @@ static void task_done(penny_job_t *job, int status) {
   task_t *t = job->data;
   pool_t *p = t->pool;
   t->status = status;
+  /* A failed kernel's message: its own, if the failure that won was the
+   * one that gave it, else the code's. Relaxed: the joins that ended the
+   * kernel ordered the failing worker's writes before this. */
+  if (!t->rejected && status < 0 && status != PENNY_ECANCELED &&
+      !(status == PENNY_EKERNEL &&
+        atomic_load_explicit(&t->has_msg, memory_order_relaxed) ==
+          MSG_KERNEL))
+    snprintf(t->msg, sizeof(t->msg), "%s failed: %s",
+             t->entry != NULL ? t->entry->sig.name : "kernel",
+             penny_strerror(status));
   /* A BigInt result does not fit a done cell: it takes the stack. */
   if (t->nrefs > 0 || t->result.big || !done_ring_push(p, t)) {
     task_t *head = atomic_load_explicit(&p->done_head, memory_order_relaxed);
@@ -383,7 +394,7 @@ static task_t *claim_slot(pool_t *p, double slot) {
   t->nrefs = 0;
   memset(&t->result, 0, sizeof(t->result));
   t->rejected = 0;
-  atomic_store_explicit(&t->has_msg, 0, memory_order_relaxed);
+  atomic_store_explicit(&t->has_msg, MSG_NONE, memory_order_relaxed);
   t->entry = NULL;
   return t;
 }
@@ -543,18 +554,36 @@ static void on_async(uv_async_t *handle) {
 
 /* ---- Plugins: the table Penny hands them, and their libraries. ---- */
 
-/* Any worker: fails the current task with a message (penny_api_t). */
-static void host_fail_message(penny_worker_t *w, const char *msg) {
+/* Any worker: claims the first failure of the current task for a message
+ * (MSG_KERNEL) or a code alone (MSG_CODE); the task that runs on `w`, or
+ * NULL when it lost or there is none. */
+static task_t *claim_failure(penny_worker_t *w, int how) {
   penny_job_t *job = penny_worker_job(w);
   if (job == NULL)
-    return;
+    return NULL;
   task_t *t = job->data; /* every job of the binding's pools is a record */
-  int expected = 0;
-  /* Relaxed: one writer wins; the joins that end the kernel order its
-   * copy of the message before the task completes. */
-  if (atomic_compare_exchange_strong_explicit(&t->has_msg, &expected, 1,
-                                              memory_order_relaxed,
-                                              memory_order_relaxed)) {
+  int expected = MSG_NONE;
+  /* Relaxed: one claimer wins; the joins that end the kernel order its
+   * writes before the task completes. */
+  return atomic_compare_exchange_strong_explicit(&t->has_msg, &expected,
+                                                 how, memory_order_relaxed,
+                                                 memory_order_relaxed)
+    ? t : NULL;
+}
+
+/* Any worker: penny_fail for plugins, which keeps the first failure the
+ * one reported when a message comes later. */
+static void host_fail(penny_worker_t *w, int err) {
+  if (err >= 0)
+    return;
+  claim_failure(w, MSG_CODE);
+  penny_fail(w, err);
+}
+
+/* Any worker: fails the current task with a message (penny_api_t). */
+static void host_fail_message(penny_worker_t *w, const char *msg) {
+  task_t *t = claim_failure(w, MSG_KERNEL);
+  if (t != NULL) {
     if (msg == NULL || *msg == '\0')
       msg = "kernel failed";
     size_t n = strlen(msg);
@@ -572,7 +601,7 @@ static void host_fail_message(penny_worker_t *w, const char *msg) {
 static const penny_api_t host_api = {
   PENNY_PLUGIN_ABI, sizeof(penny_api_t),
   penny_spawn, penny_sync, penny_join, penny_for, penny_cancelled,
-  penny_fail, host_fail_message, penny_worker_index, penny_worker_count
+  host_fail, host_fail_message, penny_worker_index, penny_worker_count
 };
 
 /* Opens a shared library; NULL with a reason in err. */
@@ -954,9 +983,10 @@ static int check_array(pool_t *p, const entry_t *e, unsigned i, int type,
                      e->sig.name,
                      pa->name);
   /* Kernels tell an array from a scalar by a non-NULL data pointer (see
-   * penny_f64 and its siblings), also for an empty array. */
-  static uint64_t empty_array;
-  t->args[i].data = data != NULL ? data : &empty_array;
+   * penny_f64 and its siblings), also for an empty array; one address per
+   * parameter, so that two empty arrays never look like one. */
+  static uint64_t empty_arrays[PENNY_MAX_ARGS];
+  t->args[i].data = data != NULL ? data : &empty_arrays[i];
   t->args[i].length = length;
   t->args[i].num = 0;
   t->args[i].type = type;
