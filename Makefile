@@ -135,7 +135,7 @@ build/c/bench/%.o: bench/core/%.c $(HEADERS)
 	$(CC) $(BENCH_FLAGS) $(if $(findstring omp,$*),-fopenmp) -c $< -o $@
 
 $(BENCH): build/c/bench/bench.o build/c/bench/fib_omp.o \
-          build/c/bench/ceiling.o $(CORE_LIB)
+          build/c/bench/common.o $(CORE_LIB)
 	$(CC) -O3 -pthread -fopenmp -o $@ $^ $(LDLIBS) -lm
 
 # Scaling from 1 worker to many, kernels included. STATIC=1 links
@@ -148,7 +148,7 @@ build/c/bench/kernels/%.o: src/kernels/%.c $(HEADERS) src/kernels/kernels.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_FLAGS) -fno-math-errno -c $< -o $@
 
-$(SCALE): build/c/bench/scale.o build/c/bench/ceiling.o $(KERNEL_OBJ) \
+$(SCALE): build/c/bench/scale.o build/c/bench/common.o $(KERNEL_OBJ) \
           $(CORE_LIB)
 	$(CC) -O3 -pthread $(if $(STATIC),-static) -o $@ $^ \
 	  $(if $(STATIC),-l:libuv_a.a -ldl,$(LDLIBS)) -lm

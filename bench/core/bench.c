@@ -23,22 +23,6 @@
 #include <time.h>
 #include <uv.h>
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *) a, y = *(const double *) b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t) n, sizeof(double), cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* ---- Running one root job and waiting for it. ---- */
 
 typedef struct {
@@ -214,7 +198,7 @@ int main(int argc, char **argv) {
   const int64_t expect_small = fib_inlinable(fib_small);
   for (int r = 0; r < reps; r++) {
     for (int k = 0; k < F_N; k++) {
-      double t0 = now();
+      double t0 = bench_now();
       int64_t got;
       fib_arg_t a = { fib_small, 0 };
       switch (k) {
@@ -227,7 +211,7 @@ int main(int argc, char **argv) {
       case F_OMP1: got = bench_fib_omp(fib_small, 1); break;
       default: got = bench_fib_omp(fib_small, 2); break;
       }
-      fs[k].samples[r] = now() - t0;
+      fs[k].samples[r] = bench_now() - t0;
       if (got != expect_small) {
         fprintf(stderr, "%s: wrong result\n", fs[k].name);
         return 1;
@@ -235,7 +219,7 @@ int main(int argc, char **argv) {
     }
   }
   for (int k = 0; k < F_N; k++)
-    fs[k].med = median(fs[k].samples, reps);
+    fs[k].med = bench_median(fs[k].samples, reps);
   const double forks = (double) fork_points(fib_small);
 
   /* fib(big): scaling from 1 to 2 workers. */
@@ -248,13 +232,13 @@ int main(int argc, char **argv) {
   const int64_t expect_big = fib_serial(fib_big);
   for (int r = 0; r < big_reps; r++) {
     for (int k = 0; k < B_N; k++) {
-      double t0 = now();
+      double t0 = bench_now();
       fib_arg_t a = { fib_big, 0 };
       if (k == B_SERIAL)
         a.r = fib_serial(fib_big);
       else
         run_job(k == B_P1 ? p1 : p2, fib_penny, &a);
-      bs[k].samples[r] = now() - t0;
+      bs[k].samples[r] = bench_now() - t0;
       if (a.r != expect_big) {
         fprintf(stderr, "%s: wrong result\n", bs[k].name);
         return 1;
@@ -262,7 +246,7 @@ int main(int argc, char **argv) {
     }
   }
   for (int k = 0; k < B_N; k++)
-    bs[k].med = median(bs[k].samples, big_reps);
+    bs[k].med = bench_median(bs[k].samples, big_reps);
 
   /* sum of 10^7 doubles. Small integers: every order of summation gives
    * the same, exact result. */
@@ -283,7 +267,7 @@ int main(int argc, char **argv) {
   for (int r = 0; r < sum_reps; r++) {
     for (int k = 0; k < S_N; k++) {
       range_t a = { x, 0, sum_n, 0 };
-      double t0 = now();
+      double t0 = bench_now();
       switch (k) {
       case S_NAIVE: a.s = sum_naive(x, sum_n); break;
       case S_ACC: a.s = bench_sum_chunk(x, 0, sum_n); break;
@@ -291,7 +275,7 @@ int main(int argc, char **argv) {
       case S_P1: run_job(p1, sum_penny, &a); break;
       default: run_job(p2, sum_penny, &a); break;
       }
-      ss[k].samples[r] = now() - t0;
+      ss[k].samples[r] = bench_now() - t0;
       if (a.s != expect_sum) {
         fprintf(stderr, "%s: wrong result\n", ss[k].name);
         return 1;
@@ -300,7 +284,7 @@ int main(int argc, char **argv) {
   }
   const double bytes = (double) sum_n * sizeof(double);
   for (int k = 0; k < S_N; k++)
-    ss[k].med = median(ss[k].samples, sum_reps);
+    ss[k].med = bench_median(ss[k].samples, sum_reps);
 
   penny_stats_t st;
   penny_pool_stats(p2, PENNY_ALL_WORKERS, &st);

@@ -5,6 +5,11 @@
 
 int64_t bench_fib_omp(int n, int threads);
 
+/* Seconds on the monotonic clock. */
+double bench_now(void);
+/* The median of v[0, n); sorts v. */
+double bench_median(double *v, int n);
+
 /* Sum of x[lo, hi) with eight accumulators. */
 double bench_sum_chunk(const double *x, int64_t lo, int64_t hi);
 /* The same over x[0, n) split across `threads` plain threads (at most

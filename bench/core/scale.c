@@ -28,22 +28,6 @@
 
 #define MAX_POOLS 16
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *) a, y = *(const double *) b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t) n, sizeof(double), cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static const penny_kernel_t *kernel(const char *name) {
   size_t len = strlen(name);
   for (size_t i = 0; i < penny__builtin_kernel_count; i++) {
@@ -95,14 +79,14 @@ static double call(penny_pool_t *pool, const char *name,
   c.job.arg = &c;
   c.job.done = call_done;
   c.job.data = &c;
-  double t0 = now();
+  double t0 = bench_now();
   if (penny_pool_submit(pool, &c.job) != 0)
     abort();
   uv_mutex_lock(&c.mutex);
   while (!c.done)
     uv_cond_wait(&c.cond, &c.mutex);
   uv_mutex_unlock(&c.mutex);
-  double t = now() - t0;
+  double t = bench_now() - t0;
   uv_cond_destroy(&c.cond);
   uv_mutex_destroy(&c.mutex);
   if (c.status != 0) {
@@ -190,9 +174,9 @@ static double run(penny_pool_t *pool, unsigned threads, int which) {
     return t;
   }
   case W_CEIL: {
-    double t0 = now();
+    double t0 = bench_now();
     double s = bench_sum_threads(sum_x, SUM_N, (int) threads);
-    double t = now() - t0;
+    double t = bench_now() - t0;
     check_sum(s);
     return t;
   }
@@ -305,7 +289,7 @@ int main(int argc, char **argv) {
     if (skip[w])
       continue;
     for (int p = 0; p < npools; p++)
-      med[p] = median(&T(w, p, 0), reps);
+      med[p] = bench_median(&T(w, p, 0), reps);
     printf("%-32s", names[w]);
     for (int p = 0; p < npools; p++)
       printf(" %7.1f %5.2fx", med[p] * 1e3, med[0] / med[p]);
@@ -326,15 +310,15 @@ int main(int argc, char **argv) {
     printf("gemm GFLOP/s:");
     for (int p = 0; p < npools; p++)
       printf(" %u thr %.1f", threads[p],
-             2.0 * M * M * M / median(&T(W_GEMM, p, 0), reps) / 1e9);
+             2.0 * M * M * M / bench_median(&T(W_GEMM, p, 0), reps) / 1e9);
     printf("\n");
   }
   if (!skip[W_SUM] && !skip[W_CEIL]) {
     printf("sum GB/s, Penny (plain threads):");
     for (int p = 0; p < npools; p++)
       printf(" %u thr %.1f (%.1f)", threads[p],
-             8.0 * SUM_N / median(&T(W_SUM, p, 0), reps) / 1e9,
-             8.0 * SUM_N / median(&T(W_CEIL, p, 0), reps) / 1e9);
+             8.0 * SUM_N / bench_median(&T(W_SUM, p, 0), reps) / 1e9,
+             8.0 * SUM_N / bench_median(&T(W_CEIL, p, 0), reps) / 1e9);
     printf("\n");
   }
   for (int p = 0; p < npools; p++)

@@ -1,10 +1,28 @@
-/* The memory-bandwidth ceilings Penny's sums are compared with: a loop
- * with eight accumulators (enough to hide the latency of the additions)
- * and the same loop on plain threads, one contiguous range each. */
+/* What the core benchmarks share: a clock, medians, and the
+ * memory-bandwidth ceilings Penny's sums are compared with (a loop with
+ * eight accumulators, enough to hide the latency of the additions, and the
+ * same loop on plain threads, one contiguous range each). */
 #include "bench.h"
 
 #include <stdlib.h>
+#include <time.h>
 #include <uv.h>
+
+double bench_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+double bench_median(double *v, int n) {
+  qsort(v, (size_t) n, sizeof(double), cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
 #define ACC 8
 #define MAX_THREADS 64
