@@ -1318,6 +1318,9 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   p->arena_bytes = length;
   p->heap_start = heap_start;
   p->ring = (uint8_t *) data + ring_start;
+  /* Large arrays live in the heap: ask for huge pages before the first
+   * touch (V8 hands over the buffer untouched). */
+  penny__advise_huge((uint8_t *) data + heap_start, length - heap_start);
   /* Cell i is free for the producer's lap at position i. */
   memset(p->ring, 0, 64);
   p->ring_cells = cells;

@@ -22,6 +22,20 @@
 #define PENNY_CLONES
 #endif
 
+/* Asks for transparent huge pages over the whole 2 MiB pages inside
+ * [data, data + bytes), on Linux; a hint that nothing depends on. Arrays
+ * that kernels sweep with scattered writes (a sort's passes) take a TLB
+ * miss per 4 KiB page touched otherwise, which is much of their cost. */
+void penny__advise_huge(void *data, size_t bytes);
+
+/* A hint to fetch the line at an address (an integer, so that it may lie
+ * past the end of an array) for writing. */
+#if defined(__GNUC__)
+#define PENNY_PREFETCH_WRITE(addr) __builtin_prefetch((const void *) (addr), 1)
+#else
+#define PENNY_PREFETCH_WRITE(addr) ((void) (addr))
+#endif
+
 extern const penny_kernel_t penny__builtin_kernels[];
 extern const size_t penny__builtin_kernel_count;
 

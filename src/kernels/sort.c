@@ -19,6 +19,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #define BLOCK_MIN 65536 /* elements per block, at least */
 #define BLOCKS_MAX 64
@@ -125,6 +128,19 @@ static void count_blocks(penny_worker_t *w, int64_t b0, int64_t b1,
   }
 }
 
+/* Each digit's next line of the destination is fetched (for writing)
+ * PREFETCH_LINES lines ahead, when the digit's write position enters a
+ * new line: the hardware prefetchers cannot follow 2048 interleaved
+ * streams, and without this every eighth write waits for memory
+ * (measured: a quarter of the sort's time on 2 workers). */
+#define PREFETCH_LINES 2
+#define PUT(T, o, v)                                                          \
+  do {                                                                        \
+    if (((o) & (64 / sizeof(T) - 1)) == 0)                                    \
+      PENNY_PREFETCH_WRITE((uintptr_t) &d[o] + PREFETCH_LINES * 64);         \
+    d[o] = (v);                                                               \
+  } while (0)
+
 #define SCATTER(T)                                                            \
   do {                                                                        \
     const T *s = r->src;                                                      \
@@ -132,13 +148,14 @@ static void count_blocks(penny_worker_t *w, int64_t b0, int64_t b1,
     if (r->last) {                                                            \
       for (int64_t i = lo; i < hi; i++) {                                     \
         T k = s[i];                                                           \
-        d[off[(k >> r->shift) & (DIGITS - 1)]++] =                            \
-          (T) from_key(k, r->type, r->size);                                  \
+        uint64_t o = off[(k >> r->shift) & (DIGITS - 1)]++;                   \
+        PUT(T, o, (T) from_key(k, r->type, r->size));                         \
       }                                                                       \
     } else {                                                                  \
       for (int64_t i = lo; i < hi; i++) {                                     \
         T k = s[i];                                                           \
-        d[off[(k >> r->shift) & (DIGITS - 1)]++] = k;                        \
+        uint64_t o = off[(k >> r->shift) & (DIGITS - 1)]++;                   \
+        PUT(T, o, k);                                                         \
       }                                                                       \
     }                                                                         \
   } while (0)
@@ -195,6 +212,33 @@ static void map_back(penny_worker_t *w, int64_t b0, int64_t b1, void *arg) {
   }
 }
 
+#define HUGE_PAGE ((size_t) 2 << 20)
+
+void penny__advise_huge(void *data, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  uintptr_t lo = ((uintptr_t) data + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+  uintptr_t hi = ((uintptr_t) data + bytes) & ~(HUGE_PAGE - 1);
+  if (hi > lo)
+    (void) madvise((void *) lo, hi - lo, MADV_HUGEPAGE);
+#else
+  (void) data;
+  (void) bytes;
+#endif
+}
+
+/* The buffer each pass scatters into (or out of): in huge pages when it
+ * is large (measured: a sort of 10^7 doubles in the arena takes about 12%
+ * less time with both in huge pages). */
+static void *buffer_alloc(size_t bytes) {
+  if (bytes < 2 * HUGE_PAGE)
+    return malloc(bytes);
+  size_t rounded = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+  void *p = aligned_alloc(HUGE_PAGE, rounded);
+  if (p != NULL)
+    penny__advise_huge(p, rounded);
+  return p;
+}
+
 void penny__sort_kernel(penny_worker_t *w, const penny_arg_t *args,
                         penny_result_t *result) {
   (void) result;
@@ -203,7 +247,7 @@ void penny__sort_kernel(penny_worker_t *w, const penny_arg_t *args,
   int64_t n = (int64_t) args[0].length;
   if (n < 2)
     return;
-  void *tmp = malloc((size_t) n * (size_t) size);
+  void *tmp = buffer_alloc((size_t) n * (size_t) size);
   uint64_t (*hist)[DIGITS] = malloc(BLOCKS_MAX * sizeof(*hist));
   if (tmp == NULL || hist == NULL) {
     free(tmp);
