@@ -142,7 +142,9 @@ export class Pool {
    * into this pool and returns the names of its kernels. Throws an Error
    * with code `ERR_PENNY_PLUGIN` (and changes nothing) when the library
    * cannot be loaded, is not a Penny plugin, was built for another plugin
-   * ABI, or declares a bad or clashing kernel. */
+   * ABI, or declares a bad or clashing kernel; a TypeError
+   * `ERR_PENNY_ARG` for a path that is not a non-empty string; an Error
+   * `ERR_PENNY_CLOSED` after `close()`. */
   load(path: string): string[];
   /** Lets queued and running tasks finish, then stops the threads.
    * Idempotent. */

@@ -335,10 +335,12 @@ typedef struct penny_result_s {
 typedef void (*penny_kernel_fn)(penny_worker_t *w, const penny_arg_t *args,
                                 penny_result_t *result);
 
-/* Optional pre-flight check, run on the submitting thread once the
- * arguments match the signature and before the job is queued: returns 0,
- * PENNY_EINVAL (a wrong kind of argument) or PENNY_ERANGE (a bad size or
- * value), and then points *msg at a static, human-readable reason. */
+/* Optional pre-flight check, run once the arguments match the signature
+ * and before the kernel: on the submitting thread, or on a worker for a
+ * task that came through a job source (several may run at once; keep it a
+ * pure function of its arguments). Returns 0, PENNY_EINVAL (a wrong kind
+ * of argument) or PENNY_ERANGE (a bad size or value), and then points
+ * *msg at a static, human-readable reason. */
 typedef int (*penny_check_fn)(const penny_arg_t *args, const char **msg);
 
 /* A kernel and its signature, for example
@@ -434,8 +436,26 @@ typedef const penny_plugin_t *(*penny_plugin_entry_fn)(
 # define PENNY_PLUGIN_HIDDEN_
 #endif
 
-/* Set by the entry point that PENNY_PLUGIN_DEFINE writes. */
+/* Set by the entry point that PENNY_PLUGIN_DEFINE writes, at every load
+ * (always to the same table), while kernels of an earlier load may read
+ * it: hence atomic accesses, relaxed since the table itself never
+ * changes. */
 extern PENNY_PLUGIN_HIDDEN_ const penny_api_t *penny_plugin_api_;
+#if defined(__GNUC__)
+# define PENNY_PLUGIN_API_                                                    \
+  ((const penny_api_t *) __atomic_load_n(&penny_plugin_api_,                  \
+                                         __ATOMIC_RELAXED))
+# define PENNY_PLUGIN_SET_API_(api)                                           \
+  __atomic_store_n(&penny_plugin_api_, (api), __ATOMIC_RELAXED)
+#else
+# define PENNY_PLUGIN_API_ penny_plugin_api_
+# define PENNY_PLUGIN_SET_API_(api) (penny_plugin_api_ = (api))
+#endif
+#ifdef __cplusplus
+# define PENNY_PLUGIN_LINKAGE_ extern "C"
+#else
+# define PENNY_PLUGIN_LINKAGE_
+#endif
 
 /* Defines the entry point in one source file of the plugin:
  *   static const penny_kernel_t kernels[] = { { "blur(...) -> void",
@@ -444,47 +464,47 @@ extern PENNY_PLUGIN_HIDDEN_ const penny_api_t *penny_plugin_api_;
  */
 #define PENNY_PLUGIN_DEFINE(kernels)                                          \
   PENNY_PLUGIN_HIDDEN_ const penny_api_t *penny_plugin_api_;                  \
-  PENNY_PLUGIN_EXPORT_ const penny_plugin_t *penny_plugin(                    \
-    uint32_t host_abi, const penny_api_t *api);                               \
-  PENNY_PLUGIN_EXPORT_ const penny_plugin_t *penny_plugin(                    \
-    uint32_t host_abi, const penny_api_t *api) {                              \
+  PENNY_PLUGIN_LINKAGE_ PENNY_PLUGIN_EXPORT_ const penny_plugin_t *           \
+  penny_plugin(uint32_t host_abi, const penny_api_t *api);                    \
+  PENNY_PLUGIN_LINKAGE_ PENNY_PLUGIN_EXPORT_ const penny_plugin_t *           \
+  penny_plugin(uint32_t host_abi, const penny_api_t *api) {                   \
     static const penny_plugin_t plugin = {                                    \
       PENNY_PLUGIN_ABI, sizeof(kernels) / sizeof((kernels)[0]), (kernels)    \
     };                                                                        \
     if (host_abi == PENNY_PLUGIN_ABI)                                         \
-      penny_plugin_api_ = api;                                                \
+      PENNY_PLUGIN_SET_API_(api);                                             \
     return &plugin;                                                           \
   }
 
 static inline void penny_spawn(penny_worker_t *w, penny_task_t *child,
                                penny_task_fn fn, void *arg) {
-  penny_plugin_api_->spawn(w, child, fn, arg);
+  PENNY_PLUGIN_API_->spawn(w, child, fn, arg);
 }
 static inline void penny_sync(penny_worker_t *w, penny_task_t *child) {
-  penny_plugin_api_->sync(w, child);
+  PENNY_PLUGIN_API_->sync(w, child);
 }
 static inline void penny_join(penny_worker_t *w, penny_task_fn fa, void *a,
                               penny_task_fn fb, void *b) {
-  penny_plugin_api_->join(w, fa, a, fb, b);
+  PENNY_PLUGIN_API_->join(w, fa, a, fb, b);
 }
 static inline void penny_for(penny_worker_t *w, int64_t n, int64_t grain,
                              penny_for_fn body, void *arg) {
-  penny_plugin_api_->parallel_for(w, n, grain, body, arg);
+  PENNY_PLUGIN_API_->parallel_for(w, n, grain, body, arg);
 }
 static inline int penny_cancelled(const penny_worker_t *w) {
-  return penny_plugin_api_->cancelled(w);
+  return PENNY_PLUGIN_API_->cancelled(w);
 }
 static inline void penny_fail(penny_worker_t *w, int err) {
-  penny_plugin_api_->fail(w, err);
+  PENNY_PLUGIN_API_->fail(w, err);
 }
 static inline void penny_fail_message(penny_worker_t *w, const char *msg) {
-  penny_plugin_api_->fail_message(w, msg);
+  PENNY_PLUGIN_API_->fail_message(w, msg);
 }
 static inline unsigned penny_worker_index(const penny_worker_t *w) {
-  return penny_plugin_api_->worker_index(w);
+  return PENNY_PLUGIN_API_->worker_index(w);
 }
 static inline unsigned penny_worker_count(const penny_worker_t *w) {
-  return penny_plugin_api_->worker_count(w);
+  return PENNY_PLUGIN_API_->worker_count(w);
 }
 #endif /* PENNY_PLUGIN */
 

@@ -589,8 +589,9 @@ static void host_fail_message(penny_worker_t *w, const char *msg) {
     size_t n = strlen(msg);
     if (n > MSG_MAX - 1) {
       n = MSG_MAX - 1;
-      while (n > 0 && ((unsigned char) msg[n] & 0xc0) == 0x80)
-        n--; /* do not cut a UTF-8 sequence */
+      /* Do not cut a UTF-8 sequence (at most 3 continuation bytes). */
+      while (n > MSG_MAX - 4 && ((unsigned char) msg[n] & 0xc0) == 0x80)
+        n--;
     }
     memcpy(t->msg, msg, n);
     t->msg[n] = '\0';
@@ -985,8 +986,8 @@ static int check_array(pool_t *p, const entry_t *e, unsigned i, int type,
   /* Kernels tell an array from a scalar by a non-NULL data pointer (see
    * penny_f64 and its siblings), also for an empty array; one address per
    * parameter, so that two empty arrays never look like one. */
-  static uint64_t empty_arrays[PENNY_MAX_ARGS];
-  t->args[i].data = data != NULL ? data : &empty_arrays[i];
+  static const uint64_t empty_arrays[PENNY_MAX_ARGS]; /* read-only */
+  t->args[i].data = data != NULL ? data : (void *) &empty_arrays[i];
   t->args[i].length = length;
   t->args[i].num = 0;
   t->args[i].type = type;
