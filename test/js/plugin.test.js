@@ -6,7 +6,8 @@
 // plugin kernels, several pools sharing a library, and process exit.
 //
 // Everything is compiled into a fresh temporary directory in `before`,
-// with make and a C compiler (process.env.CC, else cc).
+// with make, a C compiler (process.env.CC, else cc) and, for one fixture,
+// a C++ compiler (process.env.CXX, else c++).
 
 const assert = require('node:assert/strict');
 const { execFile, execFileSync } = require('node:child_process');
@@ -22,6 +23,7 @@ const {
 const FIXTURES = path.join(__dirname, 'fixtures', 'plugins');
 const EXT = process.platform === 'darwin' ? 'dylib' : 'so';
 const CC = process.env.CC || 'cc';
+const CXX = process.env.CXX || 'c++';
 
 // Settles to { ok, value } or { ok: false, error } without throwing.
 const settle = (p) => p.then((value) => ({ ok: true, value }),
@@ -92,6 +94,9 @@ describe('plugins: pool.load()', function () {
         `-I${path.join(ROOT, 'include')}`, '-o', lib(file.slice(0, -2)),
         path.join(FIXTURES, file)], { stdio: 'pipe' });
     }
+    execFileSync(CXX, [...shared, '-fPIC', `-I${path.join(ROOT, 'include')}`,
+      '-o', lib('cxx_plugin'), path.join(FIXTURES, 'cxx_plugin.cc')],
+    { stdio: 'pipe' });
     const pool = new penny.Pool({ threads: 1, arenaBytes: MiB });
     BUILTINS = Object.keys(pool.kernels);
     return pool.close();
@@ -510,6 +515,16 @@ describe('plugins: pool.load()', function () {
   });
 
   describe('paths and pools', () => {
+    it('a plugin written in C++ loads and runs', async () => {
+      const pool = new penny.Pool({ threads: 2, arenaBytes: MiB });
+      try {
+        assert.deepEqual(pool.load(lib('cxx_plugin')), ['twice_cxx']);
+        assert.equal(await pool.run('twice_cxx', [21]), 42);
+      } finally {
+        await pool.close();
+      }
+    });
+
     it('a relative path is resolved against the current directory, ' +
       'not the loader\'s search path', async () => {
       const pool = new penny.Pool({ threads: 1, arenaBytes: MiB });
@@ -693,6 +708,11 @@ describe('plugins: pool.load()', function () {
         [Uint8Array.from([0x62, 0x61, 0x64, 0x20, 0xff])]), Error,
       'ERR_PENNY_KERNEL');
       assert.equal(bad.message, 'bad \uFFFD');
+      // 300 continuation bytes: the cut backs off at most three bytes
+      // looking for a character boundary, so something is left.
+      const tail = await assertRunRejects(() => pool.run('fail_with',
+        [new Uint8Array(300).fill(0x80)]), Error, 'ERR_PENNY_KERNEL');
+      assert.equal(tail.message, '\uFFFD'.repeat(252));
     });
 
     it('a message from one of many children arrives', async () => {
