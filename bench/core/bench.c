@@ -23,43 +23,6 @@
 #include <time.h>
 #include <uv.h>
 
-/* ---- Running one root job and waiting for it. ---- */
-
-typedef struct {
-  penny_job_t job;
-  uv_mutex_t mutex;
-  uv_cond_t cond;
-  int done;
-} waiter_t;
-
-static void waiter_done(penny_job_t *job, int status) {
-  waiter_t *w = job->data;
-  (void) status;
-  uv_mutex_lock(&w->mutex);
-  w->done = 1;
-  uv_cond_signal(&w->cond);
-  uv_mutex_unlock(&w->mutex);
-}
-
-static void run_job(penny_pool_t *pool, penny_task_fn fn, void *arg) {
-  waiter_t w;
-  memset(&w, 0, sizeof(w));
-  uv_mutex_init(&w.mutex);
-  uv_cond_init(&w.cond);
-  w.job.fn = fn;
-  w.job.arg = arg;
-  w.job.done = waiter_done;
-  w.job.data = &w;
-  if (penny_pool_submit(pool, &w.job) != 0)
-    abort();
-  uv_mutex_lock(&w.mutex);
-  while (!w.done)
-    uv_cond_wait(&w.cond, &w.mutex);
-  uv_mutex_unlock(&w.mutex);
-  uv_cond_destroy(&w.cond);
-  uv_mutex_destroy(&w.mutex);
-}
-
 static penny_pool_t *pool_of(unsigned threads, unsigned flags) {
   penny_pool_options_t o;
   penny_pool_t *p;
@@ -204,10 +167,10 @@ int main(int argc, char **argv) {
       switch (k) {
       case F_SERIAL: got = fib_serial(fib_small); break;
       case F_INLINED: got = fib_inlinable(fib_small); break;
-      case F_P1: run_job(p1, fib_penny, &a); got = a.r; break;
-      case F_P2: run_job(p2, fib_penny, &a); got = a.r; break;
-      case F_API1: run_job(p1, fib_penny_api, &a); got = a.r; break;
-      case F_SYM1: run_job(p1s, fib_penny, &a); got = a.r; break;
+      case F_P1: bench_run_job(p1, fib_penny, &a); got = a.r; break;
+      case F_P2: bench_run_job(p2, fib_penny, &a); got = a.r; break;
+      case F_API1: bench_run_job(p1, fib_penny_api, &a); got = a.r; break;
+      case F_SYM1: bench_run_job(p1s, fib_penny, &a); got = a.r; break;
       case F_OMP1: got = bench_fib_omp(fib_small, 1); break;
       default: got = bench_fib_omp(fib_small, 2); break;
       }
@@ -237,7 +200,7 @@ int main(int argc, char **argv) {
       if (k == B_SERIAL)
         a.r = fib_serial(fib_big);
       else
-        run_job(k == B_P1 ? p1 : p2, fib_penny, &a);
+        bench_run_job(k == B_P1 ? p1 : p2, fib_penny, &a);
       bs[k].samples[r] = bench_now() - t0;
       if (a.r != expect_big) {
         fprintf(stderr, "%s: wrong result\n", bs[k].name);
@@ -272,8 +235,8 @@ int main(int argc, char **argv) {
       case S_NAIVE: a.s = sum_naive(x, sum_n); break;
       case S_ACC: a.s = bench_sum_chunk(x, 0, sum_n); break;
       case S_PT2: a.s = bench_sum_threads(x, sum_n, 2); break;
-      case S_P1: run_job(p1, sum_penny, &a); break;
-      default: run_job(p2, sum_penny, &a); break;
+      case S_P1: bench_run_job(p1, sum_penny, &a); break;
+      default: bench_run_job(p2, sum_penny, &a); break;
       }
       ss[k].samples[r] = bench_now() - t0;
       if (a.s != expect_sum) {

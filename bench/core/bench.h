@@ -3,8 +3,13 @@
 
 #include <stdint.h>
 
+#include "penny.h"
+
 int64_t bench_fib_omp(int n, int threads);
 
+/* Submits fn(w, arg) as a root job and waits for it; returns its status
+ * (aborts if the pool refuses it). */
+int bench_run_job(penny_pool_t *pool, penny_task_fn fn, void *arg);
 /* Seconds on the monotonic clock. */
 double bench_now(void);
 /* The median of v[0, n); sorts v. */

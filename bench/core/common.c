@@ -1,10 +1,12 @@
-/* What the core benchmarks share: a clock, medians, and the
+/* What the core benchmarks share: a clock, medians, running a root job,
+ * and the
  * memory-bandwidth ceilings Penny's sums are compared with (a loop with
  * eight accumulators, enough to hide the latency of the additions, and the
  * same loop on plain threads, one contiguous range each). */
 #include "bench.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <uv.h>
 
@@ -12,6 +14,43 @@ double bench_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+  penny_job_t job;
+  uv_mutex_t mutex;
+  uv_cond_t cond;
+  int done;
+  int status;
+} waiter_t;
+
+static void waiter_done(penny_job_t *job, int status) {
+  waiter_t *w = job->data;
+  uv_mutex_lock(&w->mutex);
+  w->done = 1;
+  w->status = status;
+  uv_cond_signal(&w->cond);
+  uv_mutex_unlock(&w->mutex);
+}
+
+int bench_run_job(penny_pool_t *pool, penny_task_fn fn, void *arg) {
+  waiter_t w;
+  memset(&w, 0, sizeof(w));
+  uv_mutex_init(&w.mutex);
+  uv_cond_init(&w.cond);
+  w.job.fn = fn;
+  w.job.arg = arg;
+  w.job.done = waiter_done;
+  w.job.data = &w;
+  if (penny_pool_submit(pool, &w.job) != 0)
+    abort();
+  uv_mutex_lock(&w.mutex);
+  while (!w.done)
+    uv_cond_wait(&w.cond, &w.mutex);
+  uv_mutex_unlock(&w.mutex);
+  uv_cond_destroy(&w.cond);
+  uv_mutex_destroy(&w.mutex);
+  return w.status;
 }
 
 static int cmp_double(const void *a, const void *b) {

@@ -23,8 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <uv.h>
 
 #define MAX_POOLS 16
 
@@ -42,28 +40,14 @@ static const penny_kernel_t *kernel(const char *name) {
 /* ---- One kernel call as a root job, waited for. ---- */
 
 typedef struct {
-  penny_job_t job;
   const penny_kernel_t *k;
   const penny_arg_t *args;
   penny_result_t result;
-  uv_mutex_t mutex;
-  uv_cond_t cond;
-  int done;
-  int status;
 } call_t;
 
 static void call_task(penny_worker_t *w, void *arg) {
   call_t *c = arg;
   c->k->fn(w, c->args, &c->result);
-}
-
-static void call_done(penny_job_t *job, int status) {
-  call_t *c = job->data;
-  uv_mutex_lock(&c->mutex);
-  c->done = 1;
-  c->status = status;
-  uv_cond_signal(&c->cond);
-  uv_mutex_unlock(&c->mutex);
 }
 
 /* Runs the kernel on the pool and returns the seconds it took. */
@@ -73,24 +57,11 @@ static double call(penny_pool_t *pool, const char *name,
   memset(&c, 0, sizeof(c));
   c.k = kernel(name);
   c.args = args;
-  uv_mutex_init(&c.mutex);
-  uv_cond_init(&c.cond);
-  c.job.fn = call_task;
-  c.job.arg = &c;
-  c.job.done = call_done;
-  c.job.data = &c;
   double t0 = bench_now();
-  if (penny_pool_submit(pool, &c.job) != 0)
-    abort();
-  uv_mutex_lock(&c.mutex);
-  while (!c.done)
-    uv_cond_wait(&c.cond, &c.mutex);
-  uv_mutex_unlock(&c.mutex);
+  int status = bench_run_job(pool, call_task, &c);
   double t = bench_now() - t0;
-  uv_cond_destroy(&c.cond);
-  uv_mutex_destroy(&c.mutex);
-  if (c.status != 0) {
-    fprintf(stderr, "%s failed: %d\n", name, c.status);
+  if (status != 0) {
+    fprintf(stderr, "%s failed: %d\n", name, status);
     exit(1);
   }
   if (result)
