@@ -146,7 +146,12 @@ async function main() {
     'thread, Penny on its pool.');
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}
+
+// The test suite checks the kernel against this same loop.
+module.exports = { jsMandelbrot };

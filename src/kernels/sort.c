@@ -161,23 +161,23 @@ static void count_blocks(penny_worker_t *w, int64_t b0, int64_t b1,
     d[o] = (v);                                                               \
   } while (0)
 
+/* One loop for the passes that write keys, one for the last pass, which
+ * writes elements: the test stays out of the loop. */
+#define SCATTER_LOOP(T, VALUE)                                                \
+  for (int64_t i = lo; i < hi; i++) {                                         \
+    T k = s[i];                                                               \
+    uint64_t o = off[(k >> r->shift) & (DIGITS - 1)]++;                       \
+    PUT(T, o, VALUE);                                                         \
+  }
+
 #define SCATTER(T)                                                            \
   do {                                                                        \
     const T *s = r->src;                                                      \
     T *d = r->dst;                                                            \
-    if (r->last) {                                                            \
-      for (int64_t i = lo; i < hi; i++) {                                     \
-        T k = s[i];                                                           \
-        uint64_t o = off[(k >> r->shift) & (DIGITS - 1)]++;                   \
-        PUT(T, o, (T) from_key(k, r->type, r->size));                         \
-      }                                                                       \
-    } else {                                                                  \
-      for (int64_t i = lo; i < hi; i++) {                                     \
-        T k = s[i];                                                           \
-        uint64_t o = off[(k >> r->shift) & (DIGITS - 1)]++;                   \
-        PUT(T, o, k);                                                         \
-      }                                                                       \
-    }                                                                         \
+    if (r->last)                                                              \
+      SCATTER_LOOP(T, (T) from_key(k, r->type, r->size))                      \
+    else                                                                      \
+      SCATTER_LOOP(T, k)                                                      \
   } while (0)
 
 static void scatter_blocks(penny_worker_t *w, int64_t b0, int64_t b1,

@@ -6,24 +6,12 @@ const assert = require('node:assert/strict');
 const penny = require('../..');
 const { MiB, assertRunRejects } = require('./fixtures/common');
 
+const { jsMandelbrot } = require('../../examples/demo');
+
+// The JavaScript loop the kernel must match exactly.
 function reference(width, height, x0, y0, x1, y1, maxIter) {
   const out = new Uint32Array(width * height);
-  for (let j = 0; j < height; j++) {
-    const cy = y0 + (y1 - y0) * j / height;
-    for (let i = 0; i < width; i++) {
-      const cx = x0 + (x1 - x0) * i / width;
-      let zx = 0;
-      let zy = 0;
-      let n = 0;
-      while (n < maxIter && zx * zx + zy * zy <= 4) {
-        const t = zx * zx - zy * zy + cx;
-        zy = 2 * zx * zy + cy;
-        zx = t;
-        n++;
-      }
-      out[j * width + i] = n;
-    }
-  }
+  jsMandelbrot(out, width, height, x0, y0, x1, y1, maxIter);
   return out;
 }
 
