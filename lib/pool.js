@@ -85,8 +85,7 @@ function describeKernel(index, k) {
 
 // Per-task extras, only for tasks with a signal or copied arguments.
 class Extra {
-  constructor(kernel, slot, signal, copies) {
-    this.kernel = kernel;
+  constructor(slot, signal, copies) {
     this.slot = slot;
     this.signal = signal;
     this.copies = copies; // [original, temporary, copyBack] triples
@@ -270,7 +269,7 @@ class Pool {
     this.#submitted++;
     if (this.#pending++ === 0) binding.active(this.#handle, true);
     if (signal !== undefined || copies !== undefined) {
-      const extra = new Extra(this.#table[index], slot, signal, copies);
+      const extra = new Extra(slot, signal, copies);
       if (signal !== undefined) this.#watch(signal, extra);
       this.#extras[slot] = extra;
     }
@@ -527,14 +526,15 @@ class Pool {
     else resolve(new Rejection(error ?? this.#failure(extra, status)));
   }
 
+  // A failed kernel arrives as status 5 with its message (see onComplete);
+  // what is left here is a cancelled task.
   #failure(extra, status) {
-    if (status === ECANCELED) {
-      const signal = extra?.signal;
-      return signal !== undefined && signal.aborted ? signal.reason
-        : abortError();
+    if (status !== ECANCELED) {
+      return kernelError(`kernel failed: ${binding.strerror(status)}`);
     }
-    const name = extra?.kernel.name ?? 'kernel';
-    return kernelError(`${name} failed: ${binding.strerror(status)}`);
+    const signal = extra?.signal;
+    return signal !== undefined && signal.aborted ? signal.reason
+      : abortError();
   }
 
   // Returns a typed array of `length` elements inside the arena: passed
