@@ -37,6 +37,7 @@ typedef struct {
   int type;               /* PENNY_* */
   int shift;              /* of the current digit */
   int first;              /* counting: map the elements to keys first */
+  int scatter;            /* this pass scatters (else it counts) */
   int last;               /* scattering: map the keys back on the way */
   unsigned char *keyed;   /* [block]: mapped to keys by the first count */
   uint64_t (*hist)[DIGITS]; /* [block][digit] counts, then offsets */
@@ -127,27 +128,6 @@ static void block_range(const radix_t *r, int64_t b, int64_t *lo,
     }                                                                         \
   } while (0)
 
-static void count_blocks(penny_worker_t *w, int64_t b0, int64_t b1,
-                         void *arg) {
-  radix_t *r = arg;
-  for (int64_t b = b0; b < b1; b++) {
-    if (penny_cancelled(w))
-      return;
-    int64_t lo, hi;
-    block_range(r, b, &lo, &hi);
-    uint64_t *h = r->hist[b];
-    memset(h, 0, DIGITS * sizeof(uint64_t));
-    switch (r->size) {
-    case 1: COUNT(uint8_t); break;
-    case 2: COUNT(uint16_t); break;
-    case 4: COUNT(uint32_t); break;
-    default: COUNT(uint64_t); break;
-    }
-    if (r->first)
-      r->keyed[b] = 1;
-  }
-}
-
 /* Each digit's next line of the destination is fetched (for writing)
  * PREFETCH_LINES lines ahead, when the digit's write position enters a
  * new line: the hardware prefetchers cannot follow 2048 interleaved
@@ -180,21 +160,35 @@ static void count_blocks(penny_worker_t *w, int64_t b0, int64_t b1,
       SCATTER_LOOP(T, k)                                                      \
   } while (0)
 
-static void scatter_blocks(penny_worker_t *w, int64_t b0, int64_t b1,
-                           void *arg) {
+/* One pass over blocks [b0, b1): the count, or the scatter. */
+static void radix_blocks(penny_worker_t *w, int64_t b0, int64_t b1,
+                         void *arg) {
   radix_t *r = arg;
   for (int64_t b = b0; b < b1; b++) {
     if (penny_cancelled(w))
       return;
     int64_t lo, hi;
     block_range(r, b, &lo, &hi);
-    uint64_t *off = r->hist[b];
-    switch (r->size) {
-    case 1: SCATTER(uint8_t); break;
-    case 2: SCATTER(uint16_t); break;
-    case 4: SCATTER(uint32_t); break;
-    default: SCATTER(uint64_t); break;
+    uint64_t *h = r->hist[b]; /* counts, or offsets when scattering */
+    if (r->scatter) {
+      uint64_t *off = h;
+      switch (r->size) {
+      case 1: SCATTER(uint8_t); break;
+      case 2: SCATTER(uint16_t); break;
+      case 4: SCATTER(uint32_t); break;
+      default: SCATTER(uint64_t); break;
+      }
+      continue;
     }
+    memset(h, 0, DIGITS * sizeof(uint64_t));
+    switch (r->size) {
+    case 1: COUNT(uint8_t); break;
+    case 2: COUNT(uint16_t); break;
+    case 4: COUNT(uint32_t); break;
+    default: COUNT(uint64_t); break;
+    }
+    if (r->first)
+      r->keyed[b] = 1;
   }
 }
 
@@ -278,13 +272,14 @@ void penny__sort_kernel(penny_worker_t *w, const penny_arg_t *args,
   int64_t nblocks = n / BLOCK_MIN;
   nblocks = nblocks < 1 ? 1 : nblocks > BLOCKS_MAX ? BLOCKS_MAX : nblocks;
   unsigned char keyed[BLOCKS_MAX] = { 0 };
-  radix_t r = { args[0].data, tmp, n, nblocks, size, type, 0, 1, 0, keyed,
-                hist };
+  radix_t r = { args[0].data, tmp, n, nblocks, size, type, 0, 1, 0, 0,
+                keyed, hist };
   int in_keys = 1; /* src holds keys (in the blocks marked keyed) */
   for (int shift = 0; shift < 8 * size; shift += BITS) {
     /* The first count maps x to keys on the way. */
     r.shift = shift;
-    penny_for(w, nblocks, 1, count_blocks, &r);
+    r.scatter = 0;
+    penny_for(w, nblocks, 1, radix_blocks, &r);
     if (penny_cancelled(w))
       break;
     r.first = 0;
@@ -292,7 +287,8 @@ void penny__sort_kernel(penny_worker_t *w, const penny_arg_t *args,
       continue;
     /* The last pass writes elements, not keys. */
     r.last = shift + BITS >= 8 * size;
-    penny_for(w, nblocks, 1, scatter_blocks, &r);
+    r.scatter = 1;
+    penny_for(w, nblocks, 1, radix_blocks, &r);
     /* A cancelled scatter left dst incomplete; src is still whole. */
     if (penny_cancelled(w))
       break;
