@@ -1,5 +1,8 @@
 'use strict';
 
+const { viewName } = require('./views');
+const { isProxy } = require('node:util').types;
+
 // Penny's errors are the built-in classes with a stable `code`, so that
 // `err instanceof TypeError` and `err.code === 'ERR_PENNY_ARG'` both work.
 // The binding throws the same shapes (napi_throw_type_error with a code).
@@ -24,17 +27,26 @@ function abortError() {
   return new DOMException('The operation was aborted', 'AbortError');
 }
 
+// Names a value for a message without running user code: no getter, no
+// Proxy trap (a view's own `constructor` could be either).
 function describe(value) {
   if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
   const t = typeof value;
-  if (t === 'object') return 'an object';
+  if (t === 'object') {
+    const name = viewName(value);
+    if (name !== undefined) return `a ${name}`;
+    return isArray(value) ? 'an array' : 'an object';
+  }
   if (t === 'string') return 'a string';
   if (t === 'number') return `the number ${value}`;
   return t === 'undefined' ? 'undefined' : `a ${t}`;
 }
 
+// Array.isArray, except that it calls no Proxy trap (and so never throws
+// for a revoked one): a Proxy is not an array here.
+const isArray = (value) => !isProxy(value) && Array.isArray(value);
+
 module.exports = {
+  isArray,
   argError, rangeError, closedError, kernelError, abortError, describe,
 };

@@ -2,44 +2,63 @@
 
 const os = require('node:os');
 const nodePath = require('node:path');
+const { MAX_LENGTH } = require('node:buffer').constants;
+const { isProxy } = require('node:util').types;
 const binding = require('./binding');
 const { Heap } = require('./heap');
+const { builtinTable, RING_ARGS } = require('./kernels');
 const {
   argError, rangeError, closedError, kernelError, abortError, describe,
 } = require('./errors');
+const {
+  viewInfo, TYPE_CLASSES, taLength, taSet,
+} = require('./views');
 
 const DEFAULT_ARENA_BYTES = 64 * 1024 * 1024;
 const MAX_THREADS = 1024;
 const ECANCELED = -5;
 const EMPTY = Object.freeze([]);
+const OPTIONS = new Set(['threads', 'arenaBytes']);
 
-// Typed-array classes a kernel can take, with the binding's element-type
-// codes (PENNY_I8 .. PENNY_F64 in include/penny.h).
-const TYPE_CODES = new Map([
-  [Int8Array, 1], [Uint8Array, 2], [Int16Array, 3], [Uint16Array, 4],
-  [Int32Array, 5], [Uint32Array, 6], [BigInt64Array, 7],
-  [BigUint64Array, 8], [Float32Array, 9], [Float64Array, 10],
-]);
-const ARRAY_TYPES = new Set(TYPE_CODES.keys());
-
-// The submission ring in the arena (see src/addon/binding.c): a 64-byte
-// header whose first int32 a worker sets before it sleeps, then cells of
-// 64 bytes: int32 seq, kernel, slot, meta; then 3 x (f64, f64) arguments.
-const RING_ARGS = 3;
+// The submission ring (see src/addon/binding.c), in a SharedArrayBuffer
+// of its own that only this file and the binding reach: a 64-byte header
+// whose first int32 a worker sets before it sleeps, then RING_CELLS cells
+// of 64 bytes: int32 seq, kernel, slot, meta; then 3 x (f64, f64)
+// arguments. A cell's seq is Vyukov's turn counter less the cell's index,
+// so that the zeroed buffer is an empty ring.
+const RING_CELLS = 16384;
 const CELL_I32 = 16;
 const HEADER_I32 = 16;
 const SLEEPY = 0;
 
-// %TypedArray%.prototype's length getter and set(), immune to own
-// properties on a user's array.
-const TypedArrayPrototype = Object.getPrototypeOf(Int8Array.prototype);
-const taLength =
-  Object.getOwnPropertyDescriptor(TypedArrayPrototype, 'length').get;
-const taSet = TypedArrayPrototype.set;
-const taByteOffset =
-  Object.getOwnPropertyDescriptor(TypedArrayPrototype, 'byteOffset').get;
-const taByteLength =
-  Object.getOwnPropertyDescriptor(TypedArrayPrototype, 'byteLength').get;
+// AbortSignal's own getters and EventTarget's methods, immune to own
+// properties and patched methods on a user's signal.
+const signalGetter = (name) =>
+  Object.getOwnPropertyDescriptor(AbortSignal.prototype, name).get;
+const signalAborted = signalGetter('aborted');
+const signalReason = signalGetter('reason');
+const { addEventListener, removeEventListener } = EventTarget.prototype;
+
+// ArrayBuffer.prototype.resizable, where the engine has it.
+const abResizable =
+  Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'resizable')?.get;
+const isResizable = (buffer) =>
+  abResizable !== undefined && abResizable.call(buffer);
+
+// A real AbortSignal, checked by its brand (the getter throws for anything
+// else) and never a Proxy, whose traps would run user code each time the
+// signal is read.
+function isAbortSignal(value) {
+  if (value === null || typeof value !== 'object' || isProxy(value)) {
+    return false;
+  }
+  try {
+    signalAborted.call(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 // One reusable promise executor: saves a closure per task on the hot path.
 // Only the resolve function is kept for a pending task; the reject
@@ -71,44 +90,81 @@ function checkInteger(name, value, min, max) {
   }
 }
 
-// Describes one kernel of the table as pool.kernels shows it.
-function describeKernel(index, k) {
-  const params = k.params.map((p) => Object.freeze({ ...p }));
-  return Object.freeze({
-    index,
-    name: k.name,
-    signature: k.signature,
-    params: Object.freeze(params),
-    result: k.result,
-  });
-}
-
 // Per-task extras, only for tasks with a signal or copied arguments.
 class Extra {
-  constructor(slot, signal, copies) {
+  constructor(slot, index, watch, copies) {
     this.slot = slot;
-    this.signal = signal;
-    this.copies = copies; // [original, temporary, copyBack] triples
+    this.index = index;   // the kernel, for messages
+    this.watch = watch;   // the signal's SignalTasks, or undefined
+    this.copies = copies; // Copy records, or undefined
+  }
+}
+
+// A view over an ordinary buffer, copied into shared memory for the
+// task; copied back after it for out and inout parameters.
+class Copy {
+  constructor(param, info, temp, copyBack) {
+    this.param = param;         // the parameter's index
+    this.original = info.view;
+    this.length = info.length;  // the original's length at copy-in
+    this.resizable = isResizable(info.buffer);
+    this.temp = temp;
+    this.copyBack = copyBack;
   }
 }
 
 // The tasks in flight under one AbortSignal, with the one listener that
 // cancels them all: a signal shared by many tasks carries one listener
-// per pool, not one per task.
+// per pool, not one per task. The listener keeps the signal's reason, so
+// that settling a cancelled task reads nothing from the signal.
 class SignalTasks {
-  constructor(tasks, listener) {
-    this.tasks = tasks;
-    this.listener = listener;
+  constructor(signal) {
+    this.signal = signal;
+    this.tasks = new Set();
+    this.aborted = false;
+    this.reason = undefined;
+    this.listener = null;
   }
+}
+
+// Reads the arguments of a call once, into a fresh array: a getter or a
+// Proxy trap may run user code here, which may call run, close or free
+// on this very pool; nothing of the pool has changed yet when it does.
+function readArgs(args, k) {
+  if (!Array.isArray(args)) {
+    throw argError(`args must be an array, got ${describe(args)}`);
+  }
+  const n = args.length;
+  const want = k.params.length;
+  if (n !== want) {
+    throw argError(`${k.name} expects ${want} argument${
+      want === 1 ? '' : 's'}, got ${typeof n === 'number' ? n : describe(n)}`);
+  }
+  const list = new Array(n);
+  for (let i = 0; i < n; i++) list[i] = args[i];
+  return list;
+}
+
+// Reads options.signal once (see readArgs).
+function readSignal(options) {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object') {
+    throw argError(`options must be an object, got ${describe(options)}`);
+  }
+  const signal = options.signal;
+  if (signal !== undefined && !isAbortSignal(signal)) {
+    throw argError(`options.signal must be an AbortSignal, got ${
+      describe(signal)}`);
+  }
+  return signal;
 }
 
 class Pool {
   #handle;
+  #arena;
   #heap;
-  #table = [];          // index -> { index, name, signature, params, ... }
-  #kernels;             // pool.kernels: frozen, replaced by load()
-  #byName = new Map();  // name -> index
-  #arrayParams = [];    // index -> [[paramIndex, copyBack], ...] or null
+  #views = new WeakMap(); // view from alloc() -> its offset in the arena
+  #kt;                  // the KernelTable; load() replaces it
   #resolves = [];       // slot -> the task promise's resolve function
   #extras = [];         // slot -> Extra or undefined
   #detached = [];       // onComplete's scratch: the batch's Extras
@@ -118,8 +174,6 @@ class Pool {
   #ringI32;             // the ring, as int32 and as float64
   #ringF64;
   #ringPos = 0;         // next cell to fill (a count; cells wrap)
-  #ringMask;
-  #ringArrays = [];     // index -> [isArray per param] or null (no ring)
   #freeSlots = [];      // task slots not in use
   #nslots = 0;          // slots the binding has records for
   #pending = 0;
@@ -127,36 +181,48 @@ class Pool {
   #closed = false;
   #closing = null;
   #closeResolve = null;
+  #stopped = false;     // the binding has closed the pool
 
   constructor(options = {}) {
     if (options === null || typeof options !== 'object') {
       throw argError(`options must be an object, got ${describe(options)}`);
     }
+    // User code may run while options are read (getters, a Proxy): it
+    // runs before this pool exists.
+    for (const key of Object.keys(options)) {
+      if (!OPTIONS.has(key)) {
+        throw argError(`unknown option '${key}' (known: ${
+          [...OPTIONS].join(', ')})`);
+      }
+    }
     const threads = options.threads ??
       Math.min(os.availableParallelism(), MAX_THREADS);
     checkInteger('threads', threads, 1, MAX_THREADS);
     const arenaBytes = options.arenaBytes ?? DEFAULT_ARENA_BYTES;
-    checkInteger('arenaBytes', arenaBytes, 0, Number.MAX_SAFE_INTEGER);
+    checkInteger('arenaBytes', arenaBytes, 0, MAX_LENGTH);
 
-    let arena;
+    let arena, arenaView;
     try {
       arena = new SharedArrayBuffer(arenaBytes);
+      arenaView = new Uint8Array(arena);
     } catch (err) {
       throw rangeError(`cannot allocate an arena of ${arenaBytes} bytes: ` +
         err.message);
     }
-    const [handle, heapStart, results, ringStart, ringCells, bigs] =
-      binding.create(new Uint8Array(arena), threads, this.#onComplete);
-    this.#bigs = bigs;
+    const ringBytes = (HEADER_I32 + RING_CELLS * CELL_I32) * 4;
+    // 64 bytes more, from which the binding picks a cache-line start.
+    const ring = new SharedArrayBuffer(ringBytes + 64);
+    const [handle, results, bigs, ringStart] = binding.create(arenaView,
+      new Uint8Array(ring), threads, this.#onComplete);
     this.#handle = handle;
+    this.#arena = arena;
+    this.#bigs = bigs;
     this.#results = results;
-    this.#heap = new Heap(heapStart, arenaBytes);
-    const ringBytes = (HEADER_I32 + ringCells * CELL_I32) * 4;
-    this.#ringI32 = new Int32Array(arena, ringStart, ringBytes / 4);
-    this.#ringF64 = new Float64Array(arena, ringStart, ringBytes / 8);
-    this.#ringMask = ringCells - 1;
+    this.#heap = new Heap(0, arenaBytes);
+    this.#ringI32 = new Int32Array(ring, ringStart, ringBytes / 4);
+    this.#ringF64 = new Float64Array(ring, ringStart, ringBytes / 8);
 
-    this.#addKernels(0);
+    this.#kt = builtinTable(binding, handle);
 
     Object.defineProperties(this, {
       threads: { value: threads, enumerable: true },
@@ -164,34 +230,9 @@ class Pool {
     });
   }
 
-  // Takes the binding's table from index `first` on into this pool's;
-  // returns the new kernels' names.
-  #addKernels(first) {
-    const names = [];
-    const kernels = Object.create(null);
-    for (const info of this.#table) kernels[info.name] = info;
-    binding.kernels(this.#handle).forEach((k, index) => {
-      if (index < first) return;
-      const info = describeKernel(index, k);
-      this.#table.push(info);
-      this.#byName.set(info.name, index);
-      const arrays = [];
-      k.params.forEach((p, i) => {
-        if (p.array) arrays.push([i, p.dir !== 'in']);
-      });
-      this.#arrayParams.push(arrays.length ? arrays : null);
-      this.#ringArrays.push(k.params.length <= RING_ARGS
-        ? k.params.map((p) => p.array) : null);
-      kernels[info.name] = info;
-      names.push(info.name);
-    });
-    this.#kernels = Object.freeze(kernels);
-    return names;
-  }
-
   // The kernels by name: built-ins, then those of loaded plugins.
   get kernels() {
-    return this.#kernels;
+    return this.#kt.kernels;
   }
 
   // Loads a plugin (a shared library of C kernels, see docs/plugins.md)
@@ -205,7 +246,8 @@ class Pool {
     }
     // Absolute, so that the dynamic loader never searches its own paths.
     const first = binding.load(this.#handle, nodePath.resolve(path));
-    return this.#addKernels(first);
+    this.#kt = this.#kt.extend(binding, this.#handle, first);
+    return this.#kt.list.slice(first).map((k) => k.name);
   }
 
   // Runs a kernel on the pool; resolves to its result (a number) or
@@ -220,42 +262,36 @@ class Pool {
 
   #submit(kernel, args, options) {
     if (this.#closed) throw closedError();
-    const index = this.#indexOf(kernel);
-    if (!Array.isArray(args)) {
-      throw argError(`args must be an array, got ${describe(args)}`);
+    const kt = this.#kt;
+    const index = kt.indexOf(kernel);
+    // Everything user code can hand over is read first, once. Then the
+    // pool is checked again: that code may have closed it or aborted the
+    // signal. From there on no user code runs until the task is queued.
+    const signal = readSignal(options);
+    const list = readArgs(args, kt.list[index]);
+    if (this.#closed) throw closedError();
+    if (signal !== undefined && signalAborted.call(signal)) {
+      throw signalReason.call(signal);
     }
-    let signal;
-    if (options !== undefined) {
-      if (options === null || typeof options !== 'object') {
-        throw argError(`options must be an object, got ${describe(options)}`);
-      }
-      signal = options.signal;
-      if (signal !== undefined && !(signal instanceof AbortSignal)) {
-        throw argError(`options.signal must be an AbortSignal, got ${
-          describe(signal)}`);
-      }
-      if (signal !== undefined && signal.aborted) throw signal.reason;
-    }
-    const arrays = this.#arrayParams[index];
+    const arrays = kt.arrayParams[index];
+    let infos = null;
     let copies;
     if (arrays !== null) {
-      const copied = this.#copyIn(index, args, arrays);
-      if (copied !== null) {
-        copies = copied.copies;
-        args = copied.args;
-      }
+      infos = new Array(list.length);
+      for (const [i] of arrays) infos[i] = viewInfo(list[i]);
+      copies = this.#copyIn(index, list, infos, arrays);
     }
 
     const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop()
       : this.#grow();
-    if (!this.#ringPush(index, slot, args)) {
+    if (!this.#ringPush(index, slot, list, infos)) {
       const submit = this.#handle; // the handle is the submit function
       try {
-        switch (args.length) {
+        switch (list.length) {
           case 0: submit(index, slot); break;
-          case 1: submit(index, slot, args[0]); break;
-          case 2: submit(index, slot, args[0], args[1]); break;
-          default: submit(index, slot, ...args);
+          case 1: submit(index, slot, list[0]); break;
+          case 2: submit(index, slot, list[0], list[1]); break;
+          default: submit(index, slot, ...list);
         }
       } catch (err) {
         this.#freeSlots.push(slot);
@@ -269,41 +305,44 @@ class Pool {
     this.#submitted++;
     if (this.#pending++ === 0) binding.active(this.#handle, true);
     if (signal !== undefined || copies !== undefined) {
-      const extra = new Extra(slot, signal, copies);
-      if (signal !== undefined) this.#watch(signal, extra);
+      const watch = signal === undefined ? undefined : this.#watch(signal);
+      const extra = new Extra(slot, index, watch, copies);
+      if (watch !== undefined) watch.tasks.add(extra);
       this.#extras[slot] = extra;
     }
     return promise;
   }
 
-  #watch(signal, extra) {
+  // The SignalTasks of `signal`, with its listener added on first use.
+  #watch(signal) {
     let entry = this.#signals.get(signal);
     if (entry === undefined) {
-      const tasks = new Set();
+      entry = new SignalTasks(signal);
       const handle = this.#handle;
       const extras = this.#extras;
+      const tasks = entry.tasks;
+      const e = entry;
       // Only tasks that still own their slot: user code run while a batch
-      // settles (a copy-back's setter, say) may abort a signal whose task
-      // has already finished.
-      const listener = () => {
-        for (const e of tasks) {
-          if (extras[e.slot] === e) binding.cancel(handle, e.slot);
+      // settles may abort a signal whose task has already finished.
+      entry.listener = () => {
+        e.aborted = true;
+        e.reason = signalReason.call(signal);
+        for (const extra of tasks) {
+          if (extras[extra.slot] === extra) binding.cancel(handle, extra.slot);
         }
       };
-      entry = new SignalTasks(tasks, listener);
       this.#signals.set(signal, entry);
-      signal.addEventListener('abort', listener, { once: true });
+      addEventListener.call(signal, 'abort', entry.listener, { once: true });
     }
-    entry.tasks.add(extra);
+    return entry;
   }
 
-  #unwatch(signal, extra) {
-    const entry = this.#signals.get(signal);
-    if (entry === undefined) return;
+  #unwatch(extra) {
+    const entry = extra.watch;
     entry.tasks.delete(extra);
-    if (entry.tasks.size === 0) {
-      this.#signals.delete(signal);
-      signal.removeEventListener('abort', entry.listener);
+    if (entry.tasks.size === 0 && this.#signals.get(entry.signal) === entry) {
+      this.#signals.delete(entry.signal);
+      removeEventListener.call(entry.signal, 'abort', entry.listener);
     }
   }
 
@@ -322,26 +361,27 @@ class Pool {
   // number or an arena view, which the slow path (a native call) handles.
   // Workers check a cell as the binding checks a call: nothing written
   // here is trusted.
-  #ringPush(index, slot, args) {
-    const kinds = this.#ringArrays[index];
-    if (kinds === null || args.length !== kinds.length) return false;
+  #ringPush(index, slot, list, infos) {
+    const kinds = this.#kt.ringArrays[index];
+    if (kinds === null) return false;
     const i32 = this.#ringI32;
     const pos = this.#ringPos;
-    const cell = HEADER_I32 + (pos & this.#ringMask) * CELL_I32;
-    if (Atomics.load(i32, cell) !== (pos | 0)) return false; // full
-    let meta = args.length;
+    const at = pos & (RING_CELLS - 1);
+    const lap = (pos - at) | 0;
+    const cell = HEADER_I32 + at * CELL_I32;
+    if (Atomics.load(i32, cell) !== lap) return false; // full
+    let meta = list.length;
     const f64 = this.#ringF64;
     const argBase = (cell >> 1) + 2;
-    for (let i = 0; i < args.length; i++) {
-      const a = args[i];
+    for (let i = 0; i < list.length; i++) {
       if (kinds[i]) {
-        if (!ArrayBuffer.isView(a) || a.buffer !== this.arena) return false;
-        const code = TYPE_CODES.get(a.constructor);
-        if (code === undefined) return false;
-        meta |= code << (8 * (i + 1));
-        f64[argBase + 2 * i] = taByteOffset.call(a);
-        f64[argBase + 2 * i + 1] = taLength.call(a);
+        const info = infos[i];
+        if (info === null || info.buffer !== this.#arena) return false;
+        meta |= info.code << (8 * (i + 1));
+        f64[argBase + 2 * i] = info.byteOffset;
+        f64[argBase + 2 * i + 1] = info.length;
       } else {
+        const a = list[i];
         if (typeof a !== 'number') return false;
         f64[argBase + 2 * i] = a;
       }
@@ -351,90 +391,68 @@ class Pool {
     i32[cell + 3] = meta;
     // SeqCst store, then SeqCst load: a worker about to sleep sets SLEEPY
     // and then looks at the ring, so one of us sees the other.
-    Atomics.store(i32, cell, (pos + 1) | 0);
+    Atomics.store(i32, cell, (lap + 1) | 0);
     this.#ringPos = pos + 1;
     if (Atomics.load(i32, SLEEPY) !== 0) binding.wake(this.#handle);
     return true;
   }
 
-  #indexOf(kernel) {
-    if (typeof kernel === 'string') {
-      const index = this.#byName.get(kernel);
-      if (index === undefined) {
-        throw rangeError(`unknown kernel '${kernel}'`);
-      }
-      return index;
-    }
-    if (typeof kernel === 'number') {
-      if (!Number.isInteger(kernel) || kernel < 0 ||
-          kernel >= this.#table.length) {
-        throw rangeError(`unknown kernel index ${kernel}`);
-      }
-      return kernel;
-    }
-    throw argError(`kernel must be a name or an index, got ${
-      describe(kernel)}`);
-  }
-
   // Views over ordinary (non-shared) ArrayBuffers are copied into the
   // arena, or into a fresh SharedArrayBuffer when the arena is full, so
   // that no worker ever holds memory that JS could detach or transfer.
-  // Returns null when nothing needed a copy.
-  #copyIn(index, args, arrays) {
-    let copies = null;
-    let out = args;
+  // Replaces them in `list` (and `infos`); returns the Copy records, or
+  // undefined when nothing needed a copy.
+  #copyIn(index, list, infos, arrays) {
+    let copies;
     for (const [i, copyBack] of arrays) {
-      const a = args[i];
-      if (!ArrayBuffer.isView(a) || a.buffer instanceof SharedArrayBuffer ||
-          !ARRAY_TYPES.has(a.constructor)) {
+      const info = infos[i];
+      if (info === null || info.shared) {
         continue; // shared, or not an array at all: the binding decides
       }
       // The same array in two parameters (c = a, say) gets one copy, so
       // that the kernel sees them as the same array too.
-      const seen = copies === null ? undefined
-        : copies.find((entry) => entry[0] === a);
+      const seen = copies === undefined ? undefined
+        : copies.find((c) => c.original === info.view);
       if (seen !== undefined) {
-        seen[2] = seen[2] || copyBack;
-        out[i] = seen[1];
+        seen.copyBack = seen.copyBack || copyBack;
+        list[i] = seen.temp;
+        infos[i] = viewInfo(seen.temp);
         continue;
       }
-      let temp;
-      const bytes = taByteLength.call(a);
-      const Type = a.constructor;
+      const Type = info.Type;
+      const bytes = info.length * Type.BYTES_PER_ELEMENT;
       const offset = this.#heap.alloc(bytes);
-      if (offset >= 0) {
-        temp = new Type(this.arena, offset, bytes / Type.BYTES_PER_ELEMENT);
-      } else {
-        temp = new Type(new SharedArrayBuffer(bytes));
-      }
-      if (copies === null) {
-        copies = [];
-        out = args.slice();
-      }
-      copies.push([a, temp, copyBack]);
-      out[i] = temp;
+      const temp = offset >= 0
+        ? new Type(this.#arena, offset, info.length)
+        : new Type(new SharedArrayBuffer(bytes));
+      if (copies === undefined) copies = [];
+      copies.push(new Copy(i, info, temp, copyBack));
+      list[i] = temp;
+      infos[i] = viewInfo(temp);
       try {
-        taSet.call(temp, a);
+        taSet.call(temp, info.view);
       } catch (err) {
         // A view over a detached buffer: nothing to read or write back.
         this.#freeCopies(copies);
-        const k = this.#table[index];
+        const k = this.#kt.list[index];
         throw argError(`${k.name}: parameter '${k.params[i].name}' is a ` +
           `view over a detached ArrayBuffer (${err.message})`);
       }
     }
-    return copies === null ? null : { copies, args: out };
+    return copies;
   }
 
   #freeCopies(copies) {
-    for (const [, temp] of copies) {
-      if (temp.buffer === this.arena) this.#heap.release(temp.byteOffset);
+    for (const c of copies) {
+      // Our own view: its getters are the intrinsic ones.
+      if (c.temp.buffer === this.#arena) this.#heap.release(c.temp.byteOffset);
     }
   }
 
   // Called by the binding with the number of (slot, status, value)
   // triples waiting in #results. Runs inside a callback scope, so the
-  // promises' continuations run as soon as it returns.
+  // promises' continuations run as soon as it returns. It never throws:
+  // a task whose settling fails rejects with that failure instead.
   #onComplete = (n) => {
     const r = this.#results;
     const resolves = this.#resolves;
@@ -443,8 +461,8 @@ class Pool {
     const detached = this.#detached;
     let settled = 0;
     // First detach the batch's tasks from their signals: user code that
-    // runs while the batch settles (a patched removeEventListener, say)
-    // must not cancel a slot whose task is finished (see #watch).
+    // runs while the batch settles must not cancel a slot whose task is
+    // finished (see #watch).
     for (let i = 0; i < 3 * n; i += 3) {
       const slot = r[i];
       const extra = extras[slot];
@@ -457,40 +475,44 @@ class Pool {
       const slot = r[i];
       const status = r[i + 1];
       const resolve = resolves[slot];
-      // A slot with no task: a ring cell that someone other than this
-      // pool wrote into the arena. Nothing to settle, and the slot is
-      // already free.
+      const extra = detached[i / 3];
+      detached[i / 3] = undefined;
+      // A slot with no task cannot come from the binding; skip rather
+      // than settle someone else's promise.
       if (resolve === undefined) continue;
       settled++;
       resolves[slot] = undefined;
-      let error;
-      if (status === 2 || status === 3) {
-        // Refused on a worker: read the message before the slot is reused.
-        const message = binding.message(this.#handle, slot);
-        error = status === 2 ? argError(message) : rangeError(message);
-        this.#submitted--; // a bad call, not a task
-      } else if (status === 5) {
-        // A kernel that failed with a message.
-        error = kernelError(binding.message(this.#handle, slot));
+      try {
+        let error;
+        if (status === 2 || status === 3) {
+          // Refused on a worker: read the message before the slot is
+          // reused.
+          const message = binding.message(this.#handle, slot);
+          error = status === 2 ? argError(message) : rangeError(message);
+          this.#submitted--; // a bad call, not a task
+        } else if (status === 5) {
+          // A kernel that failed with a message.
+          error = kernelError(binding.message(this.#handle, slot));
+        }
+        if (extra !== undefined) {
+          this.#finish(extra, status,
+            status === 4 ? this.#bigAt(i / 3) : r[i + 2], resolve, error);
+        } else if (status === 1) {
+          resolve(undefined);
+        } else if (status === 0) {
+          resolve(r[i + 2]);
+        } else if (status === 4) {
+          resolve(this.#bigAt(i / 3));
+        } else {
+          resolve(new Rejection(error ?? this.#failure(undefined, status)));
+        }
+      } catch (err) {
+        resolve(new Rejection(err)); // ignored if it already settled
       }
       freeSlots.push(slot);
-      const extra = detached[i / 3];
-      if (extra !== undefined) {
-        detached[i / 3] = undefined;
-        this.#finish(extra, status,
-          status === 4 ? this.#bigAt(i / 3) : r[i + 2], resolve, error);
-      } else if (status === 1) {
-        resolve(undefined);
-      } else if (status === 0) {
-        resolve(r[i + 2]);
-      } else if (status === 4) {
-        resolve(this.#bigAt(i / 3));
-      } else {
-        resolve(new Rejection(error ?? this.#failure(undefined, status)));
-      }
     }
     this.#pending -= settled;
-    if (this.#pending === 0) {
+    if (this.#pending === 0 && settled > 0) {
       binding.active(this.#handle, false);
       if (this.#closeResolve !== null) {
         // Not from inside this callback: the binding is still draining.
@@ -509,21 +531,31 @@ class Pool {
   }
 
   #finish(extra, status, value, resolve, error) {
-    if (extra.signal !== undefined) this.#unwatch(extra.signal, extra);
+    if (extra.watch !== undefined) this.#unwatch(extra);
+    const ok = status === 0 || status === 1 || status === 4;
     if (extra.copies !== undefined) {
-      for (const [original, temp, copyBack] of extra.copies) {
-        // A buffer detached meanwhile has length 0 and is skipped. The
-        // intrinsics keep own properties of the user's array out of it.
-        if ((status === 0 || status === 1 || status === 4) && copyBack &&
-            taLength.call(original) === taLength.call(temp)) {
-          taSet.call(original, temp);
+      for (const c of extra.copies) {
+        if (!ok || !c.copyBack) continue;
+        // The intrinsics keep own properties of the user's array out of
+        // it. A fixed-size buffer that changed length was detached
+        // (transferred): its memory was given away, and nothing is
+        // written. A resizable one that changed length cannot take the
+        // output back: the task rejects rather than pretend it did.
+        if (taLength.call(c.original) === c.length) {
+          taSet.call(c.original, c.temp);
+        } else if (c.resizable && error === undefined) {
+          const k = this.#kt.list[extra.index];
+          error = rangeError(`${k.name}: parameter '${
+            k.params[c.param].name}' was resized while the task ran; its ` +
+            'output was not copied back');
         }
       }
       this.#freeCopies(extra.copies);
     }
-    if (status === 1) resolve(undefined);
-    else if (status === 0 || status === 4) resolve(value);
-    else resolve(new Rejection(error ?? this.#failure(extra, status)));
+    if (error !== undefined) resolve(new Rejection(error));
+    else if (status === 1) resolve(undefined);
+    else if (ok) resolve(value);
+    else resolve(new Rejection(this.#failure(extra, status)));
   }
 
   // A failed kernel arrives as status 5 with its message (see onComplete);
@@ -532,17 +564,16 @@ class Pool {
     if (status !== ECANCELED) {
       return kernelError(`kernel failed: ${binding.strerror(status)}`);
     }
-    const signal = extra?.signal;
-    return signal !== undefined && signal.aborted ? signal.reason
-      : abortError();
+    const watch = extra?.watch;
+    return watch !== undefined && watch.aborted ? watch.reason : abortError();
   }
 
   // Returns a typed array of `length` elements inside the arena: passed
   // to kernels without copying.
   alloc(Type, length) {
-    if (!ARRAY_TYPES.has(Type)) {
+    if (!TYPE_CLASSES.has(Type)) {
       throw argError('alloc: the type must be a typed-array class such as ' +
-        `Float64Array, got ${typeof Type === 'function' ? Type.name
+        `Float64Array, got ${typeof Type === 'function' ? 'another function'
           : describe(Type)}`);
     }
     checkInteger('alloc: length', length, 0, Number.MAX_SAFE_INTEGER);
@@ -553,19 +584,24 @@ class Pool {
       throw rangeError(`arena exhausted: no free block of ${bytes} bytes ` +
         `(${this.#heap.used} of ${this.#heap.size} heap bytes in use)`);
     }
-    return new Type(this.arena, offset, length);
+    const view = new Type(this.#arena, offset, length);
+    this.#views.set(view, offset);
+    return view;
   }
 
-  // Returns a view from alloc() to the arena heap.
+  // Returns a view from alloc() to the arena heap. Only that very view
+  // frees its block: a subarray or another view over the same memory
+  // does not, so the block is never handed out again while its own view
+  // may still be in use.
   free(view) {
-    if (!ArrayBuffer.isView(view) || view.buffer !== this.arena) {
-      throw argError(`free: expected a view from pool.alloc(), got ${
-        describe(view)}`);
+    const offset = (typeof view === 'object' && view !== null)
+      ? this.#views.get(view) : undefined;
+    if (offset === undefined) {
+      throw argError('free: expected a view returned by this pool\'s ' +
+        `alloc() and not yet freed, got ${describe(view)}`);
     }
-    if (!this.#heap.release(view.byteOffset)) {
-      throw argError('free: this view was not returned by pool.alloc(), ' +
-        'or was freed already');
-    }
+    this.#views.delete(view);
+    this.#heap.release(offset);
   }
 
   stats() {
@@ -582,14 +618,15 @@ class Pool {
       failedSteals: s.failedSteals,
       sleeps: s.sleeps,
       wakeups: s.wakeups,
-      arenaBytes: this.arena.byteLength,
+      arenaBytes: this.#arena.byteLength,
       heapBytes: this.#heap.size,
       heapUsed: this.#heap.used,
     };
   }
 
   // Lets queued and running tasks finish (their promises settle), then
-  // stops the threads. Idempotent: every call returns the same promise.
+  // stops the threads and returns the pool's native memory. Idempotent:
+  // every call returns the same promise.
   close() {
     if (this.#closing !== null) return this.#closing;
     this.#closed = true;
@@ -602,8 +639,17 @@ class Pool {
     return this.#closing;
   }
 
+  // Runs once nothing is pending, so the binding's close never waits on
+  // a running task and never blocks the event loop.
   #finishClose = () => {
+    if (this.#pending !== 0 || this.#stopped) return;
+    this.#stopped = true;
     binding.close(this.#handle);
+    // What only a running pool needs goes now, not at garbage collection.
+    this.#ringI32 = this.#ringF64 = this.#results = this.#bigs = null;
+    this.#resolves = [];
+    this.#extras = [];
+    this.#freeSlots = [];
     this.#closeResolve();
   };
 
@@ -612,4 +658,4 @@ class Pool {
   }
 }
 
-module.exports = { Pool, DEFAULT_ARENA_BYTES };
+module.exports = { Pool };

@@ -46,6 +46,7 @@
 
 #include "penny.h"
 #include "signature.h"
+#include "../core/platform.h"
 #include "../kernels/kernels.h"
 
 /* ---- Node-API status checks. ---- */
@@ -63,8 +64,8 @@
 #define PENNY_NAPI_CALL(env, call) PENNY_NAPI_CALL_RET(env, call, NULL)
 #define PENNY_NAPI_CALL_VOID(env, call) PENNY_NAPI_CALL_RET(env, call, )
 
-/* For finalizers, cleanup hooks and uv callbacks, which cannot throw: a
- * failure there is a broken invariant. */
+/* For calls that cannot fail while the environment exists and take no
+ * part in its teardown: a failure there is a broken invariant. */
 #define PENNY_NAPI_CALL_FATAL(call)                                           \
   do {                                                                        \
     if ((call) != napi_ok)                                                    \
@@ -73,14 +74,6 @@
   } while (0)
 #define PENNY_STR_(x) PENNY_STR2_(x)
 #define PENNY_STR2_(x) #x
-
-/* A throw fails only when an exception is already pending, which then
- * propagates instead; anything else is a broken invariant. */
-static void check_throw(napi_status st) {
-  if (st != napi_ok && st != napi_pending_exception)
-    napi_fatal_error("penny", NAPI_AUTO_LENGTH, "could not throw",
-                     NAPI_AUTO_LENGTH);
-}
 
 static void throw_last_error(napi_env env, const char *call) {
   bool pending = false;
@@ -93,7 +86,10 @@ static void throw_last_error(napi_env env, const char *call) {
   char buf[256];
   snprintf(buf, sizeof(buf), "%s failed: %s", call,
            msg ? msg : "unknown Node-API error");
-  check_throw(napi_throw_error(env, NULL, buf));
+  /* A throw fails when an exception is already pending, which then
+   * propagates instead, or when the environment is going away (a Worker
+   * terminating), where no JavaScript will see it: neither is an error. */
+  (void) napi_throw_error(env, NULL, buf);
 }
 
 /* Throws a TypeError, RangeError or Error with a `code`. Returns NULL so
@@ -111,12 +107,13 @@ static napi_value throw_code(napi_env env, err_class_t cls, const char *code,
   va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
+  /* As in throw_last_error, a failed throw is not an error. */
   if (cls == ERR_TYPE)
-    check_throw(napi_throw_type_error(env, code, msg));
+    (void) napi_throw_type_error(env, code, msg);
   else if (cls == ERR_RANGE)
-    check_throw(napi_throw_range_error(env, code, msg));
+    (void) napi_throw_range_error(env, code, msg);
   else
-    check_throw(napi_throw_error(env, code, msg));
+    (void) napi_throw_error(env, code, msg);
   return NULL;
 }
 
@@ -151,20 +148,24 @@ enum { MSG_NONE, MSG_KERNEL, MSG_CODE };
 #define BATCH 1024        /* completions handed to JS per call */
 #define SLOT_CHUNK 1024   /* task records allocated at a time */
 #define MAX_CHUNKS 4096   /* so at most 4M tasks in flight */
+#define CHUNK_BYTES (SLOT_CHUNK * sizeof(task_t))
 #define MSG_MAX 256       /* an argument error found on a worker, or a
                            * plugin kernel's failure message */
 
-/* The submission ring at the start of the arena: a 64-byte header, then a
- * power of two of 64-byte cells, a sixteenth of the arena up to
- * RING_CELLS_MAX (a 20,000-task burst then fits in the 64 MiB default).
- * lib/pool.js writes it; the offsets below are shared with it. */
+/* The submission ring: a SharedArrayBuffer of its own that lib/pool.js
+ * keeps private, so no view a user can make reaches it (a stray write
+ * into the public arena can garble data, never lose a task). A 64-byte
+ * header, then a power of two of 64-byte cells; lib/pool.js writes it and
+ * the offsets below are shared with it. */
 #define RING_CELLS_MIN 256
 #define RING_CELLS_MAX 16384
 #define RING_CELL 64
 #define RING_ARGS 3
 
 /* One cell, as JS lays it out. `seq` is Vyukov's turn counter (int32,
- * wrapping): pos means free for the producer's lap `pos`, pos + 1 means
+ * wrapping) less the cell's index, so that zeroed memory is a free ring
+ * and its pages are touched only when used: for position `pos` in cell
+ * pos & mask, pos & ~mask means free for that lap and (pos & ~mask) + 1
  * published. `meta` holds the argument count in its low byte and the
  * element type of argument i (arrays) in byte i + 1. Each argument is
  * (value, 0) for a scalar and (byte offset in the arena, length) for an
@@ -180,8 +181,10 @@ typedef struct {
 _Static_assert(sizeof(ring_cell_t) == RING_CELL, "ring cell layout");
 
 /* Finished tasks travel back through a bounded MPSC ring in C memory
- * (Vyukov's cells again): workers write (slot, code, result), two cells
- * to a cache line, and the loop thread reads them in order. Only a task
+ * (Vyukov's cells again, seq less the cell's index as in the submission
+ * ring, so that fresh zeroed pages are an empty ring and untouched until
+ * used): workers write (slot, code, result), two cells to a cache line,
+ * and the loop thread reads them in order. Only a task
  * that pins views (they must be unpinned on the loop thread), or one that
  * finds the ring full, goes on the record stack instead. */
 #define DONE_CELLS 16384
@@ -226,7 +229,9 @@ struct task_s {
   char msg[MSG_MAX];
 };
 
-enum { POOL_OPEN, POOL_CLOSED };
+/* NEW until create() has started everything; a pool that failed to
+ * start stays NEW until its handle is collected. */
+enum { POOL_NEW, POOL_OPEN, POOL_CLOSED };
 
 struct pool_s {
   /* Loop thread only, unless noted. */
@@ -235,10 +240,13 @@ struct pool_s {
   int state;
   int owners;                  /* the JS external + the open uv handle */
   bool draining;               /* inside drain(): close must wait */
+  bool js_gone;                /* a call into JS failed: the environment
+                                * is going away, stop delivering */
   uv_async_t async;
   napi_async_context actx;
   napi_async_cleanup_hook_handle hook;
   napi_ref arena_ref;          /* Uint8Array over the arena, strong */
+  napi_ref ring_ref;           /* Uint8Array over the ring, strong */
   napi_ref results_ref;        /* Float64Array of BATCH triples, strong;
                                 * BATCH x 4 BigInt limbs follow them */
   napi_ref callback_ref;       /* onComplete: strong only while active */
@@ -246,19 +254,19 @@ struct pool_s {
   uint64_t *bigs;              /* BATCH x 4 limbs, after the triples */
   uint8_t *arena;
   size_t arena_bytes;
-  size_t heap_start;           /* bytes from `arena`; below: the ring */
   /* The kernels: MAX_KERNELS pointers. Only the loop thread appends
    * (pool.load), and publishes the new length with a release store. */
   entry_t **table;
   _Atomic size_t table_len;
   entry_t *builtins;
   plugin_lib_t *plugins;
-  /* Task records by slot: chunks[slot / SLOT_CHUNK]. Only the loop thread
-   * adds chunks; nslots publishes them to ring_take (release/acquire). */
-  task_t *chunks[MAX_CHUNKS];
+  /* Task records by slot: chunks[slot / SLOT_CHUNK], MAX_CHUNKS entries.
+   * Only the loop thread adds chunks; nslots publishes them to ring_take
+   * (release/acquire). */
+  task_t **chunks;
   _Atomic uint32_t nslots;
   /* The ring: JS produces, workers (and teardown) consume. */
-  uint8_t *ring;               /* in the arena */
+  uint8_t *ring;               /* in its own SharedArrayBuffer */
   uint32_t ring_cells;         /* a power of two */
   _Atomic uint64_t ring_head;  /* next cell to consume */
   _Atomic uint64_t ring_invalid; /* cells refused: bad slot or busy */
@@ -304,6 +312,10 @@ static int js_code(const task_t *t) {
 
 /* Worker thread: queues the completion on the done ring and frees the
  * record; false when the ring is full. */
+static uint64_t done_lap(uint64_t pos) {
+  return pos & ~(uint64_t) (DONE_CELLS - 1);
+}
+
 static bool done_ring_push(pool_t *p, task_t *t) {
   done_ring_t *d = p->done;
   uint64_t pos = atomic_load_explicit(&d->tail, memory_order_relaxed);
@@ -312,7 +324,7 @@ static bool done_ring_push(pool_t *p, task_t *t) {
     /* Acquire: pairs with drain's release of the cell; its read of the
      * previous entry is done. */
     uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-    int64_t dif = (int64_t) (seq - pos);
+    int64_t dif = (int64_t) (seq - done_lap(pos));
     if (dif < 0)
       return false;
     if (dif > 0) {
@@ -333,7 +345,7 @@ static bool done_ring_push(pool_t *p, task_t *t) {
     atomic_store_explicit(&t->busy, 0, memory_order_release);
     /* Release: publishes the entry, and (through the joins that ended the
      * kernel) the kernel's writes, to drain's acquire load. */
-    atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
+    atomic_store_explicit(&c->seq, done_lap(pos) + 1, memory_order_release);
     return true;
   }
 }
@@ -391,6 +403,8 @@ static task_t *claim_slot(pool_t *p, double slot) {
                                                memory_order_acquire,
                                                memory_order_relaxed))
     return NULL;
+  t->slot = (int32_t) slot;
+  t->pool = p;
   t->nrefs = 0;
   memset(&t->result, 0, sizeof(t->result));
   t->rejected = 0;
@@ -412,8 +426,10 @@ static void clear_cancel(pool_t *p, uint32_t slot) {
 
 /* Loop thread: unpins the task's foreign views and frees its slot. */
 static void release_task(napi_env env, pool_t *p, task_t *t) {
+  /* Deleting a reference runs no JavaScript; should it fail at teardown,
+   * the environment frees its references itself. */
   for (unsigned i = 0; i < t->nrefs; i++)
-    PENNY_NAPI_CALL_FATAL(napi_delete_reference(env, t->refs[i]));
+    (void) napi_delete_reference(env, t->refs[i]);
   t->nrefs = 0;
   t->entry = NULL;
   clear_cancel(p, (uint32_t) t->slot);
@@ -429,14 +445,14 @@ static void set_active(pool_t *p, bool active) {
   if (active == p->active)
     return;
   p->active = active;
+  /* Neither call runs JavaScript; a failure would mean a torn-down
+   * environment, where keeping the callback alive no longer matters. */
   if (active) {
     uv_ref((uv_handle_t *) &p->async);
-    PENNY_NAPI_CALL_FATAL(napi_reference_ref(p->env, p->callback_ref,
-                                             &count));
+    (void) napi_reference_ref(p->env, p->callback_ref, &count);
   } else {
     uv_unref((uv_handle_t *) &p->async);
-    PENNY_NAPI_CALL_FATAL(napi_reference_unref(p->env, p->callback_ref,
-                                               &count));
+    (void) napi_reference_unref(p->env, p->callback_ref, &count);
   }
 }
 
@@ -451,24 +467,29 @@ static void count_code(pool_t *p, int code) {
   /* 2 and 3: refused before it ran, a bad call rather than a task. */
 }
 
-/* Hands `n` completions in p->results to lib/'s onComplete. */
+/* Loop thread: hands `n` completions in p->results to lib/'s onComplete.
+ * lib/ never throws from it, but the callback scope it runs in also runs
+ * process.nextTick callbacks, which may: their error is reported as Node
+ * reports any uncaught exception. Any other failure, or a report that
+ * cannot be made, means that the environment is going away (a Worker
+ * terminating, the process exiting): no JavaScript will run again, so
+ * delivery stops and teardown, which follows, recycles the rest. */
 static void call_on_complete(pool_t *p, napi_value fn, napi_value recv,
                              uint32_t n) {
   napi_env env = p->env;
-  napi_value argv[1], ret;
-  if (fn == NULL || n == 0)
+  napi_value argv[1], ret, err;
+  if (fn == NULL || n == 0 || p->js_gone)
     return;
-  PENNY_NAPI_CALL_FATAL(napi_create_uint32(env, n, &argv[0]));
-  napi_status st = napi_make_callback(env, p->actx, recv, fn, 1, argv, &ret);
-  if (st == napi_pending_exception) {
-    /* A throwing onComplete is a bug in lib/; report it as Node reports
-     * any uncaught exception instead of losing it. */
-    napi_value err;
-    PENNY_NAPI_CALL_FATAL(napi_get_and_clear_last_exception(env, &err));
-    PENNY_NAPI_CALL_FATAL(napi_fatal_exception(env, err));
-  } else if (st != napi_ok) {
-    PENNY_NAPI_CALL_FATAL(st);
-  }
+  napi_status st = napi_create_uint32(env, n, &argv[0]);
+  if (st == napi_ok)
+    st = napi_make_callback(env, p->actx, recv, fn, 1, argv, &ret);
+  if (st == napi_ok)
+    return;
+  if (st == napi_pending_exception &&
+      napi_get_and_clear_last_exception(env, &err) == napi_ok &&
+      napi_fatal_exception(env, err) == napi_ok)
+    return;
+  p->js_gone = true;
 }
 
 /* Loop thread: takes the finished tasks, from the done ring and the
@@ -493,28 +514,33 @@ static void drain(pool_t *p, bool call_js) {
     list = next;
   }
 
-  napi_handle_scope scope;
-  PENNY_NAPI_CALL_FATAL(napi_open_handle_scope(env, &scope));
+  /* A failure here, as in call_on_complete, means a dying environment:
+   * the completions are then recycled without JavaScript. */
+  napi_handle_scope scope = NULL;
   napi_value fn = NULL, recv = NULL;
-  if (call_js) {
-    PENNY_NAPI_CALL_FATAL(napi_get_reference_value(env, p->callback_ref,
-                                                   &fn));
-    PENNY_NAPI_CALL_FATAL(napi_get_global(env, &recv)); /* must be an object */
-  }
+  if (call_js && !p->js_gone &&
+      (napi_open_handle_scope(env, &scope) != napi_ok ||
+       napi_get_reference_value(env, p->callback_ref, &fn) != napi_ok ||
+       fn == NULL ||
+       napi_get_global(env, &recv) != napi_ok)) /* must be an object */
+    p->js_gone = true;
+  if (p->js_gone)
+    fn = NULL;
   p->draining = true;
   uint32_t n = 0;
   while (d->head != limit) {
     done_cell_t *c = &d->cells[d->head % DONE_CELLS];
     /* Acquire: pairs with the release in done_ring_push. A cell claimed
      * but not yet written stops us; its uv_async_send follows. */
-    if (atomic_load_explicit(&c->seq, memory_order_acquire) != d->head + 1)
+    if (atomic_load_explicit(&c->seq, memory_order_acquire) !=
+        done_lap(d->head) + 1)
       break;
     int32_t slot = c->slot, code = c->code;
     p->results[3 * n] = slot;
     p->results[3 * n + 1] = code;
     p->results[3 * n + 2] = c->result;
     /* Release: our reads are done before a worker reuses the cell. */
-    atomic_store_explicit(&c->seq, d->head + DONE_CELLS,
+    atomic_store_explicit(&c->seq, done_lap(d->head) + DONE_CELLS,
                           memory_order_release);
     d->head++;
     clear_cancel(p, (uint32_t) slot);
@@ -542,7 +568,8 @@ static void drain(pool_t *p, bool call_js) {
   }
   call_on_complete(p, fn, recv, n);
   p->draining = false;
-  PENNY_NAPI_CALL_FATAL(napi_close_handle_scope(env, scope));
+  if (scope != NULL)
+    (void) napi_close_handle_scope(env, scope); /* nothing to undo */
 }
 
 /* Loop thread: libuv calls it after one or more uv_async_send. */
@@ -738,15 +765,28 @@ static const char *plugin_load(pool_t *p, const char *path, size_t *first,
 
 static penny_job_t *ring_take(void *ctx);
 
-static void pool_release(pool_t *p) {
-  if (--p->owners > 0)
-    return;
-  for (size_t i = 0; i < MAX_CHUNKS && p->chunks[i] != NULL; i++)
-    free(p->chunks[i]);
+/* Loop thread: frees what only a running pool needs (task records, the
+ * completion ring, the kernel table, plugin libraries) once its workers
+ * are joined, so that close() returns the memory at once rather than at
+ * garbage collection. What stays is the small shell that the JS handle
+ * and the closing uv handle point to. Idempotent; safe on a pool that
+ * never started. */
+static void pool_free_body(pool_t *p) {
+  if (p->chunks != NULL)
+    for (size_t i = 0; i < MAX_CHUNKS && p->chunks[i] != NULL; i++)
+      penny__pages_free(p->chunks[i], CHUNK_BYTES);
+  free(p->chunks);
+  p->chunks = NULL;
+  atomic_store_explicit(&p->nslots, 0, memory_order_relaxed); /* no reader */
   free(p->cancel_sent);
-  free(p->done);
+  p->cancel_sent = NULL;
+  penny__pages_free(p->done, sizeof(done_ring_t));
+  p->done = NULL;
   free(p->table);
+  p->table = NULL;
+  atomic_store_explicit(&p->table_len, 0, memory_order_relaxed);
   free(p->builtins);
+  p->builtins = NULL;
   /* The workers are joined: no plugin code can be running. */
   while (p->plugins != NULL) {
     plugin_lib_t *lib = p->plugins;
@@ -755,7 +795,32 @@ static void pool_release(pool_t *p) {
     free(lib->entries);
     free(lib);
   }
+}
+
+/* Loop thread: drops one of the pool's owners (the JS handle, the open uv
+ * handle); the last one frees it. */
+static void pool_release(pool_t *p) {
+  if (--p->owners > 0)
+    return;
+  pool_free_body(p);
   free(p);
+}
+
+/* Loop thread: drops the references a pool holds, so that its buffers
+ * and callback can be collected. Deleting a reference runs no JavaScript;
+ * should it fail at teardown, the environment frees it itself. */
+static void drop_refs(pool_t *p) {
+  napi_ref *refs[] = { &p->callback_ref, &p->results_ref, &p->arena_ref,
+                       &p->ring_ref };
+  for (size_t i = 0; i < sizeof(refs) / sizeof(*refs); i++)
+    if (*refs[i] != NULL) {
+      (void) napi_delete_reference(p->env, *refs[i]);
+      *refs[i] = NULL;
+    }
+  if (p->actx != NULL) {
+    (void) napi_async_destroy(p->env, p->actx); /* as above */
+    p->actx = NULL;
+  }
 }
 
 /* Loop thread: the async handle is closed; finishes a teardown that an
@@ -763,7 +828,8 @@ static void pool_release(pool_t *p) {
 static void on_async_closed(uv_handle_t *handle) {
   pool_t *p = handle->data;
   if (p->hook != NULL) {
-    PENNY_NAPI_CALL_FATAL(napi_remove_async_cleanup_hook(p->hook));
+    /* Cannot fail for a hook that is registered. */
+    (void) napi_remove_async_cleanup_hook(p->hook);
     p->hook = NULL;
   }
   pool_release(p);
@@ -771,7 +837,7 @@ static void on_async_closed(uv_handle_t *handle) {
 
 /* Loop thread. Stops the workers (after the queued tasks finished, or
  * cancelling them), settles or recycles what they completed, drops the
- * references and closes the handle. Idempotent. */
+ * references, frees the pool's body and closes the handle. Idempotent. */
 static void pool_teardown(pool_t *p, unsigned destroy_flags, bool call_js,
                           bool keep_hook) {
   if (p->state != POOL_OPEN)
@@ -785,10 +851,9 @@ static void pool_teardown(pool_t *p, unsigned destroy_flags, bool call_js,
   p->core = NULL;
   p->state = POOL_CLOSED;
   /* Tasks still in the ring were never taken: they settle as cancelled
-   * (rejected ones keep their argument error). */
+   * (rejected ones keep their argument error). At most one lap: only
+   * lib/ writes the ring, and it writes no more once closed. */
   penny_job_t *job;
-  /* At most one lap: another thread holding the arena could go on
-   * publishing forever. */
   for (unsigned i = 0; i < p->ring_cells && (job = ring_take(p)) != NULL;
        i++) {
     task_t *t = job->data;
@@ -798,12 +863,13 @@ static void pool_teardown(pool_t *p, unsigned destroy_flags, bool call_js,
   /* Whatever drain could not hand to JS (no JS at teardown) is dropped:
    * the environment that would observe those promises is going away. */
   set_active(p, false);
-  PENNY_NAPI_CALL_FATAL(napi_delete_reference(p->env, p->callback_ref));
-  PENNY_NAPI_CALL_FATAL(napi_delete_reference(p->env, p->results_ref));
-  PENNY_NAPI_CALL_FATAL(napi_delete_reference(p->env, p->arena_ref));
-  PENNY_NAPI_CALL_FATAL(napi_async_destroy(p->env, p->actx));
+  /* Nothing reads the ring again (lib/ drops it at close), but its buffer
+   * is freed only when collected: its pages go back now. */
+  penny__pages_discard(p->ring, 64 + (size_t) p->ring_cells * RING_CELL);
+  drop_refs(p);
+  pool_free_body(p);
   if (!keep_hook && p->hook != NULL) {
-    PENNY_NAPI_CALL_FATAL(napi_remove_async_cleanup_hook(p->hook));
+    (void) napi_remove_async_cleanup_hook(p->hook); /* registered: ok */
     p->hook = NULL;
   }
   uv_close((uv_handle_t *) &p->async, on_async_closed);
@@ -816,17 +882,20 @@ static void pool_teardown(pool_t *p, unsigned destroy_flags, bool call_js,
 static void on_env_cleanup(napi_async_cleanup_hook_handle hook, void *arg) {
   pool_t *p = arg;
   (void) hook;
+  p->js_gone = true;
   pool_teardown(p, PENNY_DESTROY_CANCEL, false, true);
 }
 
-/* Loop thread, when the Pool's handle is garbage-collected. Only an idle
- * pool can be collected: a pending task keeps lib/'s callback, and with
- * it the handle, strongly referenced. */
+/* Loop thread, when the Pool's handle is garbage-collected (or the
+ * environment frees it). Only an idle pool can be collected: a pending
+ * task keeps lib/'s callback, and with it the handle, strongly
+ * referenced. A pool whose start failed was never opened. */
 static void finalize_pool(napi_env env, void *data, void *hint) {
   (void) env;
   (void) hint;
   pool_t *p = data;
   pool_teardown(p, PENNY_DESTROY_CANCEL, false, false);
+  drop_refs(p);
   pool_release(p);
 }
 
@@ -974,15 +1043,13 @@ static int check_array(pool_t *p, const entry_t *e, unsigned i, int type,
                      e->sig.name, pa->name);
   size_t bytes = length * penny__elem_size(type);
   *in_arena = length > 0 && d >= p->arena && d < p->arena + p->arena_bytes;
-  /* Views over the arena are pinned by the pool's own reference, but must
-   * stay out of its ring. */
-  if (*in_arena && (d < p->arena + p->heap_start ||
-                    bytes > (size_t) (p->arena + p->arena_bytes - d)))
+  /* Views over the arena are pinned by the pool's own reference. One
+   * that starts inside it ends inside it too: the engine's views always
+   * do, a ring cell is checked against this. */
+  if (*in_arena && bytes > (size_t) (p->arena + p->arena_bytes - d))
     return arg_error(t, PENNY_ERANGE,
-                     "%s: parameter '%s' overlaps the arena's reserved "
-                     "start (the submission ring); use pool.alloc()",
-                     e->sig.name,
-                     pa->name);
+                     "%s: parameter '%s' extends past the end of the arena",
+                     e->sig.name, pa->name);
   /* Kernels tell an array from a scalar by a non-NULL data pointer (see
    * penny_f64 and its siblings), also for an empty array; one address per
    * parameter, so that two empty arrays never look like one. */
@@ -1092,6 +1159,12 @@ static ring_cell_t *ring_cell(pool_t *p, uint64_t pos) {
                                    (pos & (p->ring_cells - 1)) * RING_CELL);
 }
 
+/* What a cell's seq reads when it is free for position `pos`: the turn
+ * counter less the cell's index (see ring_cell_t). Published is one more. */
+static int32_t ring_lap(const pool_t *p, uint64_t pos) {
+  return (int32_t) (uint32_t) (pos & ~(uint64_t) (p->ring_cells - 1));
+}
+
 static _Atomic int32_t *ring_sleepy(pool_t *p) {
   return (_Atomic int32_t *) (void *) p->ring;
 }
@@ -1164,7 +1237,8 @@ static penny_job_t *ring_take(void *ctx) {
        * the cell's other words. */
       int32_t seq = atomic_load_explicit((_Atomic int32_t *) &cell->seq,
                                          memory_order_acquire);
-      int32_t dif = (int32_t) ((uint32_t) seq - (uint32_t) (pos + 1));
+      int32_t dif = (int32_t) ((uint32_t) seq -
+                               (uint32_t) (ring_lap(p, pos) + 1));
       if (dif < 0)
         return NULL; /* empty */
       if (dif > 0) {
@@ -1193,7 +1267,8 @@ static penny_job_t *ring_take(void *ctx) {
     /* Release: our copy is taken before lib/ reuses the cell a lap later
      * (it checks seq with Atomics.load). */
     atomic_store_explicit((_Atomic int32_t *) &cell->seq,
-                          (int32_t) (uint32_t) (pos + p->ring_cells),
+                          (int32_t) ((uint32_t) ring_lap(p, pos) +
+                                     p->ring_cells),
                           memory_order_release);
     task_t *t = claim_slot(p, c.slot);
     if (t == NULL) {
@@ -1233,111 +1308,55 @@ static int ring_ready(void *ctx) {
   uint64_t pos = atomic_load_explicit(&p->ring_head, memory_order_seq_cst);
   int32_t seq = atomic_load_explicit((_Atomic int32_t *) &ring_cell(p, pos)
                                        ->seq, memory_order_seq_cst);
-  return seq == (int32_t) (uint32_t) (pos + 1);
+  return seq == (int32_t) ((uint32_t) ring_lap(p, pos) + 1);
 }
 
 /* ---- Exports. ---- */
 
 static napi_value js_submit(napi_env env, napi_callback_info info);
 
-/* JS thread: create(arenaView, threads, onComplete)
- *   -> [handle, heapStart, completions, ringStart, ringCells, bigLimbs],
- *   where
- *   handle(kernel, slot, ...args) submits a task under a slot from grow(). */
-static napi_value js_create(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  env_data_t *ed;
-  PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
-                                        (void **) &ed));
-  if (argc < 3)
-    return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
-                      "create(arena, threads, onComplete)");
-
+/* Reads a Uint8Array over a SharedArrayBuffer; false if v is not one. */
+static bool shared_bytes(napi_env env, napi_value v, uint8_t **data,
+                         size_t *length) {
   bool is_ta = false, is_ab = true;
-  PENNY_NAPI_CALL(env, napi_is_typedarray(env, argv[0], &is_ta));
   napi_typedarray_type tt = napi_int8_array;
-  size_t length = 0, byte_offset;
-  void *data = NULL;
+  size_t byte_offset;
   napi_value buffer;
-  if (is_ta) {
-    PENNY_NAPI_CALL(env, napi_get_typedarray_info(env, argv[0], &tt,
-                                                  &length, &data, &buffer,
-                                                  &byte_offset));
-    PENNY_NAPI_CALL(env, napi_is_arraybuffer(env, buffer, &is_ab));
-  }
-  if (!is_ta || tt != napi_uint8_array || is_ab)
-    return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
-                      "the arena must be a Uint8Array over a "
-                      "SharedArrayBuffer");
-  uint32_t threads;
-  napi_valuetype vt;
-  PENNY_NAPI_CALL(env, napi_typeof(env, argv[1], &vt));
-  if (vt != napi_number)
-    return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
-                      "threads must be a number");
-  double dthreads;
-  PENNY_NAPI_CALL(env, napi_get_value_double(env, argv[1], &dthreads));
-  if (!(dthreads >= 1 && dthreads <= 1024) ||
-      dthreads != (double) (uint32_t) dthreads)
-    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
-                      "threads must be an integer from 1 to 1024, got %g",
-                      dthreads);
-  threads = (uint32_t) dthreads;
-  PENNY_NAPI_CALL(env, napi_typeof(env, argv[2], &vt));
-  if (vt != napi_function)
-    return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
-                      "onComplete must be a function");
+  void *ptr = NULL;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &tt, length, &ptr, &buffer,
+                               &byte_offset) != napi_ok ||
+      napi_is_arraybuffer(env, buffer, &is_ab) != napi_ok)
+    return false;
+  *data = ptr;
+  return tt == napi_uint8_array && !is_ab;
+}
 
-  /* The arena starts with the submission ring, 64-byte aligned; the heap
-   * that pool.alloc() manages follows it. The core's own control blocks
-   * (workers, deques, injector) hold pointers, to frames and to code, so
-   * they stay in C memory: a stray JS write into the arena can make a
-   * task fail, never make a worker jump. */
-  penny_pool_options_t opts;
-  memset(&opts, 0, sizeof(opts));
-  opts.threads = threads;
-  opts.injector_capacity = 1u << 14;
-  uintptr_t base = (uintptr_t) data;
-  size_t ring_start = (size_t) (((base + 63) & ~(uintptr_t) 63) - base);
-  uint32_t cells = RING_CELLS_MIN;
-  while (cells < RING_CELLS_MAX &&
-         (size_t) cells * 2 * RING_CELL * 16 <= length)
-    cells *= 2;
-  size_t heap_start = ring_start + 64 + (size_t) cells * RING_CELL;
-  if (heap_start + 64 > length)
-    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
-                      "arenaBytes must be at least %zu (the submission ring "
-                      "plus some heap), got %zu", heap_start + 64, length);
-  int rc;
+/* Loop thread: undoes a create() that failed before the pool started.
+ * With `wrapped`, the JS handle owns the shell and its finalizer frees
+ * it; otherwise it is freed here. */
+static napi_value create_failed(pool_t *p, bool wrapped) {
+  bool pending = false;
+  if (napi_is_exception_pending(p->env, &pending) == napi_ok && !pending)
+    throw_last_error(p->env, "create");
+  drop_refs(p);
+  pool_free_body(p);
+  if (!wrapped)
+    free(p);
+  return NULL;
+}
 
-  pool_t *p = calloc(1, sizeof(*p));
-  if (p == NULL)
-    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "out of memory");
-  p->env = env;
-  p->arena = data;
-  p->arena_bytes = length;
-  p->heap_start = heap_start;
-  p->ring = (uint8_t *) data + ring_start;
-  /* Large arrays live in the heap: ask for huge pages before the first
-   * touch (V8 hands over the buffer untouched). */
-  penny__advise_huge((uint8_t *) data + heap_start, length - heap_start);
-  /* Cell i is free for the producer's lap at position i. */
-  memset(p->ring, 0, 64);
-  p->ring_cells = cells;
-  for (uint64_t i = 0; i < cells; i++)
-    ring_cell(p, i)->seq = (int32_t) i;
-  atomic_init(&p->ring_head, 0);
-  atomic_init(&p->ring_invalid, 0);
-  atomic_init(&p->nslots, 0);
+/* Loop thread: allocates the C side of a pool that is not started yet:
+ * kernel table, completion ring, record chunks. False when out of memory
+ * (the caller frees what was allocated with pool_free_body). */
+static bool pool_alloc_body(pool_t *p, const env_data_t *ed) {
   p->table = calloc(MAX_KERNELS, sizeof(entry_t *));
   p->builtins = calloc(penny__builtin_kernel_count, sizeof(entry_t));
-  if (p->table == NULL || p->builtins == NULL) {
-    free(p->table);
-    free(p->builtins);
-    free(p);
-    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "out of memory");
-  }
+  p->chunks = calloc(MAX_CHUNKS, sizeof(task_t *));
+  p->done = penny__pages_alloc(sizeof(done_ring_t)); /* zeroed: empty */
+  if (p->table == NULL || p->builtins == NULL || p->chunks == NULL ||
+      p->done == NULL)
+    return false;
   for (size_t i = 0; i < penny__builtin_kernel_count; i++) {
     p->builtins[i].sig = ed->builtin_sigs[i];
     p->builtins[i].kernel = &penny__builtin_kernels[i];
@@ -1345,19 +1364,81 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   }
   atomic_init(&p->table_len, penny__builtin_kernel_count);
   atomic_init(&p->done_head, NULL);
-  p->done = aligned_alloc(alignof(done_ring_t), sizeof(done_ring_t));
-  if (p->done == NULL) {
-    free(p->table);
-    free(p->builtins);
-    free(p);
-    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "out of memory");
-  }
-  atomic_init(&p->done->tail, 0);
-  p->done->head = 0;
-  for (uint64_t i = 0; i < DONE_CELLS; i++)
-    atomic_init(&p->done->cells[i].seq, i);
+  atomic_init(&p->ring_head, 0);
+  atomic_init(&p->ring_invalid, 0);
+  atomic_init(&p->nslots, 0);
+  return true;
+}
 
-  napi_value results_ab, results, bigs, name, handle;
+/* JS thread: create(arenaView, ringView, threads, onComplete)
+ *   -> [handle, completions, bigLimbs, ringStart], where
+ *   handle(kernel, slot, ...args) submits a task under a slot from grow().
+ * Every Node-API call can fail while the environment is going away (a
+ * Worker terminated as it builds a pool): each failure unwinds what was
+ * built and throws, so everything that can fail comes before the
+ * workers start. */
+static napi_value js_create(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  env_data_t *ed;
+  PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
+                                        (void **) &ed));
+  if (argc < 4)
+    return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
+                      "create(arena, ring, threads, onComplete)");
+  uint8_t *arena, *ring;
+  size_t arena_bytes, ring_bytes;
+  if (!shared_bytes(env, argv[0], &arena, &arena_bytes) ||
+      !shared_bytes(env, argv[1], &ring, &ring_bytes))
+    return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
+                      "the arena and the ring must be Uint8Arrays over "
+                      "SharedArrayBuffers");
+  /* The ring: up to 63 bytes to reach a cache line (the engine aligns a
+   * buffer less), a 64-byte header, then a power of two of cells. */
+  size_t cells = ring_bytes >= 128 ? (ring_bytes - 128) / RING_CELL : 0;
+  if (ring_bytes != 128 + cells * RING_CELL || cells < RING_CELLS_MIN ||
+      cells > RING_CELLS_MAX || (cells & (cells - 1)) != 0)
+    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
+                      "the ring must hold a power of two of cells from %d "
+                      "to %d", RING_CELLS_MIN, RING_CELLS_MAX);
+  size_t ring_start = (size_t) (-(uintptr_t) ring & 63);
+  napi_valuetype vt;
+  double dthreads;
+  PENNY_NAPI_CALL(env, napi_typeof(env, argv[2], &vt));
+  if (vt != napi_number)
+    return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
+                      "threads must be a number");
+  PENNY_NAPI_CALL(env, napi_get_value_double(env, argv[2], &dthreads));
+  if (!(dthreads >= 1 && dthreads <= 1024) ||
+      dthreads != (double) (uint32_t) dthreads)
+    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
+                      "threads must be an integer from 1 to 1024, got %g",
+                      dthreads);
+  PENNY_NAPI_CALL(env, napi_typeof(env, argv[3], &vt));
+  if (vt != napi_function)
+    return throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
+                      "onComplete must be a function");
+
+  pool_t *p = calloc(1, sizeof(*p));
+  if (p == NULL)
+    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "out of memory");
+  p->env = env;
+  p->state = POOL_NEW;
+  p->arena = arena;
+  p->arena_bytes = arena_bytes;
+  p->ring = ring + ring_start;
+  p->ring_cells = (uint32_t) cells;
+  if (!pool_alloc_body(p, ed)) {
+    throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "out of memory");
+    return create_failed(p, false);
+  }
+  /* Large arrays live in the arena: ask for huge pages before the first
+   * touch (V8 hands over the buffer untouched). */
+  penny__advise_huge(arena, arena_bytes);
+
+  /* Everything JavaScript sees, and every reference, before any thread
+   * starts: a failure until the wrap frees the pool here. */
+  napi_value results_ab, results, bigs, name, handle, out, start;
   void *results_data;
   if (napi_create_arraybuffer(env, 7 * BATCH * sizeof(double),
                               &results_data, &results_ab) != napi_ok ||
@@ -1368,66 +1449,61 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
                              &bigs) != napi_ok ||
       napi_create_string_utf8(env, "penny", NAPI_AUTO_LENGTH,
                               &name) != napi_ok ||
-      napi_async_init(env, NULL, name, &p->actx) != napi_ok) {
-    throw_last_error(env, "create");
-    free(p->done);
-    free(p->table);
-    free(p->builtins);
-    free(p);
-    return NULL;
-  }
+      napi_async_init(env, NULL, name, &p->actx) != napi_ok ||
+      napi_create_reference(env, argv[0], 1, &p->arena_ref) != napi_ok ||
+      napi_create_reference(env, argv[1], 1, &p->ring_ref) != napi_ok ||
+      napi_create_reference(env, results, 1, &p->results_ref) != napi_ok ||
+      napi_create_reference(env, argv[3], 0, &p->callback_ref) != napi_ok ||
+      /* The handle is the pool's own submit function: calling it skips
+       * the unwrapping and tag check that every other entry point does. */
+      napi_create_function(env, "submit", NAPI_AUTO_LENGTH, js_submit, p,
+                           &handle) != napi_ok ||
+      napi_type_tag_object(env, handle, &pool_tag) != napi_ok ||
+      napi_create_uint32(env, (uint32_t) ring_start, &start) != napi_ok ||
+      napi_create_array_with_length(env, 4, &out) != napi_ok ||
+      napi_set_element(env, out, 0, handle) != napi_ok ||
+      napi_set_element(env, out, 1, results) != napi_ok ||
+      napi_set_element(env, out, 2, bigs) != napi_ok ||
+      napi_set_element(env, out, 3, start) != napi_ok)
+    return create_failed(p, false);
   p->results = results_data;
   p->bigs = (uint64_t *) (void *) (p->results + 3 * BATCH);
+  if (napi_wrap(env, handle, p, finalize_pool, NULL, NULL) != napi_ok)
+    return create_failed(p, false);
+  p->owners = 1; /* the handle; its finalizer frees the shell from now on */
 
+  penny_pool_options_t opts;
+  memset(&opts, 0, sizeof(opts));
+  opts.threads = (uint32_t) dthreads;
+  opts.injector_capacity = 1u << 14;
   penny_source_t source = { ring_take, ring_ready, p };
   opts.source = &source;
-  rc = penny_pool_create(&p->core, &opts);
-  if (rc != 0) {
-    PENNY_NAPI_CALL_FATAL(napi_async_destroy(env, p->actx));
-    free(p->done);
-    free(p->table);
-    free(p->builtins);
-    free(p);
-    return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
-                      "could not start the pool: %s", penny_strerror(rc));
-  }
-  /* From here on a failure is fatal: unwinding a running pool halfway
-   * through registration would be harder to get right than useful. */
   uv_loop_t *loop;
-  PENNY_NAPI_CALL_FATAL(napi_get_uv_event_loop(env, &loop));
-  if (uv_async_init(loop, &p->async, on_async) != 0)
-    napi_fatal_error("penny", NAPI_AUTO_LENGTH, "uv_async_init failed",
-                     NAPI_AUTO_LENGTH);
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok)
+    return create_failed(p, true);
+  int rc = penny_pool_create(&p->core, &opts);
+  if (rc != 0) {
+    throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
+               "could not start the pool: %s", penny_strerror(rc));
+    return create_failed(p, true);
+  }
+  /* uv_async_init fails only for a loop that is not initialized. */
+  if (uv_async_init(loop, &p->async, on_async) != 0) {
+    (void) penny_pool_destroy(p->core, PENNY_DESTROY_CANCEL); /* idle */
+    p->core = NULL;
+    return create_failed(p, true);
+  }
   p->async.data = p;
   uv_unref((uv_handle_t *) &p->async); /* idle pools keep nothing alive */
   p->owners = 2;
-  PENNY_NAPI_CALL_FATAL(napi_create_reference(env, argv[0], 1,
-                                              &p->arena_ref));
-  PENNY_NAPI_CALL_FATAL(napi_create_reference(env, results, 1,
-                                              &p->results_ref));
-  PENNY_NAPI_CALL_FATAL(napi_create_reference(env, argv[2], 0,
-                                              &p->callback_ref));
-  PENNY_NAPI_CALL_FATAL(napi_add_async_cleanup_hook(env, on_env_cleanup, p,
-                                                    &p->hook));
-  /* The handle is the pool's own submit function: calling it skips the
-   * unwrapping and tag check that every other entry point does. */
-  PENNY_NAPI_CALL_FATAL(napi_create_function(env, "submit", NAPI_AUTO_LENGTH,
-                                             js_submit, p, &handle));
-  PENNY_NAPI_CALL_FATAL(napi_wrap(env, handle, p, finalize_pool, NULL,
-                                  NULL));
-  PENNY_NAPI_CALL_FATAL(napi_type_tag_object(env, handle, &pool_tag));
-
-  napi_value out, heap, ring, ncells;
-  PENNY_NAPI_CALL(env, napi_create_array_with_length(env, 6, &out));
-  PENNY_NAPI_CALL(env, napi_create_double(env, (double) heap_start, &heap));
-  PENNY_NAPI_CALL(env, napi_create_double(env, (double) ring_start, &ring));
-  PENNY_NAPI_CALL(env, napi_create_uint32(env, p->ring_cells, &ncells));
-  PENNY_NAPI_CALL(env, napi_set_element(env, out, 0, handle));
-  PENNY_NAPI_CALL(env, napi_set_element(env, out, 1, heap));
-  PENNY_NAPI_CALL(env, napi_set_element(env, out, 2, results));
-  PENNY_NAPI_CALL(env, napi_set_element(env, out, 3, ring));
-  PENNY_NAPI_CALL(env, napi_set_element(env, out, 4, ncells));
-  PENNY_NAPI_CALL(env, napi_set_element(env, out, 5, bigs));
+  p->state = POOL_OPEN;
+  if (napi_add_async_cleanup_hook(env, on_env_cleanup, p,
+                                  &p->hook) != napi_ok) {
+    p->hook = NULL;
+    throw_last_error(env, "create");
+    pool_teardown(p, PENNY_DESTROY_CANCEL, false, false);
+    return NULL;
+  }
   return out;
 }
 
@@ -1642,6 +1718,8 @@ static napi_value js_grow(napi_env env, napi_callback_info info) {
   pool_t *p = pool_args(env, info, 1, argv, "grow(handle)");
   if (p == NULL)
     return NULL;
+  if (p->state != POOL_OPEN)
+    return throw_code(env, ERR_PLAIN, "ERR_PENNY_CLOSED", "pool is closed");
   uint32_t n = atomic_load_explicit(&p->nslots, memory_order_relaxed);
   if (n / SLOT_CHUNK >= MAX_CHUNKS)
     return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
@@ -1651,17 +1729,12 @@ static napi_value js_grow(napi_env env, napi_callback_info info) {
     return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "out of memory");
   memset(sent + n, 0, SLOT_CHUNK);
   p->cancel_sent = sent;
-  task_t *chunk = aligned_alloc(alignof(task_t),
-                                SLOT_CHUNK * sizeof(task_t));
+  /* Zeroed pages: every record free (busy and cancel_req 0), and a
+   * record's memory is touched only once a task uses it (claim_slot
+   * fills in its slot and pool). */
+  task_t *chunk = penny__pages_alloc(CHUNK_BYTES);
   if (chunk == NULL)
     return throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "out of memory");
-  memset(chunk, 0, SLOT_CHUNK * sizeof(task_t));
-  for (uint32_t i = 0; i < SLOT_CHUNK; i++) {
-    chunk[i].slot = (int32_t) (n + i);
-    chunk[i].pool = p;
-    atomic_init(&chunk[i].busy, 0);
-    atomic_init(&chunk[i].cancel_req, 0);
-  }
   p->chunks[n / SLOT_CHUNK] = chunk;
   /* Release: pairs with the acquire in claim_slot on a worker. */
   atomic_store_explicit(&p->nslots, n + SLOT_CHUNK, memory_order_release);

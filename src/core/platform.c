@@ -10,15 +10,66 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#ifdef _WIN32
+# include <windows.h>
+#else
+# include <sys/mman.h>
+# include <unistd.h>
+#endif
 #ifdef __linux__
 # include <linux/futex.h>
 # include <linux/membarrier.h>
 # include <pthread.h>
 # include <sched.h>
 # include <sys/syscall.h>
-# include <unistd.h>
 #elif !defined(_WIN32)
 # include <sched.h>
+#endif
+
+#ifdef _WIN32
+void *penny__pages_alloc(size_t bytes) {
+  return VirtualAlloc(NULL, bytes, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+}
+
+void penny__pages_free(void *p, size_t bytes) {
+  (void) bytes;
+  if (p != NULL)
+    VirtualFree(p, 0, MEM_RELEASE);
+}
+
+void penny__pages_discard(void *p, size_t bytes) {
+  SYSTEM_INFO si;
+  GetSystemInfo(&si);
+  uintptr_t page = si.dwPageSize;
+  uintptr_t lo = ((uintptr_t) p + page - 1) & ~(page - 1);
+  uintptr_t hi = ((uintptr_t) p + bytes) & ~(page - 1);
+  if (hi > lo)
+    (void) VirtualAlloc((void *) lo, hi - lo, MEM_RESET, PAGE_READWRITE);
+}
+#else
+void *penny__pages_alloc(size_t bytes) {
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+void penny__pages_free(void *p, size_t bytes) {
+  if (p != NULL)
+    (void) munmap(p, bytes); /* fails only for a range we never mapped */
+}
+
+void penny__pages_discard(void *p, size_t bytes) {
+  uintptr_t page = (uintptr_t) sysconf(_SC_PAGESIZE);
+  uintptr_t lo = ((uintptr_t) p + page - 1) & ~(page - 1);
+  uintptr_t hi = ((uintptr_t) p + bytes) & ~(page - 1);
+  if (hi <= lo)
+    return;
+#ifdef __linux__
+  (void) madvise((void *) lo, hi - lo, MADV_DONTNEED); /* advice only */
+#else
+  (void) posix_madvise((void *) lo, hi - lo, POSIX_MADV_DONTNEED);
+#endif
+}
 #endif
 
 int penny__thread_create(penny__thread_t *t, size_t stack_size,

@@ -25,6 +25,19 @@ void penny__sleep_ms(unsigned ms);
 unsigned penny__cpu_count(void);
 uint64_t penny__hrtime(void);
 
+/* Whole pages straight from the OS, zeroed, for large buffers that live
+ * as long as a pool: unlike malloc's, they go back to the OS the moment
+ * they are freed (and freeing them does not raise glibc's mmap threshold,
+ * which would make later large callocs come from a heap that is never
+ * returned). NULL on failure; free with the same size. */
+void *penny__pages_alloc(size_t bytes);
+void penny__pages_free(void *p, size_t bytes);
+/* Gives the whole pages inside [p, p + bytes) back to the OS while the
+ * range stays mapped; they read as zero (or, off Linux, unspecified)
+ * afterwards. For memory nothing will read again but that is freed only
+ * later, by someone else (a garbage collector). */
+void penny__pages_discard(void *p, size_t bytes);
+
 /* A parking spot: threads sleep while `word` holds the value they saw, and
  * a waker changes `word` before waking them. On Linux this is a futex on
  * the word itself; elsewhere a mutex and condition variable. */
