@@ -43,7 +43,8 @@ export interface KernelInfo {
 export interface PoolOptions {
   /** Worker threads; default `os.availableParallelism()`. 1..1024. */
   threads?: number;
-  /** Size of the SharedArrayBuffer arena in bytes; default 64 MiB. */
+  /** Size of the SharedArrayBuffer arena in bytes; default 64 MiB. Any
+   * other option is a TypeError `ERR_PENNY_ARG`. */
   arenaBytes?: number;
 }
 
@@ -117,9 +118,8 @@ export class Pool {
   constructor(options?: PoolOptions);
   /** Number of worker threads. */
   readonly threads: number;
-  /** The arena. Its first sixteenth (at most 1 MiB) holds the submission
-   * ring: write only
-   * through views from `alloc()`. */
+  /** The arena: all of it is the heap that `alloc()` manages. Nothing
+   * written into it can lose a task; Penny's bookkeeping lives elsewhere. */
   readonly arena: SharedArrayBuffer;
   /** name -> kernel description; frozen. A successful `load()` replaces
    * it with a new object that also lists the plugin's kernels. */
@@ -129,7 +129,8 @@ export class Pool {
   /** A typed array inside the arena: passed to kernels without copying. */
   alloc<C extends PennyArrayConstructor>(type: C, length: number):
     InstanceType<C>;
-  /** Returns a view from `alloc()` to the arena heap. */
+  /** Returns a view from `alloc()` to the arena heap. Only that very view:
+   * a subarray or another view over its memory throws `ERR_PENNY_ARG`. */
   free(view: PennyArray): void;
   run<K extends keyof BuiltinKernels>(kernel: K,
     args: BuiltinKernels[K]['args'], options?: RunOptions):
@@ -146,8 +147,8 @@ export class Pool {
    * `ERR_PENNY_ARG` for a path that is not a non-empty string; an Error
    * `ERR_PENNY_CLOSED` after `close()`. */
   load(path: string): string[];
-  /** Lets queued and running tasks finish, then stops the threads.
-   * Idempotent. */
+  /** Lets queued and running tasks finish, then stops the threads and
+   * frees the pool's native memory. Idempotent. */
   close(): Promise<void>;
 }
 
