@@ -115,13 +115,19 @@ $(ASAN_ADDON): $(ADDON_SRC) $(ADDON_HDR)
 	  $(filter-out -Wmissing-prototypes,$(ALL_CFLAGS)) \
 	  -shared -fPIC -o $@ $(ADDON_SRC) -lm
 
-test-addon-asan:
-	$(MAKE) SAN=asan $(ASAN_ADDON)
-	PENNY_ADDON=$(abspath $(ASAN_ADDON)) \
+ASAN_ADDON_ENV = PENNY_ADDON=$(abspath $(ASAN_ADDON)) \
 	  LD_PRELOAD="$$($(CC) -print-file-name=libasan.so):$$($(CC) -print-file-name=libubsan.so)" \
 	  ASAN_OPTIONS="detect_leaks=0 abort_on_error=1 allocator_may_return_null=1" \
-	  UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" \
-	  npx mocha
+	  UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1"
+
+# The mocha suite, then the adversarial suite at a fifth of its counts
+# (ASan and UBSan slow everything down several times); ADV_SEED picks
+# its seed, random by default.
+test-addon-asan:
+	$(MAKE) SAN=asan $(ASAN_ADDON)
+	$(ASAN_ADDON_ENV) npx mocha
+	$(ASAN_ADDON_ENV) node test/adversarial/run.js --scale 0.2 \
+	  $(if $(ADV_SEED),--seed $(ADV_SEED))
 
 test-sanitize: test-tsan test-asan test-addon-asan
 

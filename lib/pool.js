@@ -537,17 +537,19 @@ class Pool {
       for (const c of extra.copies) {
         if (!ok || !c.copyBack) continue;
         // The intrinsics keep own properties of the user's array out of
-        // it. A fixed-size buffer that changed length was detached
-        // (transferred): its memory was given away, and nothing is
-        // written. A resizable one that changed length cannot take the
-        // output back: the task rejects rather than pretend it did.
+        // it. An array whose length changed while the task ran (its
+        // buffer detached, or resized) cannot take the output back: the
+        // task rejects rather than resolve as if it had.
         if (taLength.call(c.original) === c.length) {
           taSet.call(c.original, c.temp);
-        } else if (c.resizable && error === undefined) {
+        } else if (error === undefined) {
           const k = this.#kt.list[extra.index];
-          error = rangeError(`${k.name}: parameter '${
-            k.params[c.param].name}' was resized while the task ran; its ` +
-            'output was not copied back');
+          const name = `${k.name}: parameter '${k.params[c.param].name}'`;
+          error = c.resizable
+            ? rangeError(`${name} was resized while the task ran; its ` +
+              'output was not copied back')
+            : argError(`${name} was detached (transferred) while the ` +
+              'task ran; its output was not copied back');
         }
       }
       this.#freeCopies(extra.copies);

@@ -5,7 +5,7 @@
 
 const assert = require('node:assert/strict');
 const penny = require('../..');
-const { MiB } = require('./fixtures/common');
+const { MiB, assertRunRejects } = require('./fixtures/common');
 
 describe('argument memory', () => {
   let pool;
@@ -175,14 +175,15 @@ describe('argument memory', () => {
       assert.equal(pool.stats().heapUsed, 0);
     });
 
-    it('a buffer transferred while its task runs is never written',
-      async () => {
+    it('a buffer transferred while its task runs is never written, and ' +
+       'the task says so', async () => {
         const used = pool.stats().heapUsed;
         const a = new Float64Array(100000);
         const p = pool.run('fill', [a, 6]);
         const moved = structuredClone(a.buffer, { transfer: [a.buffer] });
         assert.equal(a.length, 0, 'detached');
-        assert.equal(await p, undefined);
+        await assertRunRejects(() => p, TypeError, 'ERR_PENNY_ARG',
+          /detached/);
         const m = new Float64Array(moved);
         assert.equal(m.length, 100000);
         assert.ok(m.every((x) => x === 0), 'the transferred memory was ' +
