@@ -172,12 +172,17 @@ typedef struct {
   double scale; /* nbins / (hi - lo) */
 } hist_t;
 
-/* The bin of v, or -1. */
+/* The bin of v, or -1. The bin is bounded as a double, before the
+ * conversion, which is undefined for NaN and for values out of range:
+ * when hi - lo overflows, scale is 0 and v - lo may be infinite, and the
+ * product NaN. JavaScript's counts[NaN]++ counts nothing; nor does this. */
 static inline int64_t bin_of(const hist_t *h, double v) {
   if (!(v >= h->lo && v < h->hi))
     return -1; /* NaN too */
-  int64_t k = (int64_t) floor((v - h->lo) * h->scale);
-  return k < (int64_t) h->nbins ? k : (int64_t) h->nbins - 1;
+  double k = floor((v - h->lo) * h->scale);
+  if (!(k >= 0))
+    return -1;
+  return k < (double) h->nbins ? (int64_t) k : (int64_t) h->nbins - 1;
 }
 
 #define HIST_LOOP(TYPE, T)                                                    \
