@@ -48,8 +48,10 @@ ifeq ($(SAN),tsan)
 OPT := -O1 -g -fsanitize=thread -Wno-tsan
 endif
 ifeq ($(SAN),asan)
-OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
-       -fno-omit-frame-pointer
+# float-cast-overflow is not in gcc's "undefined": a double out of an
+# integer type's range (NaN included) converted to it.
+OPT := -O1 -g -fsanitize=address,undefined,float-cast-overflow \
+       -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 
 ALL_CFLAGS = $(CFLAGS_STD) $(OPT) $(WARN) $(CFLAGS)

@@ -103,13 +103,27 @@ class Extra {
 // A view over an ordinary buffer, copied into shared memory for the
 // task; copied back after it for out and inout parameters.
 class Copy {
-  constructor(param, info, temp, copyBack) {
+  constructor(param, info, temp, region, copyBack) {
     this.param = param;         // the parameter's index
     this.original = info.view;
     this.length = info.length;  // the original's length at copy-in
     this.resizable = isResizable(info.buffer);
-    this.temp = temp;
+    this.temp = temp;           // the view the kernel gets, in `region`
+    this.region = region;
     this.copyBack = copyBack;
+  }
+}
+
+// The shared copy of the part of one ordinary buffer that a task's views
+// cover: views that overlap there overlap in the copy too, so a kernel's
+// overlap checks see what they would see on the originals.
+class Region {
+  constructor(buffer, start, end) {
+    this.buffer = buffer;
+    this.start = start;         // byte offsets in `buffer`
+    this.end = end;
+    this.offset = -1;           // of its block in the arena, or -1
+    this.bytes = null;          // Uint8Array over the copy
   }
 }
 
@@ -273,17 +287,23 @@ class Pool {
     if (signal !== undefined && signalAborted.call(signal)) {
       throw signalReason.call(signal);
     }
+    // A slot first: growing can fail (too many tasks in flight), and
+    // nothing is to be undone then.
+    const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop()
+      : this.#grow();
     const arrays = kt.arrayParams[index];
     let infos = null;
     let copies;
     if (arrays !== null) {
       infos = new Array(list.length);
       for (const [i] of arrays) infos[i] = viewInfo(list[i]);
-      copies = this.#copyIn(index, list, infos, arrays);
+      try {
+        copies = this.#copyIn(index, list, infos, arrays);
+      } catch (err) {
+        this.#freeSlots.push(slot);
+        throw err;
+      }
     }
-
-    const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop()
-      : this.#grow();
     if (!this.#ringPush(index, slot, list, infos)) {
       const submit = this.#handle; // the handle is the submit function
       try {
@@ -400,53 +420,75 @@ class Pool {
   // Views over ordinary (non-shared) ArrayBuffers are copied into the
   // arena, or into a fresh SharedArrayBuffer when the arena is full, so
   // that no worker ever holds memory that JS could detach or transfer.
-  // Replaces them in `list` (and `infos`); returns the Copy records, or
-  // undefined when nothing needed a copy.
+  // Views over one buffer share one copy of the bytes they cover (the same
+  // array in two parameters, c = a say, is the same array in the copy
+  // too). Replaces them in `list` (and `infos`); returns the Copy
+  // records, or undefined when nothing needed a copy.
   #copyIn(index, list, infos, arrays) {
-    let copies;
-    for (const [i, copyBack] of arrays) {
+    let regions; // buffer -> Region
+    for (const [i] of arrays) {
       const info = infos[i];
       if (info === null || info.shared) {
         continue; // shared, or not an array at all: the binding decides
       }
-      // The same array in two parameters (c = a, say) gets one copy, so
-      // that the kernel sees them as the same array too.
-      const seen = copies === undefined ? undefined
-        : copies.find((c) => c.original === info.view);
+      // Down to 8 bytes, so that every view keeps its alignment.
+      const start = info.byteOffset - (info.byteOffset % 8);
+      const end = info.byteOffset + info.length * info.Type.BYTES_PER_ELEMENT;
+      regions ??= new Map();
+      const r = regions.get(info.buffer);
+      if (r === undefined) {
+        regions.set(info.buffer, new Region(info.buffer, start, end));
+      } else {
+        r.start = Math.min(r.start, start);
+        r.end = Math.max(r.end, end);
+      }
+    }
+    if (regions === undefined) return undefined;
+    const copies = [];
+    try {
+      for (const r of regions.values()) {
+        const bytes = r.end - r.start;
+        r.offset = this.#heap.alloc(bytes);
+        r.bytes = r.offset >= 0 ? new Uint8Array(this.#arena, r.offset, bytes)
+          : new Uint8Array(new SharedArrayBuffer(bytes));
+        // Throws for a detached buffer: nothing to read or write back.
+        r.bytes.set(new Uint8Array(r.buffer, r.start, bytes));
+      }
+    } catch (err) {
+      this.#freeRegions(regions.values());
+      const k = this.#kt.list[index];
+      throw argError(`${k.name}: an array parameter is a view over a ` +
+        `detached ArrayBuffer (${err.message})`);
+    }
+    for (const [i, copyBack] of arrays) {
+      const info = infos[i];
+      if (info === null || info.shared) continue;
+      const seen = copies.find((c) => c.original === info.view);
       if (seen !== undefined) {
         seen.copyBack = seen.copyBack || copyBack;
         list[i] = seen.temp;
         infos[i] = viewInfo(seen.temp);
         continue;
       }
-      const Type = info.Type;
-      const bytes = info.length * Type.BYTES_PER_ELEMENT;
-      const offset = this.#heap.alloc(bytes);
-      const temp = offset >= 0
-        ? new Type(this.#arena, offset, info.length)
-        : new Type(new SharedArrayBuffer(bytes));
-      if (copies === undefined) copies = [];
-      copies.push(new Copy(i, info, temp, copyBack));
+      const r = regions.get(info.buffer);
+      const temp = new info.Type(r.bytes.buffer,
+        r.bytes.byteOffset + info.byteOffset - r.start, info.length);
+      copies.push(new Copy(i, info, temp, r, copyBack));
       list[i] = temp;
       infos[i] = viewInfo(temp);
-      try {
-        taSet.call(temp, info.view);
-      } catch (err) {
-        // A view over a detached buffer: nothing to read or write back.
-        this.#freeCopies(copies);
-        const k = this.#kt.list[index];
-        throw argError(`${k.name}: parameter '${k.params[i].name}' is a ` +
-          `view over a detached ArrayBuffer (${err.message})`);
-      }
     }
     return copies;
   }
 
-  #freeCopies(copies) {
-    for (const c of copies) {
-      // Our own view: its getters are the intrinsic ones.
-      if (c.temp.buffer === this.#arena) this.#heap.release(c.temp.byteOffset);
+  #freeRegions(regions) {
+    for (const r of regions) {
+      if (r.offset >= 0) this.#heap.release(r.offset);
+      r.offset = -1;
     }
+  }
+
+  #freeCopies(copies) {
+    this.#freeRegions(copies.map((c) => c.region));
   }
 
   // Called by the binding with the number of (slot, status, value)

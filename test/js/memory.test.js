@@ -250,5 +250,25 @@ describe('argument memory', () => {
         assert.deepEqual([...a], [4, 4, 4]);
         assert.equal(pool.stats().heapUsed, 0);
       });
+
+    it('views that overlap in one ordinary buffer overlap in its copy',
+      async () => {
+        // The same checks as on the arena: a kernel sees the overlap.
+        const buf = new ArrayBuffer(80);
+        const a = new Float64Array(buf, 0, 8).fill(1);
+        const c = new Float64Array(buf, 8, 8);
+        await assertRunRejects(() => pool.run('add', [a, a, c]), TypeError,
+          'ERR_PENNY_ARG', /must not overlap/);
+        // Two views at different offsets of one copy read what the
+        // originals hold.
+        const x = new Float64Array(buf);
+        x.forEach((_, i) => { x[i] = i + 1; });
+        const lo = new Float64Array(buf, 8, 6);
+        const hi = new Float64Array(buf, 24, 6);
+        let want = 0;
+        for (let i = 0; i < 6; i++) want += lo[i] * hi[i];
+        assert.equal(await pool.run('dot', [lo, hi]), want);
+        assert.equal(pool.stats().heapUsed, 0);
+      });
   });
 });
