@@ -18,6 +18,9 @@ const os = require('node:os');
 const path = require('node:path');
 const { Piscina } = require('piscina');
 const penny = require('..');
+const {
+  now, us, median, burst, oneByOne,
+} = require('./addon/workloads');
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -28,35 +31,7 @@ const quick = args.includes('--quick');
 const reps = Number(opt('--reps', quick ? 3 : 15));
 const jsonPath = opt('--json', path.join(__dirname, '..', 'build', 'bench',
   'addon.json'));
-const BURST = 20000;
-const ONE_BY_ONE = 2000;
 const SUM_N = 1e7;
-
-const now = () => process.hrtime.bigint();
-const us = (t0, t1) => Number(t1 - t0) / 1e3;
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-async function burst(run) {
-  const t0 = now();
-  const ps = new Array(BURST);
-  for (let i = 0; i < BURST; i++) ps[i] = run();
-  await Promise.all(ps);
-  return BURST / (us(t0, now()) / 1e6); // tasks per second
-}
-
-async function oneByOne(run) {
-  const rt = new Array(ONE_BY_ONE);
-  for (let i = 0; i < ONE_BY_ONE; i++) {
-    const t0 = now();
-    await run();
-    rt[i] = us(t0, now());
-  }
-  return median(rt); // microseconds
-}
 
 function jsSum(x) {
   let s = 0;

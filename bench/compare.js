@@ -21,6 +21,9 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
+const {
+  now, us, median, burst, oneByOne,
+} = require('./addon/workloads');
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -39,35 +42,7 @@ const rounds = Number(opt('--rounds', 6));
 const reps = Number(opt('--reps', 7));
 const jsonPath = opt('--json', path.join(__dirname, '..', 'build', 'bench',
   'compare.json'));
-const BURST = 20000;
-const ONE_BY_ONE = 2000;
 const SUM_N = 1e7;
-
-const now = () => process.hrtime.bigint();
-const us = (t0, t1) => Number(t1 - t0) / 1e3;
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-async function burst(pool) {
-  const t0 = now();
-  const ps = new Array(BURST);
-  for (let i = 0; i < BURST; i++) ps[i] = pool.run('noop');
-  await Promise.all(ps);
-  return BURST / (us(t0, now()) / 1e6);
-}
-
-async function oneByOne(pool) {
-  const rt = new Array(ONE_BY_ONE);
-  for (let i = 0; i < ONE_BY_ONE; i++) {
-    const t0 = now();
-    await pool.run('noop');
-    rt[i] = us(t0, now());
-  }
-  return median(rt);
-}
 
 async function sum(pool, x) {
   const t0 = now();
@@ -83,13 +58,14 @@ async function measure(dir) {
   const threads = os.availableParallelism();
   const pool = new penny.Pool({ threads, arenaBytes: 128 * 1024 * 1024 });
   const x = pool.alloc(Float64Array, SUM_N).fill(1);
-  await burst(pool); // warm-up
+  const noop = () => pool.run('noop');
+  await burst(noop); // warm-up
   for (let i = 0; i < 200; i++) await pool.run('noop');
   await sum(pool, x);
   const r = { burst: [], oneByOne: [], sum: [] };
   for (let rep = 0; rep < reps; rep++) {
-    r.burst.push(await burst(pool));
-    r.oneByOne.push(await oneByOne(pool));
+    r.burst.push(await burst(noop));
+    r.oneByOne.push(await oneByOne(noop));
     r.sum.push(await sum(pool, x));
   }
   await pool.close();
