@@ -3,16 +3,15 @@
 const os = require('node:os');
 const nodePath = require('node:path');
 const { MAX_LENGTH } = require('node:buffer').constants;
-const { isProxy } = require('node:util').types;
 const binding = require('./binding');
 const { Heap } = require('./heap');
 const { builtinTable, RING_ARGS } = require('./kernels');
 const {
   argError, rangeError, closedError, kernelError, abortError, describe,
 } = require('./errors');
-const {
-  viewInfo, TYPE_CLASSES, taLength, taSet,
-} = require('./views');
+const { viewInfo, TYPE_CLASSES } = require('./views');
+const { readSignal, isAborted, reasonOf, Signals } = require('./abort');
+const { Copier } = require('./copies');
 
 const DEFAULT_ARENA_BYTES = 64 * 1024 * 1024;
 const MAX_THREADS = 1024;
@@ -30,35 +29,6 @@ const RING_CELLS = 16384;
 const CELL_I32 = 16;
 const HEADER_I32 = 16;
 const SLEEPY = 0;
-
-// AbortSignal's own getters and EventTarget's methods, immune to own
-// properties and patched methods on a user's signal.
-const signalGetter = (name) =>
-  Object.getOwnPropertyDescriptor(AbortSignal.prototype, name).get;
-const signalAborted = signalGetter('aborted');
-const signalReason = signalGetter('reason');
-const { addEventListener, removeEventListener } = EventTarget.prototype;
-
-// ArrayBuffer.prototype.resizable, where the engine has it.
-const abResizable =
-  Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'resizable')?.get;
-const isResizable = (buffer) =>
-  abResizable !== undefined && abResizable.call(buffer);
-
-// A real AbortSignal, checked by its brand (the getter throws for anything
-// else) and never a Proxy, whose traps would run user code each time the
-// signal is read.
-function isAbortSignal(value) {
-  if (value === null || typeof value !== 'object' || isProxy(value)) {
-    return false;
-  }
-  try {
-    signalAborted.call(value);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // One reusable promise executor: saves a closure per task on the hot path.
 // Only the resolve function is kept for a pending task; the reject
@@ -92,52 +62,11 @@ function checkInteger(name, value, min, max) {
 
 // Per-task extras, only for tasks with a signal or copied arguments.
 class Extra {
-  constructor(slot, index, watch, copies) {
+  constructor(slot, index, copies) {
     this.slot = slot;
     this.index = index;   // the kernel, for messages
-    this.watch = watch;   // the signal's SignalTasks, or undefined
+    this.watch = undefined; // the signal's SignalTasks, if it has one
     this.copies = copies; // Copy records, or undefined
-  }
-}
-
-// A view over an ordinary buffer, copied into shared memory for the
-// task; copied back after it for out and inout parameters.
-class Copy {
-  constructor(param, info, temp, region, copyBack) {
-    this.param = param;         // the parameter's index
-    this.original = info.view;
-    this.length = info.length;  // the original's length at copy-in
-    this.resizable = isResizable(info.buffer);
-    this.temp = temp;           // the view the kernel gets, in `region`
-    this.region = region;
-    this.copyBack = copyBack;
-  }
-}
-
-// The shared copy of the part of one ordinary buffer that a task's views
-// cover: views that overlap there overlap in the copy too, so a kernel's
-// overlap checks see what they would see on the originals.
-class Region {
-  constructor(buffer, start, end) {
-    this.buffer = buffer;
-    this.start = start;         // byte offsets in `buffer`
-    this.end = end;
-    this.offset = -1;           // of its block in the arena, or -1
-    this.bytes = null;          // Uint8Array over the copy
-  }
-}
-
-// The tasks in flight under one AbortSignal, with the one listener that
-// cancels them all: a signal shared by many tasks carries one listener
-// per pool, not one per task. The listener keeps the signal's reason, so
-// that settling a cancelled task reads nothing from the signal.
-class SignalTasks {
-  constructor(signal) {
-    this.signal = signal;
-    this.tasks = new Set();
-    this.aborted = false;
-    this.reason = undefined;
-    this.listener = null;
   }
 }
 
@@ -159,20 +88,6 @@ function readArgs(args, k) {
   return list;
 }
 
-// Reads options.signal once (see readArgs).
-function readSignal(options) {
-  if (options === undefined) return undefined;
-  if (options === null || typeof options !== 'object') {
-    throw argError(`options must be an object, got ${describe(options)}`);
-  }
-  const signal = options.signal;
-  if (signal !== undefined && !isAbortSignal(signal)) {
-    throw argError(`options.signal must be an AbortSignal, got ${
-      describe(signal)}`);
-  }
-  return signal;
-}
-
 class Pool {
   #handle;
   #arena;
@@ -182,7 +97,15 @@ class Pool {
   #resolves = [];       // slot -> the task promise's resolve function
   #extras = [];         // slot -> Extra or undefined
   #detached = [];       // onComplete's scratch: the batch's Extras
-  #signals = new Map(); // AbortSignal -> SignalTasks, while tasks use it
+  // The signals of tasks in flight. An aborted one cancels its tasks that
+  // still own their slot: user code run while a batch settles may abort a
+  // signal whose task has already finished.
+  #signals = new Signals((extra) => {
+    if (this.#extras[extra.slot] === extra) {
+      binding.cancel(this.#handle, extra.slot);
+    }
+  });
+  #copier;
   #results;             // Float64Array of (slot, status, value) triples
   #bigs;                // BigUint64Array: 4 limbs per triple, status 4
   #ringI32;             // the ring, as int32 and as float64
@@ -233,6 +156,7 @@ class Pool {
     this.#bigs = bigs;
     this.#results = results;
     this.#heap = new Heap(0, arenaBytes);
+    this.#copier = new Copier(this.#heap, arena);
     this.#ringI32 = new Int32Array(ring, ringStart, ringBytes / 4);
     this.#ringF64 = new Float64Array(ring, ringStart, ringBytes / 8);
 
@@ -284,9 +208,7 @@ class Pool {
     const signal = readSignal(options);
     const list = readArgs(args, kt.list[index]);
     if (this.#closed) throw closedError();
-    if (signal !== undefined && signalAborted.call(signal)) {
-      throw signalReason.call(signal);
-    }
+    if (signal !== undefined && isAborted(signal)) throw reasonOf(signal);
     // A slot first: growing can fail (too many tasks in flight), and
     // nothing is to be undone then.
     const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop()
@@ -298,7 +220,7 @@ class Pool {
       infos = new Array(list.length);
       for (const [i] of arrays) infos[i] = viewInfo(list[i]);
       try {
-        copies = this.#copyIn(index, list, infos, arrays);
+        copies = this.#copier.copyIn(kt.list[index], list, infos, arrays);
       } catch (err) {
         this.#freeSlots.push(slot);
         throw err;
@@ -315,7 +237,7 @@ class Pool {
         }
       } catch (err) {
         this.#freeSlots.push(slot);
-        if (copies !== undefined) this.#freeCopies(copies);
+        if (copies !== undefined) this.#copier.free(copies);
         throw err;
       }
     }
@@ -325,45 +247,11 @@ class Pool {
     this.#submitted++;
     if (this.#pending++ === 0) binding.active(this.#handle, true);
     if (signal !== undefined || copies !== undefined) {
-      const watch = signal === undefined ? undefined : this.#watch(signal);
-      const extra = new Extra(slot, index, watch, copies);
-      if (watch !== undefined) watch.tasks.add(extra);
+      const extra = new Extra(slot, index, copies);
+      if (signal !== undefined) extra.watch = this.#signals.watch(signal, extra);
       this.#extras[slot] = extra;
     }
     return promise;
-  }
-
-  // The SignalTasks of `signal`, with its listener added on first use.
-  #watch(signal) {
-    let entry = this.#signals.get(signal);
-    if (entry === undefined) {
-      entry = new SignalTasks(signal);
-      const handle = this.#handle;
-      const extras = this.#extras;
-      const tasks = entry.tasks;
-      const e = entry;
-      // Only tasks that still own their slot: user code run while a batch
-      // settles may abort a signal whose task has already finished.
-      entry.listener = () => {
-        e.aborted = true;
-        e.reason = signalReason.call(signal);
-        for (const extra of tasks) {
-          if (extras[extra.slot] === extra) binding.cancel(handle, extra.slot);
-        }
-      };
-      this.#signals.set(signal, entry);
-      addEventListener.call(signal, 'abort', entry.listener, { once: true });
-    }
-    return entry;
-  }
-
-  #unwatch(extra) {
-    const entry = extra.watch;
-    entry.tasks.delete(extra);
-    if (entry.tasks.size === 0 && this.#signals.get(entry.signal) === entry) {
-      this.#signals.delete(entry.signal);
-      removeEventListener.call(entry.signal, 'abort', entry.listener);
-    }
   }
 
   // Adds slots to the free list; returns one of them.
@@ -417,80 +305,6 @@ class Pool {
     return true;
   }
 
-  // Views over ordinary (non-shared) ArrayBuffers are copied into the
-  // arena, or into a fresh SharedArrayBuffer when the arena is full, so
-  // that no worker ever holds memory that JS could detach or transfer.
-  // Views over one buffer share one copy of the bytes they cover (the same
-  // array in two parameters, c = a say, is the same array in the copy
-  // too). Replaces them in `list` (and `infos`); returns the Copy
-  // records, or undefined when nothing needed a copy.
-  #copyIn(index, list, infos, arrays) {
-    let regions; // buffer -> Region
-    for (const [i] of arrays) {
-      const info = infos[i];
-      if (info === null || info.shared) {
-        continue; // shared, or not an array at all: the binding decides
-      }
-      // Down to 8 bytes, so that every view keeps its alignment.
-      const start = info.byteOffset - (info.byteOffset % 8);
-      const end = info.byteOffset + info.length * info.Type.BYTES_PER_ELEMENT;
-      regions ??= new Map();
-      const r = regions.get(info.buffer);
-      if (r === undefined) {
-        regions.set(info.buffer, new Region(info.buffer, start, end));
-      } else {
-        r.start = Math.min(r.start, start);
-        r.end = Math.max(r.end, end);
-      }
-    }
-    if (regions === undefined) return undefined;
-    const copies = [];
-    try {
-      for (const r of regions.values()) {
-        const bytes = r.end - r.start;
-        r.offset = this.#heap.alloc(bytes);
-        r.bytes = r.offset >= 0 ? new Uint8Array(this.#arena, r.offset, bytes)
-          : new Uint8Array(new SharedArrayBuffer(bytes));
-        // Throws for a detached buffer: nothing to read or write back.
-        r.bytes.set(new Uint8Array(r.buffer, r.start, bytes));
-      }
-    } catch (err) {
-      this.#freeRegions(regions.values());
-      const k = this.#kt.list[index];
-      throw argError(`${k.name}: an array parameter is a view over a ` +
-        `detached ArrayBuffer (${err.message})`);
-    }
-    for (const [i, copyBack] of arrays) {
-      const info = infos[i];
-      if (info === null || info.shared) continue;
-      const seen = copies.find((c) => c.original === info.view);
-      if (seen !== undefined) {
-        seen.copyBack = seen.copyBack || copyBack;
-        list[i] = seen.temp;
-        infos[i] = viewInfo(seen.temp);
-        continue;
-      }
-      const r = regions.get(info.buffer);
-      const temp = new info.Type(r.bytes.buffer,
-        r.bytes.byteOffset + info.byteOffset - r.start, info.length);
-      copies.push(new Copy(i, info, temp, r, copyBack));
-      list[i] = temp;
-      infos[i] = viewInfo(temp);
-    }
-    return copies;
-  }
-
-  #freeRegions(regions) {
-    for (const r of regions) {
-      if (r.offset >= 0) this.#heap.release(r.offset);
-      r.offset = -1;
-    }
-  }
-
-  #freeCopies(copies) {
-    this.#freeRegions(copies.map((c) => c.region));
-  }
-
   // Called by the binding with the number of (slot, status, value)
   // triples waiting in #results. Runs inside a callback scope, so the
   // promises' continuations run as soon as it returns. It never throws:
@@ -504,7 +318,7 @@ class Pool {
     let settled = 0;
     // First detach the batch's tasks from their signals: user code that
     // runs while the batch settles must not cancel a slot whose task is
-    // finished (see #watch).
+    // finished (see #signals).
     for (let i = 0; i < 3 * n; i += 3) {
       const slot = r[i];
       const extra = extras[slot];
@@ -573,28 +387,12 @@ class Pool {
   }
 
   #finish(extra, status, value, resolve, error) {
-    if (extra.watch !== undefined) this.#unwatch(extra);
+    if (extra.watch !== undefined) this.#signals.unwatch(extra.watch, extra);
     const ok = status === 0 || status === 1 || status === 4;
     if (extra.copies !== undefined) {
-      for (const c of extra.copies) {
-        if (!ok || !c.copyBack) continue;
-        // The intrinsics keep own properties of the user's array out of
-        // it. An array whose length changed while the task ran (its
-        // buffer detached, or resized) cannot take the output back: the
-        // task rejects rather than resolve as if it had.
-        if (taLength.call(c.original) === c.length) {
-          taSet.call(c.original, c.temp);
-        } else if (error === undefined) {
-          const k = this.#kt.list[extra.index];
-          const name = `${k.name}: parameter '${k.params[c.param].name}'`;
-          error = c.resizable
-            ? rangeError(`${name} was resized while the task ran; its ` +
-              'output was not copied back')
-            : argError(`${name} was detached (transferred) while the ` +
-              'task ran; its output was not copied back');
-        }
-      }
-      this.#freeCopies(extra.copies);
+      const lost = this.#copier.finish(this.#kt.list[extra.index],
+        extra.copies, ok);
+      error ??= lost;
     }
     if (error !== undefined) resolve(new Rejection(error));
     else if (status === 1) resolve(undefined);
