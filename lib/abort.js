@@ -73,7 +73,9 @@ class Signals {
   }
 
   // Adds `task` under `signal` (adding the listener on first use);
-  // returns the SignalTasks, which the task keeps to be unwatched.
+  // returns the SignalTasks, which the task keeps to be unwatched. Node's
+  // addEventListener reads the signal's own properties: it may run user
+  // code, or throw, and then nothing is recorded.
   watch(signal, task) {
     let entry = this.#entries.get(signal);
     if (entry === undefined) {
@@ -84,8 +86,13 @@ class Signals {
         e.reason = signalReason.call(signal);
         for (const t of e.tasks) cancel(t);
       };
+      try {
+        addEventListener.call(signal, 'abort', e.listener, { once: true });
+      } catch (err) {
+        throw argError('options.signal does not take an abort listener: ' +
+          `${err?.message}`, { cause: err });
+      }
       this.#entries.set(signal, e);
-      addEventListener.call(signal, 'abort', e.listener, { once: true });
     }
     entry.tasks.add(task);
     return entry;

@@ -115,21 +115,33 @@ class Copier {
   // detached, or resized) cannot take its output back.
   finish(k, copies, ok) {
     let error;
-    for (const c of copies) {
-      if (!ok || !c.copyBack) continue;
-      // The intrinsics keep own properties of the user's array out of it.
-      if (taLength.call(c.original) === c.length) {
-        taSet.call(c.original, c.temp);
-      } else if (error === undefined) {
-        const name = `${k.name}: parameter '${k.params[c.param].name}'`;
-        error = c.resizable
-          ? rangeError(`${name} was resized while the task ran; its ` +
-            'output was not copied back')
-          : argError(`${name} was detached (transferred) while the ` +
-            'task ran; its output was not copied back');
+    try {
+      for (const c of copies) {
+        if (!ok || !c.copyBack || c.length === 0) continue;
+        // The intrinsics keep own properties of the user's array out of
+        // it. set() throws for a buffer detached since the length check
+        // (it cannot be, here) or one that went out of bounds.
+        let copied = false;
+        if (taLength.call(c.original) === c.length) {
+          try {
+            taSet.call(c.original, c.temp);
+            copied = true;
+          } catch {
+            // As a changed length, below.
+          }
+        }
+        if (!copied && error === undefined) {
+          const name = `${k.name}: parameter '${k.params[c.param].name}'`;
+          error = c.resizable
+            ? rangeError(`${name} was resized while the task ran; its ` +
+              'output was not copied back')
+            : argError(`${name} was detached (transferred) while the ` +
+              'task ran; its output was not copied back');
+        }
       }
+    } finally {
+      this.free(copies);
     }
-    this.free(copies);
     return error;
   }
 

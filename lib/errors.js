@@ -7,13 +7,14 @@ const { isProxy } = require('node:util').types;
 // `err instanceof TypeError` and `err.code === 'ERR_PENNY_ARG'` both work.
 // The binding throws the same shapes (napi_throw_type_error with a code).
 
-function withCode(ErrorClass, code, message) {
-  const err = new ErrorClass(message);
+function withCode(ErrorClass, code, message, options) {
+  const err = new ErrorClass(message, options);
   err.code = code;
   return err;
 }
 
-const argError = (message) => withCode(TypeError, 'ERR_PENNY_ARG', message);
+const argError = (message, options) =>
+  withCode(TypeError, 'ERR_PENNY_ARG', message, options);
 const rangeError = (message) =>
   withCode(RangeError, 'ERR_PENNY_RANGE', message);
 const closedError = () =>

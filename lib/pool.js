@@ -62,11 +62,11 @@ function checkInteger(name, value, min, max) {
 
 // Per-task extras, only for tasks with a signal or copied arguments.
 class Extra {
-  constructor(slot, index, copies) {
+  constructor(slot, index) {
     this.slot = slot;
-    this.index = index;   // the kernel, for messages
+    this.index = index;     // the kernel, for messages
     this.watch = undefined; // the signal's SignalTasks, if it has one
-    this.copies = copies; // Copy records, or undefined
+    this.copies = undefined; // Copy records, if any
   }
 }
 
@@ -202,56 +202,73 @@ class Pool {
     if (this.#closed) throw closedError();
     const kt = this.#kt;
     const index = kt.indexOf(kernel);
-    // Everything user code can hand over is read first, once. Then the
-    // pool is checked again: that code may have closed it or aborted the
-    // signal. From there on no user code runs until the task is queued.
+    // Everything user code can take part in comes first: reading the
+    // arguments and the signal (getters, Proxy traps), and adding the
+    // abort listener (Node's EventTarget reads the signal's own
+    // properties). Then the pool is checked again, since that code may
+    // have closed it or aborted the signal. From there on no user code
+    // runs until the task is queued.
     const signal = readSignal(options);
     const list = readArgs(args, kt.list[index]);
-    if (this.#closed) throw closedError();
-    if (signal !== undefined && isAborted(signal)) throw reasonOf(signal);
-    // A slot first: growing can fail (too many tasks in flight), and
-    // nothing is to be undone then.
-    const slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop()
-      : this.#grow();
-    const arrays = kt.arrayParams[index];
-    let infos = null;
-    let copies;
-    if (arrays !== null) {
-      infos = new Array(list.length);
-      for (const [i] of arrays) infos[i] = viewInfo(list[i]);
-      try {
-        copies = this.#copier.copyIn(kt.list[index], list, infos, arrays);
-      } catch (err) {
-        this.#freeSlots.push(slot);
-        throw err;
-      }
+    let extra;
+    if (signal !== undefined) {
+      extra = new Extra(-1, index); // no slot yet: nothing to cancel
+      extra.watch = this.#signals.watch(signal, extra);
     }
-    if (!this.#ringPush(index, slot, list, infos)) {
-      const submit = this.#handle; // the handle is the submit function
-      try {
+    let slot = -1;
+    let copies;
+    try {
+      if (this.#closed) throw closedError();
+      if (signal !== undefined && isAborted(signal)) throw reasonOf(signal);
+      // A slot before the copies: growing can fail (too many tasks in
+      // flight).
+      slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop()
+        : this.#grow();
+      const arrays = kt.arrayParams[index];
+      let infos = null;
+      if (arrays !== null) {
+        infos = new Array(list.length);
+        for (const [i] of arrays) infos[i] = viewInfo(list[i]);
+        copies = this.#copier.copyIn(kt.list[index], list, infos, arrays);
+      }
+      if (!this.#ringPush(index, slot, list, infos)) {
+        const submit = this.#handle; // the handle is the submit function
         switch (list.length) {
           case 0: submit(index, slot); break;
           case 1: submit(index, slot, list[0]); break;
           case 2: submit(index, slot, list[0], list[1]); break;
           default: submit(index, slot, ...list);
         }
-      } catch (err) {
-        this.#freeSlots.push(slot);
-        if (copies !== undefined) this.#copier.free(copies);
-        throw err;
       }
+    } catch (err) {
+      if (slot >= 0) this.#freeSlots.push(slot);
+      if (copies !== undefined) this.#copier.free(copies);
+      if (extra !== undefined) this.#unwatch(extra);
+      throw err;
     }
 
     const promise = new Promise(capture);
     this.#resolves[slot] = nextResolve;
     this.#submitted++;
     if (this.#pending++ === 0) binding.active(this.#handle, true);
-    if (signal !== undefined || copies !== undefined) {
-      const extra = new Extra(slot, index, copies);
-      if (signal !== undefined) extra.watch = this.#signals.watch(signal, extra);
+    if (copies !== undefined) extra ??= new Extra(-1, index);
+    if (extra !== undefined) {
+      extra.slot = slot;
+      extra.copies = copies;
       this.#extras[slot] = extra;
     }
     return promise;
+  }
+
+  // Takes a task off its signal. Node's removeEventListener reads the
+  // signal's own properties, so it may throw or run user code; the
+  // listener left behind then finds no task of this pool to cancel.
+  #unwatch(extra) {
+    try {
+      this.#signals.unwatch(extra.watch, extra);
+    } catch {
+      // See above: nothing depends on the listener being gone.
+    }
   }
 
   // Adds slots to the free list; returns one of them.
@@ -387,13 +404,15 @@ class Pool {
   }
 
   #finish(extra, status, value, resolve, error) {
-    if (extra.watch !== undefined) this.#signals.unwatch(extra.watch, extra);
     const ok = status === 0 || status === 1 || status === 4;
     if (extra.copies !== undefined) {
       const lost = this.#copier.finish(this.#kt.list[extra.index],
         extra.copies, ok);
       error ??= lost;
     }
+    // Last: it may run user code (see #unwatch), and the task's state is
+    // settled by then.
+    if (extra.watch !== undefined) this.#unwatch(extra);
     if (error !== undefined) resolve(new Rejection(error));
     else if (status === 1) resolve(undefined);
     else if (ok) resolve(value);

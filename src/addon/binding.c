@@ -310,12 +310,14 @@ static int js_code(const task_t *t) {
   return t->status;
 }
 
-/* Worker thread: queues the completion on the done ring and frees the
- * record; false when the ring is full. */
+/* What a done cell's seq reads when it is free for position `pos` (see
+ * done_cell_t); published is one more. */
 static uint64_t done_lap(uint64_t pos) {
   return pos & ~(uint64_t) (DONE_CELLS - 1);
 }
 
+/* Worker thread: queues the completion on the done ring and frees the
+ * record; false when the ring is full. */
 static bool done_ring_push(pool_t *p, task_t *t) {
   done_ring_t *d = p->done;
   uint64_t pos = atomic_load_explicit(&d->tail, memory_order_relaxed);

@@ -200,6 +200,59 @@ describe('trust: user code that re-enters the pool', () => {
     assertQuiet(pool);
   });
 
+  it('a signal whose own constructor lies to EventTarget: refused before ' +
+     'anything runs, and its later aborts still cancel', async () => {
+    const ac = new AbortController();
+    const signal = ac.signal;
+    let lie = true;
+    Object.defineProperty(signal, 'constructor', {
+      get() { return lie ? Object : AbortSignal; },
+    });
+    const x = pool.alloc(Float64Array, 8);
+    await assertRunRejects(() => pool.run('fill', [x, 7], { signal }),
+      TypeError, ARG, /abort listener/);
+    assert.ok(x.every((v) => v === 0), 'the refused task never ran');
+    lie = false;
+    const long = pool.run('spin', [2e6], { signal });
+    setTimeout(() => ac.abort(new Error('stop')), 20);
+    await assert.rejects(long, /stop/);
+    assertQuiet(pool);
+  });
+
+  it('a signal aborted by user code while its listener is added: the ' +
+     'call rejects with the reason and never runs', async () => {
+    const ac = new AbortController();
+    const signal = ac.signal;
+    Object.defineProperty(signal, 'constructor', {
+      get() {
+        ac.abort(new Error('aborted inside run()'));
+        return AbortSignal;
+      },
+    });
+    const x = pool.alloc(Float64Array, 8);
+    await assert.rejects(pool.run('fill', [x, 7], { signal }),
+      /aborted inside run\(\)/);
+    assert.ok(x.every((v) => v === 0));
+    assertQuiet(pool);
+  });
+
+  it('a signal that throws when its listener is removed: the task still ' +
+     'settles with its output, and its copy is freed', async () => {
+    const ac = new AbortController();
+    const signal = ac.signal;
+    const task = pool.run('fill', [new Float64Array(4), 1], { signal });
+    const plain = new Float64Array(100);
+    const run = pool.run('fill', [plain, 7], { signal });
+    // From now on EventTarget refuses the signal, also in
+    // removeEventListener, which runs while the batch settles.
+    Object.defineProperty(signal, 'constructor', { value: Object });
+    await task;
+    assert.equal(await run, undefined);
+    assert.ok(plain.every((v) => v === 7), 'copied back');
+    assert.equal(pool.stats().heapUsed, 0, 'the copies are freed');
+    assertQuiet(pool);
+  });
+
   it('valueOf and Symbol.species are never called', async () => {
     let calls = 0;
     const n = { valueOf() { calls++; return 5; } };
@@ -302,6 +355,21 @@ describe('trust: alloc, free and buffers that change', () => {
       pool.free(x);
       assertThrowsPenny(() => pool.free(x), TypeError, ARG, /freed/);
     });
+
+  it('an empty out array whose buffer is transferred mid-task: resolves, ' +
+     'and frees its copy', async () => {
+    const blocker = pool.run('spin', [20000]);
+    const other = pool.run('spin', [20000]);
+    const tasks = [];
+    for (let i = 0; i < 20; i++) {
+      const buf = new ArrayBuffer(64);
+      tasks.push(pool.run('fill', [new Float64Array(buf, 0, 0), 1]));
+      structuredClone(buf, { transfer: [buf] });
+    }
+    assert.deepEqual(await Promise.all(tasks), new Array(20).fill(undefined));
+    await Promise.all([blocker, other]);
+    assert.equal(pool.stats().heapUsed, 0);
+  });
 
   it('a resizable buffer resized while its task runs rejects instead of ' +
      'resolving without its output', async () => {
