@@ -5,7 +5,8 @@
   "targets": [{
     "target_name": "penny",
     "sources": [
-      "src/core/platform.c",
+      "src/core/platform_posix.c",
+      "src/core/platform_win.c",
       "src/core/injector.c",
       "src/core/pool.c",
       "src/core/fork.c",

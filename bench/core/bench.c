@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <uv.h>
 
 static penny_pool_t *pool_of(unsigned threads, unsigned flags) {
   penny_pool_options_t o;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <uv.h>
+#include "../../src/core/platform.h"
 
 double bench_now(void) {
   struct timespec ts;
@@ -18,38 +18,38 @@ double bench_now(void) {
 
 typedef struct {
   penny_job_t job;
-  uv_mutex_t mutex;
-  uv_cond_t cond;
+  penny__mutex_t mutex;
+  penny__cond_t cond;
   int done;
   int status;
 } waiter_t;
 
 static void waiter_done(penny_job_t *job, int status) {
   waiter_t *w = job->data;
-  uv_mutex_lock(&w->mutex);
+  penny__mutex_lock(&w->mutex);
   w->done = 1;
   w->status = status;
-  uv_cond_signal(&w->cond);
-  uv_mutex_unlock(&w->mutex);
+  penny__cond_signal(&w->cond);
+  penny__mutex_unlock(&w->mutex);
 }
 
 int bench_run_job(penny_pool_t *pool, penny_task_fn fn, void *arg) {
   waiter_t w;
   memset(&w, 0, sizeof(w));
-  uv_mutex_init(&w.mutex);
-  uv_cond_init(&w.cond);
+  penny__mutex_init(&w.mutex);
+  penny__cond_init(&w.cond);
   w.job.fn = fn;
   w.job.arg = arg;
   w.job.done = waiter_done;
   w.job.data = &w;
   if (penny_pool_submit(pool, &w.job) != 0)
     abort();
-  uv_mutex_lock(&w.mutex);
+  penny__mutex_lock(&w.mutex);
   while (!w.done)
-    uv_cond_wait(&w.cond, &w.mutex);
-  uv_mutex_unlock(&w.mutex);
-  uv_cond_destroy(&w.cond);
-  uv_mutex_destroy(&w.mutex);
+    penny__cond_wait(&w.cond, &w.mutex);
+  penny__mutex_unlock(&w.mutex);
+  penny__cond_destroy(&w.cond);
+  penny__mutex_destroy(&w.mutex);
   return w.status;
 }
 
@@ -92,18 +92,18 @@ static void sum_thread(void *arg) {
 }
 
 double bench_sum_threads(const double *x, int64_t n, int threads) {
-  uv_thread_t t[MAX_THREADS];
+  penny__thread_t t[MAX_THREADS];
   part_t part[MAX_THREADS];
   if (threads > MAX_THREADS)
     threads = MAX_THREADS;
   for (int i = 0; i < threads; i++) {
     part[i] = (part_t) { x, n * i / threads, n * (i + 1) / threads, 0 };
-    if (uv_thread_create(&t[i], sum_thread, &part[i]) != 0)
+    if (penny__thread_create(&t[i], 0, sum_thread, &part[i]) != 0)
       abort();
   }
   double s = 0;
   for (int i = 0; i < threads; i++) {
-    uv_thread_join(&t[i]);
+    penny__thread_join(&t[i]);
     s += part[i].s;
   }
   return s;

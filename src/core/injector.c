@@ -8,7 +8,7 @@
 
 int penny__injector_init(penny__injector_t *q, penny__cell_t *cells,
                          uint64_t capacity) {
-  if (uv_mutex_init(&q->overflow_lock) != 0)
+  if (penny__mutex_init(&q->overflow_lock) != 0)
     return PENNY_ENOMEM;
   q->cells = cells;
   q->mask = capacity - 1;
@@ -25,7 +25,7 @@ int penny__injector_init(penny__injector_t *q, penny__cell_t *cells,
 }
 
 void penny__injector_destroy(penny__injector_t *q) {
-  uv_mutex_destroy(&q->overflow_lock);
+  penny__mutex_destroy(&q->overflow_lock);
 }
 
 static bool ring_push(penny__injector_t *q, penny_job_t *job) {
@@ -92,7 +92,7 @@ void penny__injector_push(penny__injector_t *q, penny_job_t *job) {
       ring_push(q, job))
     return;
   penny__job_priv(job)->next = NULL;
-  uv_mutex_lock(&q->overflow_lock);
+  penny__mutex_lock(&q->overflow_lock);
   if (q->overflow_tail)
     penny__job_priv(q->overflow_tail)->next = job;
   else
@@ -102,7 +102,7 @@ void penny__injector_push(penny__injector_t *q, penny_job_t *job) {
    * count only tells them whether to try. Its visibility to a worker about
    * to sleep is ordered by the notify fence that follows every push. */
   atomic_fetch_add_explicit(&q->overflow_count, 1, memory_order_relaxed);
-  uv_mutex_unlock(&q->overflow_lock);
+  penny__mutex_unlock(&q->overflow_lock);
 }
 
 penny_job_t *penny__injector_pop(penny__injector_t *q) {
@@ -110,7 +110,7 @@ penny_job_t *penny__injector_pop(penny__injector_t *q) {
   if (job != NULL ||
       atomic_load_explicit(&q->overflow_count, memory_order_relaxed) == 0)
     return job;
-  uv_mutex_lock(&q->overflow_lock);
+  penny__mutex_lock(&q->overflow_lock);
   job = q->overflow_head;
   if (job) {
     q->overflow_head = penny__job_priv(job)->next;
@@ -118,7 +118,7 @@ penny_job_t *penny__injector_pop(penny__injector_t *q) {
       q->overflow_tail = NULL;
     atomic_fetch_sub_explicit(&q->overflow_count, 1, memory_order_relaxed);
   }
-  uv_mutex_unlock(&q->overflow_lock);
+  penny__mutex_unlock(&q->overflow_lock);
   return job;
 }
 

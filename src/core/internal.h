@@ -111,7 +111,7 @@ typedef struct {
   /* Jobs in the overflow list; producers use the list while it is not
    * empty, so jobs keep their order. */
   _Atomic uint64_t overflow_count;
-  uv_mutex_t overflow_lock;
+  penny__mutex_t overflow_lock;
   penny_job_t *overflow_head;   /* under overflow_lock */
   penny_job_t *overflow_tail;   /* under overflow_lock */
 } penny__injector_t;

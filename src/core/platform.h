@@ -1,5 +1,8 @@
-/* The platform layer: threads, parking and small CPU helpers. Everything
- * operating-system specific in the core sits behind these few functions. */
+/* The platform layer: threads, locks, parking, pages and the clock, on
+ * the operating system's own primitives (pthreads and futex on Linux,
+ * pthreads elsewhere on POSIX, Win32 on Windows; platform_posix.c and
+ * platform_win.c). Everything operating-system specific in the core sits
+ * behind these few functions, so the core needs no library but libc. */
 #ifndef PENNY_PLATFORM_H
 #define PENNY_PLATFORM_H
 
@@ -7,23 +10,52 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <uv.h>
-
-typedef uv_thread_t penny__thread_t;
+#ifdef _WIN32
+# ifndef WIN32_LEAN_AND_MEAN
+#  define WIN32_LEAN_AND_MEAN
+# endif
+# include <windows.h>
+typedef HANDLE penny__thread_t;
+typedef SRWLOCK penny__mutex_t;
+typedef CONDITION_VARIABLE penny__cond_t;
+#else
+# include <pthread.h>
+typedef pthread_t penny__thread_t;
+typedef pthread_mutex_t penny__mutex_t;
+typedef pthread_cond_t penny__cond_t;
+#endif
 
 /* Starts fn(arg) on a new thread with at least `stack_size` bytes of stack
  * (0: the platform default). Returns 0 or PENNY_ETHREAD. */
 int penny__thread_create(penny__thread_t *t, size_t stack_size,
                          void (*fn)(void *), void *arg);
 void penny__thread_join(penny__thread_t *t);
+/* True if `t` is the calling thread. */
+int penny__thread_is_self(const penny__thread_t *t);
 /* Names the calling thread where the OS supports it (at most 15 chars). */
 void penny__thread_set_name(const char *name);
 /* Gives up the CPU to another runnable thread. */
 void penny__thread_yield(void);
 /* Sleeps for about `ms` milliseconds (debug switches only). */
 void penny__sleep_ms(unsigned ms);
+/* The CPUs this process may run on (at least 1). */
 unsigned penny__cpu_count(void);
+/* A monotonic clock in nanoseconds. */
 uint64_t penny__hrtime(void);
+
+/* A mutex. Init returns 0 or PENNY_ENOMEM; the others cannot fail on a
+ * mutex that was initialized (a failure there aborts). */
+int penny__mutex_init(penny__mutex_t *m);
+void penny__mutex_destroy(penny__mutex_t *m);
+void penny__mutex_lock(penny__mutex_t *m);
+void penny__mutex_unlock(penny__mutex_t *m);
+
+/* A condition variable, with the same rules. */
+int penny__cond_init(penny__cond_t *c);
+void penny__cond_destroy(penny__cond_t *c);
+void penny__cond_wait(penny__cond_t *c, penny__mutex_t *m);
+void penny__cond_signal(penny__cond_t *c);
+void penny__cond_broadcast(penny__cond_t *c);
 
 /* Whole pages straight from the OS, zeroed, for large buffers that live
  * as long as a pool: unlike malloc's, they go back to the OS the moment
@@ -38,14 +70,25 @@ void penny__pages_free(void *p, size_t bytes);
  * later, by someone else (a garbage collector). */
 void penny__pages_discard(void *p, size_t bytes);
 
+/* Memory aligned to `align` (a power of two), freed only with
+ * penny__aligned_free. NULL on failure. */
+void *penny__aligned_alloc(size_t align, size_t size);
+void penny__aligned_free(void *p);
+/* Asks for transparent huge pages over the whole 2 MiB pages inside
+ * [data, data + bytes), before they are first touched (Linux; elsewhere
+ * nothing). A kernel that scatters writes over a large array (a sort's
+ * passes) then takes far fewer TLB misses. */
+void penny__advise_huge(void *data, size_t bytes);
+#define PENNY_HUGE_PAGE ((size_t) 2 << 20)
+
 /* A parking spot: threads sleep while `word` holds the value they saw, and
  * a waker changes `word` before waking them. On Linux this is a futex on
  * the word itself; elsewhere a mutex and condition variable. */
 typedef struct {
   _Atomic uint32_t word;
 #ifndef __linux__
-  uv_mutex_t mutex;
-  uv_cond_t cond;
+  penny__mutex_t mutex;
+  penny__cond_t cond;
 #endif
 } penny__park_t;
 

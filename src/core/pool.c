@@ -400,7 +400,7 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
        ((uintptr_t) opts->mem & (PENNY_CACHE_LINE - 1)) != 0))
     return PENNY_EINVAL;
 
-  pool = aligned_alloc(PENNY_CACHE_LINE, align_up(sizeof(*pool)));
+  pool = penny__aligned_alloc(PENNY_CACHE_LINE, sizeof(*pool));
   if (pool == NULL)
     return PENNY_ENOMEM;
   memset(pool, 0, sizeof(*pool));
@@ -411,9 +411,10 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
   pool->spin_ns = (uint64_t) (opts->spin_us ? opts->spin_us
                                             : DEFAULT_SPIN_US) * 1000;
   pool->own_mem = opts->mem == NULL;
-  pool->mem = opts->mem ? opts->mem : aligned_alloc(PENNY_CACHE_LINE, l.size);
+  pool->mem = opts->mem ? opts->mem
+                        : penny__aligned_alloc(PENNY_CACHE_LINE, l.size);
   if (pool->mem == NULL) {
-    free(pool);
+    penny__aligned_free(pool);
     return PENNY_ENOMEM;
   }
   memset(pool->mem, 0, l.size);
@@ -476,8 +477,8 @@ fail_injector:
   penny__park_destroy(&pool->park);
 fail_park:
   if (pool->own_mem)
-    free(pool->mem);
-  free(pool);
+    penny__aligned_free(pool->mem);
+  penny__aligned_free(pool);
   return err;
 }
 
@@ -485,9 +486,8 @@ int penny_pool_destroy(penny_pool_t *pool, unsigned flags) {
   if (pool == NULL || (flags & ~PENNY_DESTROY_CANCEL) != 0)
     return PENNY_EINVAL;
   /* A worker cannot wait for itself to exit. */
-  uv_thread_t self = uv_thread_self();
   for (unsigned i = 0; i < pool->threads; i++)
-    if (uv_thread_equal(&self, &pool->workers[i].thread))
+    if (penny__thread_is_self(&pool->workers[i].thread))
       return PENNY_EDEADLK;
   /* Relaxed: jobs dequeued from here on see it (the wake-ups below order
    * it for sleepers); one dequeued just before may still start, and then
@@ -511,8 +511,8 @@ int penny_pool_destroy(penny_pool_t *pool, unsigned flags) {
   penny__injector_destroy(&pool->injector);
   penny__park_destroy(&pool->park);
   if (pool->own_mem)
-    free(pool->mem);
-  free(pool);
+    penny__aligned_free(pool->mem);
+  penny__aligned_free(pool);
   return 0;
 }
 

@@ -22,12 +22,6 @@
 #define PENNY_CLONES
 #endif
 
-/* Asks for transparent huge pages over the whole 2 MiB pages inside
- * [data, data + bytes), on Linux; a hint that nothing depends on. Arrays
- * that kernels sweep with scattered writes (a sort's passes) take a TLB
- * miss per 4 KiB page touched otherwise, which is much of their cost. */
-void penny__advise_huge(void *data, size_t bytes);
-
 /* A hint to fetch the line at an address (an integer, so that it may lie
  * past the end of an array) for writing. */
 #if defined(__GNUC__)

@@ -7,38 +7,38 @@
 
 #include <stdatomic.h>
 #include <string.h>
-#include <uv.h>
+#include "../../src/core/platform.h"
 
 /* A count-down latch: wait() returns once count() has been called n times. */
 typedef struct {
-  uv_mutex_t mutex;
-  uv_cond_t cond;
+  penny__mutex_t mutex;
+  penny__cond_t cond;
   int64_t left;
 } latch_t;
 
 static inline void latch_init(latch_t *l, int64_t n) {
-  ASSERT_EQ(uv_mutex_init(&l->mutex), 0);
-  ASSERT_EQ(uv_cond_init(&l->cond), 0);
+  ASSERT_EQ(penny__mutex_init(&l->mutex), 0);
+  ASSERT_EQ(penny__cond_init(&l->cond), 0);
   l->left = n;
 }
 
 static inline void latch_count(latch_t *l) {
-  uv_mutex_lock(&l->mutex);
+  penny__mutex_lock(&l->mutex);
   if (--l->left == 0)
-    uv_cond_broadcast(&l->cond);
-  uv_mutex_unlock(&l->mutex);
+    penny__cond_broadcast(&l->cond);
+  penny__mutex_unlock(&l->mutex);
 }
 
 static inline void latch_wait(latch_t *l) {
-  uv_mutex_lock(&l->mutex);
+  penny__mutex_lock(&l->mutex);
   while (l->left > 0)
-    uv_cond_wait(&l->cond, &l->mutex);
-  uv_mutex_unlock(&l->mutex);
+    penny__cond_wait(&l->cond, &l->mutex);
+  penny__mutex_unlock(&l->mutex);
 }
 
 static inline void latch_destroy(latch_t *l) {
-  uv_cond_destroy(&l->cond);
-  uv_mutex_destroy(&l->mutex);
+  penny__cond_destroy(&l->cond);
+  penny__mutex_destroy(&l->mutex);
 }
 
 /* Runs fn(w, arg) as one root job on `pool` and waits for it. Returns the

@@ -58,7 +58,7 @@ static int deque_stress(int64_t capacity, int racy, int asym) {
   int64_t *stack = malloc(sizeof(int64_t) * (size_t) n); /* owner view */
   _Atomic int stop = 0;
   thief_t th[THIEVES];
-  uv_thread_t tid[THIEVES];
+  penny__thread_t tid[THIEVES];
   ASSERT(w && ring && seen && stack);
   memset(w, 0, sizeof(*w));
   w->ring = ring;
@@ -71,7 +71,7 @@ static int deque_stress(int64_t capacity, int racy, int asym) {
 
   for (int i = 0; i < THIEVES; i++) {
     th[i] = (thief_t) { w, &stop, seen, 0, 0, 1 };
-    ASSERT_EQ(uv_thread_create(&tid[i], thief_main, &th[i]), 0);
+    ASSERT_EQ(penny__thread_create(&tid[i], 0, thief_main, &th[i]), 0);
   }
 
   /* The owner pushes bursts and pops some back. `stack` mirrors what the
@@ -106,7 +106,7 @@ static int deque_stress(int64_t capacity, int racy, int asym) {
   }
   atomic_store_explicit(&stop, 1, memory_order_release);
   for (int i = 0; i < THIEVES; i++)
-    ASSERT_EQ(uv_thread_join(&tid[i]), 0);
+    penny__thread_join(&tid[i]);
 
   int64_t stolen = 0, retries = 0;
   for (int i = 0; i < THIEVES; i++) {

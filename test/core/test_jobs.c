@@ -85,11 +85,11 @@ static int two_submitters(int64_t n, unsigned injector_capacity) {
 
   submitter_t s[2] = { { pool, jobs, n / 2 },
                        { pool, jobs + n / 2, n - n / 2 } };
-  uv_thread_t tid[2];
+  penny__thread_t tid[2];
   for (int i = 0; i < 2; i++)
-    ASSERT_EQ(uv_thread_create(&tid[i], submitter_main, &s[i]), 0);
+    ASSERT_EQ(penny__thread_create(&tid[i], 0, submitter_main, &s[i]), 0);
   for (int i = 0; i < 2; i++)
-    ASSERT_EQ(uv_thread_join(&tid[i]), 0);
+    penny__thread_join(&tid[i]);
   latch_wait(&c.all_done);
   for (int64_t i = 0; i < n; i++) {
     ASSERT_EQ(atomic_load(&jobs[i].runs), 1);
@@ -619,11 +619,11 @@ TEST_IMPL(destroy_right_after_last_done) {
       init_counted(&jobs[i], &c, counted_fn);
     penny_pool_t *pool = make_pool(2, PENNY_POOL_DEBUG_RACE);
     submitter_t s = { pool, jobs, n };
-    uv_thread_t tid;
-    ASSERT_EQ(uv_thread_create(&tid, submitter_main, &s), 0);
+    penny__thread_t tid;
+    ASSERT_EQ(penny__thread_create(&tid, 0, submitter_main, &s), 0);
     latch_wait(&c.all_done);
     ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
-    ASSERT_EQ(uv_thread_join(&tid), 0);
+    penny__thread_join(&tid);
     latch_destroy(&c.all_done);
   }
   return 0;
