@@ -126,7 +126,9 @@ export class Pool {
   readonly kernels: Readonly<Record<string, KernelInfo>>;
   /** True once `close()` has been called. */
   readonly closed: boolean;
-  /** A typed array inside the arena: passed to kernels without copying. */
+  /** A typed array in shared memory, passed to kernels without copying:
+   * inside the arena, or over a SharedArrayBuffer of its own when the
+   * arena has no room. */
   alloc<C extends PennyArrayConstructor>(type: C, length: number):
     InstanceType<C>;
   /** Returns a view from `alloc()` to the arena heap. Only that very view:

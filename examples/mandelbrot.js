@@ -21,7 +21,8 @@ async function main() {
   const h = 2.4;
   const w = h * width / height;
 
-  const pool = new penny.Pool({ arenaBytes: 4 * width * height + (1 << 20) });
+  // No sizing: an image larger than the arena gets a buffer of its own.
+  const pool = new penny.Pool();
   const iters = pool.alloc(Uint32Array, width * height);
   const t0 = process.hrtime.bigint();
   await pool.run('mandelbrot', [iters, width, height, cx - w / 2, cy - h / 2,

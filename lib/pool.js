@@ -441,19 +441,32 @@ class Pool {
     if (this.#closed) throw closedError();
     const bytes = length * Type.BYTES_PER_ELEMENT;
     const offset = this.#heap.alloc(bytes);
-    if (offset < 0) {
-      throw rangeError(`arena exhausted: no free block of ${bytes} bytes ` +
-        `(${this.#heap.used} of ${this.#heap.size} heap bytes in use)`);
+    let view;
+    if (offset >= 0) {
+      view = new Type(this.#arena, offset, length);
+    } else {
+      // The arena is full (or too small): a SharedArrayBuffer of its own,
+      // which kernels take without copying too (through the native path
+      // rather than the ring). No program has to size the arena.
+      try {
+        view = new Type(new SharedArrayBuffer(bytes));
+      } catch (err) {
+        throw rangeError(`alloc: cannot allocate ${bytes} bytes for ${
+          length} elements of ${Type.name}: the arena has ${
+          this.#heap.size - this.#heap.used} of ${this.#heap.size} bytes ` +
+          `free, and a buffer of its own failed (${err.message}); free ` +
+          'arrays no longer needed, or work on smaller pieces');
+      }
     }
-    const view = new Type(this.#arena, offset, length);
     this.#views.set(view, offset);
     return view;
   }
 
-  // Returns a view from alloc() to the arena heap. Only that very view
-  // frees its block: a subarray or another view over the same memory
-  // does not, so the block is never handed out again while its own view
-  // may still be in use.
+  // Returns a view from alloc() to the arena heap (one with a buffer of
+  // its own is left to the garbage collector). Only that very view frees
+  // its block: a subarray or another view over the same memory does not,
+  // so the block is never handed out again while its own view may still
+  // be in use.
   free(view) {
     const offset = (typeof view === 'object' && view !== null)
       ? this.#views.get(view) : undefined;
@@ -462,7 +475,7 @@ class Pool {
         `alloc() and not yet freed, got ${describe(view)}`);
     }
     this.#views.delete(view);
-    this.#heap.release(offset);
+    if (offset >= 0) this.#heap.release(offset);
   }
 
   stats() {
