@@ -165,6 +165,10 @@ export function run(kernel: string | number, args?: readonly KernelArg[],
 /** The default pool behind `run()`, created on first use. */
 export function defaultPool(): Pool;
 
+/** The absolute path of the directory that holds `penny.h`, for building
+ * plugins against this copy of Penny. */
+export const include: string;
+
 /** Error codes carried by `err.code`. */
 export type PennyErrorCode =
   | 'ERR_PENNY_ARG' | 'ERR_PENNY_RANGE' | 'ERR_PENNY_KERNEL'
@@ -174,5 +178,6 @@ declare const penny: {
   Pool: typeof Pool;
   run: typeof run;
   defaultPool: typeof defaultPool;
+  include: string;
 };
 export default penny;

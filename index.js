@@ -2,6 +2,7 @@
 
 // Penny: a Cilk-style work-stealing runtime for Node.js. See README.md.
 
+const path = require('node:path');
 const { Pool } = require('./lib/pool');
 
 let defaultPool = null;
@@ -23,7 +24,12 @@ function run(kernel, args, options) {
   return pool.run(kernel, args, options);
 }
 
-const penny = { Pool, run, defaultPool: getDefaultPool };
+// The directory of penny.h, for building plugins against this copy of
+// Penny (as node-addon-api exposes its own headers): in a Makefile,
+// $(shell node -p "require('penny').include").
+const include = path.join(__dirname, 'include');
+
+const penny = { Pool, run, defaultPool: getDefaultPool, include };
 // For TypeScript's `import penny from 'penny'` compiled to CommonJS.
 penny.default = penny;
 module.exports = penny;

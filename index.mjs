@@ -1,5 +1,5 @@
 // ESM entry: the same objects as the CommonJS one.
 import penny from './index.js';
 
-export const { Pool, run, defaultPool } = penny;
+export const { Pool, run, defaultPool, include } = penny;
 export default penny;

@@ -41,6 +41,13 @@ describe('module exports', () => {
     assert.equal(byName.Pool, penny.Pool);
     assert.equal(byName.run, penny.run);
   });
+
+  it('include is the absolute path of the directory of penny.h', () => {
+    const path = require('node:path');
+    const fs = require('node:fs');
+    assert.ok(path.isAbsolute(penny.include));
+    assert.ok(fs.existsSync(path.join(penny.include, 'penny.h')));
+  });
 });
 
 describe('new Pool(options)', () => {

@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   const any: number | bigint | undefined = await pool.run(2, [x]);
   await pool.run('spin', [10], { signal: AbortSignal.timeout(5) });
   const stats: PoolStats = pool.stats();
+  const headers: string = penny.include;
   const names: string[] = pool.load('./build/blur.so');
   const blurred: number | bigint | undefined =
     await pool.run('blur', [x, x, 4, 4, 1, 1]);
