@@ -7,6 +7,7 @@
     "sources": [
       "src/core/platform_posix.c",
       "src/core/platform_win.c",
+      "src/core/park_cond.c",
       "src/core/injector.c",
       "src/core/pool.c",
       "src/core/fork.c",

@@ -160,37 +160,6 @@ void penny__heavy_barrier(void) {
   abort(); /* Never called when init returned 0. */
 }
 
-/* Parking: a mutex and condition variable, as on POSIX systems other
- * than Linux (WaitOnAddress would need Synchronization.lib). */
-int penny__park_init(penny__park_t *p) {
-  atomic_init(&p->word, 0);
-  penny__mutex_init(&p->mutex);
-  penny__cond_init(&p->cond);
-  return 0;
-}
-
-void penny__park_destroy(penny__park_t *p) {
-  (void) p;
-}
-
-void penny__park_wait(penny__park_t *p, uint32_t expected) {
-  penny__mutex_lock(&p->mutex);
-  /* Relaxed is enough: the lock orders this load against the waker, which
-   * changes the word before it takes the lock to signal. */
-  if (atomic_load_explicit(&p->word, memory_order_relaxed) == expected)
-    penny__cond_wait(&p->cond, &p->mutex);
-  penny__mutex_unlock(&p->mutex);
-}
-
-void penny__park_wake(penny__park_t *p, int all) {
-  /* Taking the lock means a waiter is either before its check (and sees
-   * the new word) or inside the wait (and gets the signal). */
-  penny__mutex_lock(&p->mutex);
-  if (all)
-    penny__cond_broadcast(&p->cond);
-  else
-    penny__cond_signal(&p->cond);
-  penny__mutex_unlock(&p->mutex);
-}
+/* Parking: park_cond.c. */
 
 #endif /* _WIN32 */
