@@ -87,4 +87,4 @@ function builtinTable(binding, handle) {
   return builtins;
 }
 
-module.exports = { KernelTable, builtinTable, RING_ARGS };
+module.exports = { KernelTable, builtinTable };

@@ -5,7 +5,7 @@ const nodePath = require('node:path');
 const { MAX_LENGTH } = require('node:buffer').constants;
 const binding = require('./binding');
 const { Heap } = require('./heap');
-const { builtinTable, RING_ARGS } = require('./kernels');
+const { builtinTable } = require('./kernels');
 const {
   argError, rangeError, closedError, kernelError, abortError, describe,
 } = require('./errors');

@@ -16,7 +16,6 @@ const taTag = getter(Symbol.toStringTag);
 const taBuffer = getter('buffer');
 const taByteOffset = getter('byteOffset');
 const taLength = getter('length');
-const taByteLength = getter('byteLength');
 const taSet = TypedArrayPrototype.set;
 
 // The element types a kernel can take, by the engine's name for a typed
@@ -62,7 +61,4 @@ function viewName(value) {
   return isDataView(value) ? 'DataView' : undefined;
 }
 
-module.exports = {
-  viewInfo, viewName, TYPE_CLASSES, taLength, taByteLength, taSet,
-  isSharedArrayBuffer,
-};
+module.exports = { viewInfo, viewName, TYPE_CLASSES, taLength, taSet };
