@@ -74,6 +74,11 @@ export interface PoolStats {
   heapUsed: number;
 }
 
+/** What a reduction (sum, min, max, dot) of an array of type X resolves
+ * to: a BigInt for 64-bit integer arrays, a number otherwise. */
+export type Reduced<X extends PennyArray> =
+  X extends BigInt64Array | BigUint64Array ? bigint : number;
+
 /** The built-in kernels and their results. */
 export interface BuiltinKernels {
   noop: { args: []; result: undefined };
@@ -134,6 +139,10 @@ export class Pool {
   /** Returns a view from `alloc()` to the arena heap. Only that very view:
    * a subarray or another view over its memory throws `ERR_PENNY_ARG`. */
   free(view: PennyArray): void;
+  run<X extends PennyArray>(kernel: 'sum' | 'min' | 'max',
+    args: readonly [x: X], options?: RunOptions): Promise<Reduced<X>>;
+  run<X extends PennyArray>(kernel: 'dot', args: readonly [a: X, b: X],
+    options?: RunOptions): Promise<Reduced<X>>;
   run<K extends keyof BuiltinKernels>(kernel: K,
     args: BuiltinKernels[K]['args'], options?: RunOptions):
     Promise<BuiltinKernels[K]['result']>;
@@ -155,6 +164,10 @@ export class Pool {
 }
 
 /** `pool.run` on a lazily created default pool. */
+export function run<X extends PennyArray>(kernel: 'sum' | 'min' | 'max',
+  args: readonly [x: X], options?: RunOptions): Promise<Reduced<X>>;
+export function run<X extends PennyArray>(kernel: 'dot',
+  args: readonly [a: X, b: X], options?: RunOptions): Promise<Reduced<X>>;
 export function run<K extends keyof BuiltinKernels>(kernel: K,
   args: BuiltinKernels[K]['args'], options?: RunOptions):
   Promise<BuiltinKernels[K]['result']>;

@@ -12,6 +12,13 @@ async function main(): Promise<void> {
 
   const n: number = await pool.run('fib', [20]);
   const s: number | bigint = await pool.run('sum', [x]);
+  // A reduction of a float or 32-bit array is a number, of a 64-bit
+  // integer array a bigint.
+  const mean: number = (await pool.run('sum', [x])) / x.length;
+  const top: bigint = await pool.run('max', [y]);
+  const dot: number = await run('dot', [x, x]);
+  // @ts-expect-error the sum of a BigInt64Array is a bigint
+  const notNumber: number = await pool.run('sum', [y]);
   const i: number = await pool.run('argmax', [x]);
   const v: undefined = await pool.run('fill', [x, 1]);
   const z: undefined = await pool.run('noop');
@@ -40,7 +47,7 @@ async function main(): Promise<void> {
   pool.load(42);
 
   void [threads, arena, fib, n, s, i, v, z, any, stats, names, blurred,
-    again, p2, bad];
+    again, p2, bad, mean, top, dot, notNumber, headers];
 }
 
 void main;
