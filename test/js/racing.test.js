@@ -12,7 +12,9 @@
 
 const assert = require('node:assert/strict');
 const penny = require('../..');
-const { MiB, TYPES, isBigType, fillRandom } = require('./fixtures/common');
+const {
+  MiB, TYPES, isBigType, fillRandom, histogramReference,
+} = require('./fixtures/common');
 
 const BLOCK = 65536; // BLOCK_MIN in src/kernels/sort.c: a radix block
 const SENTINEL = 256; // bytes of pattern on each side
@@ -223,17 +225,6 @@ describe('kernels whose input changes under them', function () {
   });
 
   describe('other kernels', () => {
-    function histReference(x, nbins, lo, hi) {
-      const counts = new Uint32Array(nbins);
-      const scale = nbins / (hi - lo);
-      for (const raw of x) {
-        const v = Number(raw);
-        if (!(v >= lo && v < hi)) continue;
-        counts[Math.min(Math.floor((v - lo) * scale), nbins - 1)]++;
-      }
-      return counts;
-    }
-
     for (const nbins of [16, 5000]) {
       it(`histogram into ${nbins} bins while the input is rewritten, and ` +
         'into counts that overlap the input', async () => {
@@ -262,7 +253,8 @@ describe('kernels whose input changes under them', function () {
         }
         fillRandom(g.x, 700);
         await pool.run('histogram', [g.x, g.counts, -40000, 40000]);
-        assert.deepEqual(g.counts, histReference(g.x, nbins, -40000, 40000));
+        assert.deepEqual(g.counts,
+          histogramReference(g.x, nbins, -40000, 40000));
         g.check('histogram');
         pool.free(g.x);
         pool.free(g.counts);
@@ -277,7 +269,7 @@ describe('kernels whose input changes under them', function () {
         x.set([-1e308, 0, 1e308, 1.7e308, NaN, 5]);
         const counts = pool.alloc(Uint32Array, 3).fill(9);
         await pool.run('histogram', [x, counts, -1e308, 1.7e308]);
-        assert.deepEqual(counts, histReference(x, 3, -1e308, 1.7e308));
+        assert.deepEqual(counts, histogramReference(x, 3, -1e308, 1.7e308));
         pool.free(x);
         pool.free(counts);
       });

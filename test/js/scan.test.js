@@ -6,7 +6,7 @@
 const assert = require('node:assert/strict');
 const penny = require('../..');
 const {
-  MiB, TYPES, isBigType, fillRandom, assertRunRejects,
+  MiB, TYPES, isBigType, fillRandom, histogramReference, assertRunRejects,
 } = require('./fixtures/common');
 
 const CHUNK = 16384; // CHUNK in src/kernels/scan.c
@@ -67,17 +67,6 @@ describe('histogram', function () {
   before(() => { pool = new penny.Pool({ threads: 3, arenaBytes: 16 * MiB }); });
   after(() => pool.close());
 
-  function reference(x, nbins, lo, hi) {
-    const counts = new Uint32Array(nbins);
-    const scale = nbins / (hi - lo);
-    for (const raw of x) {
-      const v = Number(raw);
-      if (!(v >= lo && v < hi)) continue;
-      counts[Math.min(Math.floor((v - lo) * scale), nbins - 1)]++;
-    }
-    return counts;
-  }
-
   for (const Type of TYPES) {
     it(`${Type.name}: counts as a loop, for few and many bins`, async () => {
       for (const n of [0, 1, 7, 40000, 100003]) {
@@ -93,7 +82,8 @@ describe('histogram', function () {
           const counts = new Uint32Array(new SharedArrayBuffer(4 * nbins))
             .fill(7); // out: overwritten
           await pool.run('histogram', [x, counts, range[0], range[1]]);
-          assert.deepEqual(counts, reference(x, nbins, range[0], range[1]),
+          assert.deepEqual(counts,
+            histogramReference(x, nbins, range[0], range[1]),
             `${Type.name} n=${n} bins=${nbins}`);
         }
       }
