@@ -119,6 +119,45 @@ export interface BuiltinKernels {
   spin: { args: [micros: number]; result: undefined };
 }
 
+/** Kernels a plugin adds, by name, for typed calls. Empty until a program
+ * declares its plugins' kernels by augmenting it:
+ *
+ *     declare module 'penny' {
+ *       interface PluginKernels {
+ *         blur: { args: [src: Float32Array, dst: Float32Array, w: number,
+ *           h: number, r: number, pass: number]; result: undefined };
+ *       }
+ *     }
+ *
+ * Undeclared plugin kernels are called through the names `load()` returns
+ * (see `LoadedKernel`) or by index. */
+export interface PluginKernels {}
+
+/** Every kernel with a known signature: the built-ins and the declared
+ * plugin kernels. */
+export type Kernels = BuiltinKernels & PluginKernels;
+
+declare const loadedKernel: unique symbol;
+/** A kernel name returned by `pool.load()`: a string, marked so that `run`
+ * accepts it while rejecting a misspelt built-in name. A name only known
+ * at run time can be called by index: `pool.kernels[name].index`. */
+export type LoadedKernel = string & { readonly [loadedKernel]: true };
+
+/** The signatures of `pool.run` and `penny.run`. A name that is neither a
+ * built-in kernel, a declared plugin kernel nor a `LoadedKernel` does not
+ * compile. */
+export interface RunKernel {
+  <X extends PennyArray>(kernel: 'sum' | 'min' | 'max',
+    args: readonly [x: X], options?: RunOptions): Promise<Reduced<X>>;
+  <X extends PennyArray>(kernel: 'dot', args: readonly [a: X, b: X],
+    options?: RunOptions): Promise<Reduced<X>>;
+  <K extends keyof Kernels>(kernel: K, args: Kernels[K]['args'],
+    options?: RunOptions): Promise<Kernels[K]['result']>;
+  (kernel: 'noop'): Promise<undefined>;
+  (kernel: LoadedKernel | number, args?: readonly KernelArg[],
+    options?: RunOptions): Promise<number | bigint | undefined>;
+}
+
 export class Pool {
   constructor(options?: PoolOptions);
   /** Number of worker threads. */
@@ -139,16 +178,8 @@ export class Pool {
   /** Returns a view from `alloc()` to the arena heap. Only that very view:
    * a subarray or another view over its memory throws `ERR_PENNY_ARG`. */
   free(view: PennyArray): void;
-  run<X extends PennyArray>(kernel: 'sum' | 'min' | 'max',
-    args: readonly [x: X], options?: RunOptions): Promise<Reduced<X>>;
-  run<X extends PennyArray>(kernel: 'dot', args: readonly [a: X, b: X],
-    options?: RunOptions): Promise<Reduced<X>>;
-  run<K extends keyof BuiltinKernels>(kernel: K,
-    args: BuiltinKernels[K]['args'], options?: RunOptions):
-    Promise<BuiltinKernels[K]['result']>;
-  run(kernel: 'noop'): Promise<undefined>;
-  run(kernel: string | number, args?: readonly KernelArg[],
-    options?: RunOptions): Promise<number | bigint | undefined>;
+  /** Runs a kernel on the pool's threads; resolves to its result. */
+  run: RunKernel;
   stats(): PoolStats;
   /** Loads a plugin (a shared library of C kernels, see docs/plugins.md)
    * into this pool and returns the names of its kernels. Throws an Error
@@ -157,23 +188,14 @@ export class Pool {
    * ABI, or declares a bad or clashing kernel; a TypeError
    * `ERR_PENNY_ARG` for a path that is not a non-empty string; an Error
    * `ERR_PENNY_CLOSED` after `close()`. */
-  load(path: string): string[];
+  load(path: string): LoadedKernel[];
   /** Lets queued and running tasks finish, then stops the threads and
    * frees the pool's native memory. Idempotent. */
   close(): Promise<void>;
 }
 
 /** `pool.run` on a lazily created default pool. */
-export function run<X extends PennyArray>(kernel: 'sum' | 'min' | 'max',
-  args: readonly [x: X], options?: RunOptions): Promise<Reduced<X>>;
-export function run<X extends PennyArray>(kernel: 'dot',
-  args: readonly [a: X, b: X], options?: RunOptions): Promise<Reduced<X>>;
-export function run<K extends keyof BuiltinKernels>(kernel: K,
-  args: BuiltinKernels[K]['args'], options?: RunOptions):
-  Promise<BuiltinKernels[K]['result']>;
-export function run(kernel: 'noop'): Promise<undefined>;
-export function run(kernel: string | number, args?: readonly KernelArg[],
-  options?: RunOptions): Promise<number | bigint | undefined>;
+export const run: RunKernel;
 
 /** The default pool behind `run()`, created on first use. */
 export function defaultPool(): Pool;

@@ -1,6 +1,19 @@
 // Compiled (never run) by `npm test`: the typings accept the documented
 // API and reject misuse. Each @ts-expect-error must stay an error.
-import penny, { Pool, run, type KernelInfo, type PoolStats } from '../..';
+import penny, {
+  Pool, run, type KernelInfo, type LoadedKernel, type PoolStats,
+} from '../..';
+
+// A program declares the kernels of the plugins it loads.
+declare module '../..' {
+  interface PluginKernels {
+    boxBlur: {
+      args: [src: Float32Array, dst: Float32Array, w: number, h: number,
+        r: number];
+      result: undefined;
+    };
+  }
+}
 
 async function main(): Promise<void> {
   const pool = new Pool({ threads: 2, arenaBytes: 1 << 20 });
@@ -9,6 +22,7 @@ async function main(): Promise<void> {
   const fib: KernelInfo = pool.kernels.fib;
   const x: Float64Array = pool.alloc(Float64Array, 16);
   const y: BigInt64Array = pool.alloc(BigInt64Array, 4);
+  const f: Float32Array = pool.alloc(Float32Array, 16);
 
   const n: number = await pool.run('fib', [20]);
   const s: number | bigint = await pool.run('sum', [x]);
@@ -26,9 +40,23 @@ async function main(): Promise<void> {
   await pool.run('spin', [10], { signal: AbortSignal.timeout(5) });
   const stats: PoolStats = pool.stats();
   const headers: string = penny.include;
+  // A plugin kernel is called by the name load() returned, by index, or
+  // by its declared name (PluginKernels, below); a misspelt one is not.
   const names: string[] = pool.load('./build/blur.so');
+  const [blurName]: LoadedKernel[] = pool.load('./build/blur.so');
   const blurred: number | bigint | undefined =
-    await pool.run('blur', [x, x, 4, 4, 1, 1]);
+    await pool.run(blurName, [x, x, 4, 4, 1, 1]);
+  const box: undefined = await pool.run('boxBlur', [f, f, 4, 4, 1]);
+  // @ts-expect-error boxBlur's radius is a number
+  await pool.run('boxBlur', [f, f, 4, 4, '1']);
+  // @ts-expect-error an undeclared name is not a kernel
+  await pool.run('blur', [x, x, 4, 4, 1, 1]);
+  // @ts-expect-error a misspelt built-in kernel does not compile
+  await pool.run('summ', [x]);
+  // @ts-expect-error nor on the default pool
+  await run('fil', [x, 1]);
+  // @ts-expect-error a plain string is not a loaded kernel name
+  await pool.run(String(blurName), [x]);
   pool.free(x);
   pool.free(y);
   await pool.close();
@@ -47,7 +75,7 @@ async function main(): Promise<void> {
   pool.load(42);
 
   void [threads, arena, fib, n, s, i, v, z, any, stats, names, blurred,
-    again, p2, bad, mean, top, dot, notNumber, headers];
+    again, p2, bad, mean, top, dot, notNumber, headers, box];
 }
 
 void main;
