@@ -7,8 +7,41 @@
 //   node examples/mandelbrot.js [out.png] [width] [height]
 
 const fs = require('node:fs');
-const { PNG } = require('pngjs');
-const penny = require('..');
+const zlib = require('node:zlib');
+const penny = require('..'); // in your project: require('penny')
+
+// A minimal PNG encoder (8-bit RGB), so the example needs nothing but
+// Penny: a signature, then IHDR, IDAT (zlib of rows, each led by filter
+// byte 0) and IEND chunks, each with its CRC-32.
+const CRC = new Int32Array(256).map((_, n) => {
+  for (let k = 0; k < 8; k++) n = n & 1 ? 0xEDB88320 ^ (n >>> 1) : n >>> 1;
+  return n;
+});
+function chunk(type, data) {
+  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  let c = -1;
+  for (const b of body) c = CRC[(c ^ b) & 0xFF] ^ (c >>> 8);
+  const out = Buffer.alloc(body.length + 8);
+  out.writeUInt32BE(data.length, 0);
+  body.copy(out, 4);
+  out.writeInt32BE(~c, body.length + 4);
+  return out;
+}
+function png(width, height, rgb) {
+  const raw = Buffer.alloc((3 * width + 1) * height);
+  for (let y = 0; y < height; y++) {
+    rgb.copy(raw, y * (3 * width + 1) + 1, 3 * width * y, 3 * width * (y + 1));
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8 bits, RGB, deflate, no filter, no interlace
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]),
+    chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
 
 async function main() {
   const file = process.argv[2] || 'mandelbrot.png';
@@ -30,17 +63,15 @@ async function main() {
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
 
   // Escape counts to colours: black inside, a smooth ramp outside.
-  const png = new PNG({ width, height });
+  const rgb = Buffer.alloc(3 * width * height);
   for (let i = 0; i < width * height; i++) {
     const n = iters[i];
     const t = n >= maxIter ? 0 : Math.sqrt(n / maxIter);
-    png.data[4 * i] = Math.round(255 * Math.min(1, 3 * t));
-    png.data[4 * i + 1] = Math.round(255 * Math.min(1, Math.max(0, 3 * t - 1)));
-    png.data[4 * i + 2] = Math.round(255 * Math.min(1, 0.3 + t));
-    if (n >= maxIter) png.data[4 * i + 2] = 0;
-    png.data[4 * i + 3] = 255;
+    rgb[3 * i] = Math.round(255 * Math.min(1, 3 * t));
+    rgb[3 * i + 1] = Math.round(255 * Math.min(1, Math.max(0, 3 * t - 1)));
+    rgb[3 * i + 2] = n >= maxIter ? 0 : Math.round(255 * Math.min(1, 0.3 + t));
   }
-  fs.writeFileSync(file, PNG.sync.write(png));
+  fs.writeFileSync(file, png(width, height, rgb));
   console.log(`${width}x${height}, maxIter ${maxIter}: ${ms.toFixed(1)} ms ` +
     `on ${pool.threads} threads; wrote ${file}`);
   await pool.close();
