@@ -11,9 +11,9 @@ function load() {
   try {
     return require('node-gyp-build')(path.join(__dirname, '..'));
   } catch (err) {
-    err.message += '\nPenny ships no prebuilt addon for this platform. ' +
-      'Build it from source once, with a C compiler, make and Python on ' +
-      'PATH: `npx penny-build` in your project.';
+    err.message += '\nPenny found no native addon that loads on this ' +
+      'platform. Build it from source once, with a C compiler, make and ' +
+      'Python on PATH: `npx penny-build` in your project.';
     throw err;
   }
 }
