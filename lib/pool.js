@@ -447,9 +447,12 @@ class Pool {
     } else {
       // The arena is full (or too small): a SharedArrayBuffer of its own,
       // which kernels take without copying too (through the native path
-      // rather than the ring). No program has to size the arena.
+      // rather than the ring). No program has to size the arena. Like
+      // the arena, it gets huge pages where the OS offers them.
       try {
-        view = new Type(new SharedArrayBuffer(bytes));
+        const sab = new SharedArrayBuffer(bytes);
+        binding.adviseHuge(new Uint8Array(sab));
+        view = new Type(sab);
       } catch (err) {
         throw rangeError(`alloc: cannot allocate ${bytes} bytes for ${
           length} elements of ${Type.name}: the arena has ${

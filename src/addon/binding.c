@@ -1762,6 +1762,24 @@ static napi_value js_wake(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* JS thread: adviseHuge(u8) asks for huge pages behind a Uint8Array over
+ * a SharedArrayBuffer, as create() does for the arena: lib/ calls it for
+ * a buffer alloc() makes when the arena is full, before its first touch.
+ * Advice only, so anything else is ignored. */
+static napi_value js_adviseHuge(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  uint8_t *data;
+  size_t length;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    throw_last_error(env, "napi_get_cb_info");
+    return NULL;
+  }
+  if (argc == 1 && shared_bytes(env, argv[0], &data, &length))
+    penny__advise_huge(data, length);
+  return NULL;
+}
+
 /* JS thread: active(handle, bool). lib/ calls it when its count of
  * pending tasks leaves or returns to zero. */
 static napi_value js_active(napi_env env, napi_callback_info info) {
@@ -1880,6 +1898,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     PENNY_EXPORT_(message),
     PENNY_EXPORT_(load),
     PENNY_EXPORT_(active),
+    PENNY_EXPORT_(adviseHuge),
   };
 #undef PENNY_EXPORT_
   PENNY_NAPI_CALL(env, napi_define_properties(env, exports,

@@ -4,6 +4,7 @@
 // class and code. After each bad call the pool must still work.
 
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const os = require('node:os');
 const penny = require('../..');
 const {
@@ -399,6 +400,32 @@ describe('pool.alloc / pool.free', () => {
     for (const b of blocks) pool.free(b);
     assert.equal(pool.stats().heapUsed, 0);
   });
+
+  it('alloc\'s own buffer gets huge pages, as the arena does (Linux)',
+    async function () {
+      const thp = '/sys/kernel/mm/transparent_hugepage/enabled';
+      if (process.platform !== 'linux' || !fs.existsSync(thp) ||
+          /\[never\]/.test(fs.readFileSync(thp, 'utf8'))) this.skip();
+      // Mappings whose VmFlags carry "hg" (MADV_HUGEPAGE).
+      const advised = () => fs.readFileSync('/proc/self/smaps', 'utf8')
+        .split('\n').filter((l) => /^VmFlags:.* hg( |$)/.test(l)).length;
+      const none = new penny.Pool({ threads: 1, arenaBytes: 0 });
+      const before = advised();
+      const big = none.alloc(Float64Array, 8 * 1024 * 1024); // 64 MiB
+      assert.ok(advised() > before, 'no new mapping is advised');
+      assert.equal(await none.run('sum', [big.fill(1)]), big.length);
+      await none.close();
+    });
+
+  it('adviseHuge ignores anything but a Uint8Array over shared memory',
+    () => {
+      const binding = require('../../lib/binding');
+      for (const junk of [undefined, 1, {}, new Uint8Array(8),
+        new Float64Array(new SharedArrayBuffer(8))]) {
+        assert.equal(binding.adviseHuge(junk), undefined);
+      }
+      assert.equal(binding.adviseHuge(), undefined);
+    });
 
   it('free() throws TypeError ERR_PENNY_ARG on a double free', async () => {
     const v = pool.alloc(Float64Array, 16);
