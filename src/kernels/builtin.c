@@ -143,11 +143,13 @@ const penny_kernel_t penny__builtin_kernels[] = {
   { "sum(in num[] x) -> f64", penny__sum_kernel, penny__sum_check },
   { "fill(out num[] x, f64 v) -> void", fill_kernel, NULL },
   { "spin(f64 micros) -> void", spin_kernel, spin_check },
-#define PENNY_MAP_ENTRY_(name, sig)                                           \
+#define PENNY_KERNEL_ENTRY_(name, sig)                                           \
   { sig, penny__##name##_kernel, penny__##name##_check },
-  PENNY_MAP_KERNELS(PENNY_MAP_ENTRY_)
-  PENNY_REDUCE_KERNELS(PENNY_MAP_ENTRY_)
-#undef PENNY_MAP_ENTRY_
+  PENNY_MAP_KERNELS(PENNY_KERNEL_ENTRY_)
+  PENNY_REDUCE_KERNELS(PENNY_KERNEL_ENTRY_)
+  PENNY_SCAN_KERNELS(PENNY_KERNEL_ENTRY_)
+  PENNY_OTHER_KERNELS(PENNY_KERNEL_ENTRY_)
+#undef PENNY_KERNEL_ENTRY_
 };
 
 const size_t penny__builtin_kernel_count =

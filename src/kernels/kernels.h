@@ -90,17 +90,22 @@ static inline int penny__overlaps(const penny_arg_t *x, const penny_arg_t *y) {
   XX(log, "log(in num[] x, out num[] y) -> void")                             \
   XX(abs, "abs(in num[] x, out num[] y) -> void")
 
-/* Reductions (reduce.c, scan.c); sum is declared apart, its table entry
- * is older. */
+/* Reductions (reduce.c); sum is declared apart, its table entry is older. */
 #define PENNY_REDUCE_KERNELS(XX)                                              \
   XX(min, "min(in num[] x) -> f64")                                           \
   XX(max, "max(in num[] x) -> f64")                                           \
   XX(argmin, "argmin(in num[] x) -> f64")                                     \
   XX(argmax, "argmax(in num[] x) -> f64")                                     \
-  XX(dot, "dot(in num[] a, in num[] b) -> f64")                              \
+  XX(dot, "dot(in num[] a, in num[] b) -> f64")
+
+/* Scans (scan.c): a prefix sum, and a histogram built the same way. */
+#define PENNY_SCAN_KERNELS(XX)                                                \
   XX(scan, "scan(inout num[] x) -> void")                                     \
   XX(histogram,                                                               \
-     "histogram(in num[] x, out u32[] counts, f64 lo, f64 hi) -> void")        \
+     "histogram(in num[] x, out u32[] counts, f64 lo, f64 hi) -> void")
+
+/* One kernel a file: mandelbrot.c, gemm.c, sort.c. */
+#define PENNY_OTHER_KERNELS(XX)                                               \
   XX(mandelbrot,                                                              \
      "mandelbrot(out u32[] iters, i32 width, i32 height, f64 x0, f64 y0, "    \
      "f64 x1, f64 y1, i32 maxIter) -> void")                                 \
@@ -108,13 +113,15 @@ static inline int penny__overlaps(const penny_arg_t *x, const penny_arg_t *y) {
            "-> void")                                                        \
   XX(sort, "sort(inout num[] x) -> void")
 
-#define PENNY_MAP_DECLARE_(name, sig)                                         \
+#define PENNY_KERNEL_DECLARE_(name, sig)                                         \
   void penny__##name##_kernel(penny_worker_t *w, const penny_arg_t *args,    \
                               penny_result_t *result);                        \
   int penny__##name##_check(const penny_arg_t *args, const char **msg);
-PENNY_MAP_KERNELS(PENNY_MAP_DECLARE_)
-PENNY_REDUCE_KERNELS(PENNY_MAP_DECLARE_)
-PENNY_MAP_DECLARE_(sum, "")
-#undef PENNY_MAP_DECLARE_
+PENNY_MAP_KERNELS(PENNY_KERNEL_DECLARE_)
+PENNY_REDUCE_KERNELS(PENNY_KERNEL_DECLARE_)
+PENNY_SCAN_KERNELS(PENNY_KERNEL_DECLARE_)
+PENNY_OTHER_KERNELS(PENNY_KERNEL_DECLARE_)
+PENNY_KERNEL_DECLARE_(sum, "")
+#undef PENNY_KERNEL_DECLARE_
 
 #endif /* PENNY_KERNELS_H */
