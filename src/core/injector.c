@@ -2,7 +2,7 @@
  * pool, after D. Vyukov's "bounded MPMC queue" (each cell carries a
  * sequence number that says whose turn it is), plus an overflow list for
  * when the ring is full. */
-#include "internal.h"
+#include "injector.h"
 
 #include <stdlib.h>
 
