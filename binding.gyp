@@ -9,6 +9,7 @@
       "src/core/platform_win.c",
       "src/core/park_cond.c",
       "src/core/injector.c",
+      "src/core/deque.c",
       "src/core/pool.c",
       "src/core/fork.c",
       "src/kernels/builtin.c",
