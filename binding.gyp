@@ -10,6 +10,7 @@
       "src/core/park_cond.c",
       "src/core/injector.c",
       "src/core/deque.c",
+      "src/core/sleep.c",
       "src/core/pool.c",
       "src/core/fork.c",
       "src/kernels/builtin.c",

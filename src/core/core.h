@@ -162,20 +162,13 @@ static_assert(offsetof(struct penny_worker_s, ring) -
                   offsetof(struct penny_worker_s, bottom) >= PENNY_CACHE_LINE,
               "bottom shares a cache line with read-mostly fields");
 
-/* ---- The pool and its sleep state (see SLEEP.md). ---- */
+/* ---- The pool, its sleep state (sleep.h) and its shutdown state. ---- */
 
-/* `idle` packs three 16-bit counts so one load sees them together. */
-#define IDLE_SEARCHING_ONE ((uint64_t) 1)
-#define IDLE_SLEEPING_ONE ((uint64_t) 1 << 16)
-#define IDLE_WAKING_ONE ((uint64_t) 1 << 32)
-#define IDLE_SEARCHING(s) ((unsigned) ((s) & 0xffff))
-#define IDLE_SLEEPING(s) ((unsigned) (((s) >> 16) & 0xffff))
-#define IDLE_WAKING(s) ((unsigned) (((s) >> 32) & 0xffff))
 #define PENNY_MAX_THREADS 4096
 
 struct penny_pool_s {
   /* Sleep state, read on every notify; changes only when workers go idle,
-   * sleep or wake. */
+   * sleep or wake. `idle` holds the IDLE_* counts of sleep.h. */
   alignas(PENNY_CACHE_LINE) _Atomic uint64_t idle;
   penny__park_t park;         /* word: wake-up epoch, bumped by wakers */
   /* Shutdown (penny_pool_destroy): `closed` refuses new submissions;

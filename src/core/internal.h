@@ -4,10 +4,9 @@
 
 #include "core.h"
 #include "deque.h"
+#include "sleep.h"
 #include "injector.h"
 
-void penny__notify(penny_pool_t *pool, penny_worker_t *waker);
-void penny__maybe_wake(penny_pool_t *pool, penny_worker_t *waker);
 void penny__run_stolen(penny_worker_t *w, penny__task_t *t, penny_job_t *job);
 void penny__run_job(penny_worker_t *w, penny_job_t *job);
 bool penny__find_work(penny_worker_t *w, penny__task_t **task,
@@ -28,29 +27,6 @@ PENNY_NOINLINE void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
 uint64_t penny__rand(penny_worker_t *w);
 
 /* ---- Fork-join fast path (inline); the slow path is in fork.c. ---- */
-
-/* Owner: pushes t and, if the deque was empty, calls for help: a sleeping
- * worker may be needed. With frames already there, the push that made it
- * non-empty has called. Every push by the pool goes through here, so none
- * can skip that check (SLEEP.md, "Spawns and the pop check"). */
-static inline bool penny__deque_push_notify(penny_worker_t *w,
-                                            penny__task_t *t) {
-  int64_t b;
-  if (PENNY_UNLIKELY(!penny__deque_push(w, t, &b)))
-    return false;
-  /* Compiler-only: keeps the load of top below after the push's store of
-   * bottom in program order, which the asymmetric-fence argument needs
-   * (a push after the owner's barrier point is followed by a check after
-   * it). The hardware may still reorder them: a load of top that misses
-   * a steal of the last frame is covered by the thief's baton, and a
-   * sleeper that misses this push by the pop check or, with asymmetric
-   * fences, by its heavy barrier; see SLEEP.md. Relaxed: penny__notify
-   * fences before it reads the idle counts. */
-  atomic_signal_fence(memory_order_seq_cst);
-  if (PENNY_UNLIKELY(b <= atomic_load_explicit(&w->top, memory_order_relaxed)))
-    penny__notify(w->pool, w);
-  return true;
-}
 
 static inline void penny__spawn(penny_worker_t *w, penny_task_t *child,
                                 penny_task_fn fn, void *arg) {
