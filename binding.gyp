@@ -11,6 +11,7 @@
       "src/core/injector.c",
       "src/core/deque.c",
       "src/core/sleep.c",
+      "src/core/worker.c",
       "src/core/pool.c",
       "src/core/fork.c",
       "src/kernels/builtin.c",

@@ -1,87 +1,8 @@
-/* Fork-join: the slow path of sync, and the public spawn/sync/join/for
- * entry points. */
+/* Fork-join: the public spawn/sync/join/for entry points. */
 #include "internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-
-/* Root jobs a waiting worker may start on top of its stack, one inside
- * the other: each delays the continuation below it and takes stack, so
- * past this depth a waiting worker only steals. */
-#define MAX_NESTED_JOBS 8
-
-/* The pop in penny__sync did not return t (it returned p). Either t ran
- * inline at its spawn (full deque), or it was stolen (p == NULL) and this
- * worker must keep busy until the thief finishes it: any other p means
- * the children were synced out of order. Leapfrogging: the thief's deque
- * holds t's own
- * descendants, so steal from it first, then from anyone, then take new
- * jobs. Our deque is empty here: t was the newest frame and a thief took
- * it from the top, so every older frame was taken before. A waiting
- * worker is not counted as searching, so after it finds work it passes
- * the baton as a searcher would (SLEEP.md): there may be more. */
-void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
-                      penny__task_t *p) {
-  /* Relaxed: TASK_INLINE was stored by this thread. */
-  if (TASK_STATE(atomic_load_explicit(&t->word, memory_order_relaxed)) ==
-      TASK_INLINE) {
-    /* The deque was full at the spawn, so t already ran there, and our
-     * pop took a frame of an enclosing sync (or found none): put it back
-     * where it was. There is room, since we just took it. While it was
-     * off the deque a worker may have looked, found nothing and gone to
-     * sleep, so the push calls for help like a spawn's. */
-    if (p != NULL) {
-      if (PENNY_UNLIKELY(w->debug_race))
-        penny__sleep_ms(5); /* Let the other workers fall asleep now. */
-      if (!penny__deque_push_notify(w, p))
-        abort(); /* Broken invariant: no room right after a pop. */
-    }
-    return;
-  }
-  if (p != NULL) {
-    fprintf(stderr, "penny: penny_sync called out of order; children must "
-                    "be synced in the reverse order of their spawns\n");
-    abort();
-  }
-  unsigned idle_rounds = 0;
-  for (;;) {
-    /* Acquire pairs with the thief's release store of TASK_DONE. A stale
-     * or missing thief index only costs a random pick. */
-    uint64_t word = atomic_load_explicit(&t->word, memory_order_acquire);
-    if (TASK_STATE(word) == TASK_DONE)
-      break;
-    penny__task_t *task = NULL;
-    penny_job_t *job = NULL;
-    uint32_t thief = TASK_THIEF(word);
-    if (thief < w->count && thief != w->index &&
-        penny__deque_steal(&w->pool->workers[thief], &task, &job) ==
-            STEAL_SUCCESS) {
-      penny__notify(w->pool, w);
-      penny__run_stolen(w, task, job);
-      idle_rounds = 0;
-      continue;
-    }
-    if (penny__find_work(w, &task, &job,
-                         w->nested_jobs < MAX_NESTED_JOBS)) {
-      penny__notify(w->pool, w);
-      if (task) {
-        penny__run_stolen(w, task, job);
-      } else {
-        w->nested_jobs++;
-        penny__run_job(w, job);
-        w->nested_jobs--;
-      }
-      idle_rounds = 0;
-      continue;
-    }
-    /* Nothing to do but wait for the thief. With more threads than cores
-     * the thief may need our CPU, so yield now and then. */
-    if (++idle_rounds < 64)
-      penny__cpu_relax();
-    else
-      penny__thread_yield();
-  }
-}
 
 /* ---- Public entry points (plugins reach these through pointers; the
  * built-in kernels use the inline versions in internal.h). ---- */

@@ -6,25 +6,7 @@
 #include "deque.h"
 #include "sleep.h"
 #include "injector.h"
-
-void penny__run_stolen(penny_worker_t *w, penny__task_t *t, penny_job_t *job);
-void penny__run_job(penny_worker_t *w, penny_job_t *job);
-bool penny__find_work(penny_worker_t *w, penny__task_t **task,
-                      penny_job_t **job, bool jobs);
-
-/* The worker's current root job; only its owner calls these. Relaxed:
- * thieves read the job with the ordering argued in penny__deque_steal. */
-static inline penny_job_t *penny__job_of(const penny_worker_t *w) {
-  return atomic_load_explicit(&w->job, memory_order_relaxed);
-}
-
-static inline void penny__set_job(penny_worker_t *w, penny_job_t *job) {
-  atomic_store_explicit(&w->job, job, memory_order_relaxed);
-}
-
-PENNY_NOINLINE void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
-                                     penny__task_t *popped);
-uint64_t penny__rand(penny_worker_t *w);
+#include "worker.h"
 
 /* ---- Fork-join fast path (inline); the slow path is in fork.c. ---- */
 

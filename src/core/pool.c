@@ -2,6 +2,7 @@
  * SLEEP.md), root jobs, statistics and error strings. */
 #include "internal.h"
 #include "sleep.h"
+#include "worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,162 +91,6 @@ int penny_pool_mem_size(const penny_pool_options_t *opts, size_t *size) {
   return 0;
 }
 
-/* ---- Finding and running work. ---- */
-
-uint64_t penny__rand(penny_worker_t *w) {
-  /* xorshift64: cheap, per worker, good enough to pick victims. */
-  uint64_t x = w->rng;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  w->rng = x;
-  return x;
-}
-
-void penny__run_stolen(penny_worker_t *w, penny__task_t *t,
-                       penny_job_t *job) {
-  penny_job_t *saved = penny__job_of(w);
-  /* Relaxed: the thief index is only a hint for the owner's leapfrogging. */
-  atomic_store_explicit(&t->word, TASK_WORD(TASK_PUSHED, w->index),
-                        memory_order_relaxed);
-  PENNY_COUNT(w, steals);
-  penny__set_job(w, job);
-  t->fn(w, t->arg);
-  penny__set_job(w, saved);
-  /* Release: the child's effects happen before the owner, which acquires
-   * this word in penny__sync_slow, continues past its sync. The frame may
-   * be gone right after this store. */
-  atomic_store_explicit(&t->word, TASK_WORD(TASK_DONE, w->index),
-                        memory_order_release);
-}
-
-void penny__run_job(penny_worker_t *w, penny_job_t *job) {
-  penny__job_priv_t *jp = penny__job_priv(job);
-  penny_done_fn done = job->done;
-  uint32_t expected = PENNY_JOB_QUEUED;
-  /* Relaxed: the job's fields reached us through the injector cell
-   * (release/acquire); the state word carries no other data. cancel_all
-   * is a plain flag that destroy sets before it wakes anyone. */
-  if (atomic_load_explicit(&w->pool->cancel_all, memory_order_relaxed) ||
-      !atomic_compare_exchange_strong_explicit(&jp->state, &expected,
-                                               PENNY_JOB_RUNNING,
-                                               memory_order_relaxed,
-                                               memory_order_relaxed)) {
-    /* Cancelled while queued (by the user, or by destroy). */
-    atomic_store_explicit(&jp->state, PENNY_JOB_CANCELLED,
-                          memory_order_release);
-    done(job, PENNY_ECANCELED);
-    return;
-  }
-  penny_job_t *saved = penny__job_of(w);
-  /* Relaxed: only the exit decision reads it, with the SeqCst decrement
-   * below as its pair. */
-  atomic_fetch_add_explicit(&w->pool->jobs_running, 1, memory_order_relaxed);
-  penny__set_job(w, job);
-  PENNY_COUNT(w, jobs);
-  job->fn(w, job->arg);
-  penny__set_job(w, saved);
-  /* Relaxed: every child of the job was synced before fn returned, and
-   * penny_fail's stores are ordered before those syncs. Read before the
-   * state turns DONE, after which the caller may reuse the job. */
-  int status = atomic_load_explicit(&jp->status, memory_order_relaxed);
-  /* AcqRel: release publishes the kernel's effects to a thread that reads
-   * the state; acquire sees a cancel request made while it ran. */
-  uint32_t old = atomic_exchange_explicit(&jp->state, PENNY_JOB_DONE,
-                                          memory_order_acq_rel);
-  /* SeqCst: pairs with the loads in penny__may_exit. The last job to finish
-   * after destroy has begun wakes the workers that slept through it. */
-  if (atomic_fetch_sub_explicit(&w->pool->jobs_running, 1,
-                                memory_order_seq_cst) == 1 &&
-      atomic_load_explicit(&w->pool->exiting, memory_order_seq_cst))
-    penny__wake_all(w->pool);
-  if (status == 0 &&
-      ((old & JOB_CANCEL_REQ) ||
-       atomic_load_explicit(&w->pool->cancel_all, memory_order_relaxed)))
-    status = PENNY_ECANCELED;
-  done(job, status);
-}
-
-/* One pass over the other workers' deques from a random start, then (if
- * `jobs`) the injector. Fills *task or *job and returns true if it found
- * something. */
-bool penny__find_work(penny_worker_t *w, penny__task_t **task,
-                      penny_job_t **job, bool jobs) {
-  penny_pool_t *pool = w->pool;
-  unsigned n = pool->threads;
-  if (n > 1) {
-    unsigned start = (unsigned) (penny__rand(w) % n);
-    for (unsigned i = 0; i < n; i++) {
-      unsigned v = start + i < n ? start + i : start + i - n;
-      if (v == w->index)
-        continue;
-      if (penny__deque_steal(&pool->workers[v], task, job) ==
-          STEAL_SUCCESS)
-        return true;
-      PENNY_COUNT(w, failed_steals);
-    }
-  }
-  *task = NULL;
-  *job = NULL;
-  if (jobs) {
-    *job = penny__injector_pop(&pool->injector);
-    if (*job == NULL && pool->source.take != NULL)
-      *job = pool->source.take(pool->source.ctx);
-  }
-  return *job != NULL;
-}
-
-static void worker_main(void *arg) {
-  penny_worker_t *w = arg;
-  penny_pool_t *pool = w->pool;
-  char name[16];
-  uint64_t spin_start = 0;
-  unsigned rounds = 0;
-
-  snprintf(name, sizeof(name), "penny-w%u", w->index);
-  penny__thread_set_name(name);
-  /* The worker starts counted as searching (see penny_pool_create). */
-  for (;;) {
-    penny__task_t *task;
-    penny_job_t *job;
-    if (penny__find_work(w, &task, &job, true)) {
-      penny__stop_searching(w);
-      if (task)
-        penny__run_stolen(w, task, job);
-      else
-        penny__run_job(w, job);
-      penny__start_searching(w);
-      spin_start = 0;
-      rounds = 0;
-      continue;
-    }
-    /* After `exiting` no job can be submitted, so an empty injector stays
-     * empty; with no job running, nothing can be spawned either. */
-    if (penny__may_exit(pool) && penny__injector_empty(&pool->injector))
-      break;
-    /* Spin briefly before sleeping: a wake-up costs far more than a few
-     * microseconds of pauses when work comes back soon. */
-    if (++rounds < 16) {
-      penny__cpu_relax();
-      continue;
-    }
-    uint64_t now = penny__hrtime();
-    if (spin_start == 0)
-      spin_start = now;
-    if (now - spin_start < pool->spin_ns) {
-      for (int i = 0; i < 64; i++)
-        penny__cpu_relax();
-      continue;
-    }
-    penny__worker_sleep(w);
-    spin_start = 0;
-    rounds = 0;
-  }
-  /* Relaxed: nobody waits on this count any more. */
-  atomic_fetch_sub_explicit(&pool->idle, IDLE_SEARCHING_ONE,
-                            memory_order_relaxed);
-}
-
 /* ---- Creating and destroying pools. ---- */
 
 int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
@@ -326,7 +171,7 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
   }
   for (unsigned i = 0; i < l.threads; i++) {
     err = penny__thread_create(&pool->workers[i].thread, WORKER_STACK_SIZE,
-                               worker_main, &pool->workers[i]);
+                               penny__worker_main, &pool->workers[i]);
     if (err != 0) {
       /* Stop the ones already running (nothing was submitted yet). */
       atomic_store_explicit(&pool->closed, 1, memory_order_seq_cst);
