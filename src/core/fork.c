@@ -1,11 +1,11 @@
-/* Fork-join: the public spawn/sync/join/for entry points. */
-#include "internal.h"
+/* Fork-join, the calls a kernel makes: spawn, sync, join and for, whether
+ * the job is cancelled, failing it, and what a worker knows of itself. */
+#include "fork.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-
-/* ---- Public entry points (plugins reach these through pointers; the
- * built-in kernels use the inline versions in internal.h). ---- */
+/* ---- Spawn, sync, join. The built-in kernels call these directly and
+ * plugins through penny_api_t; both pay a call per spawn and per sync on
+ * top of the inline fast path in fork.h, which penny_join and penny_for
+ * use directly. ---- */
 
 void penny_spawn(penny_worker_t *w, penny_task_t *child, penny_task_fn fn,
                  void *arg) {

@@ -1,15 +1,17 @@
-/* Internal structures of the core. Nothing here is ABI. */
-#ifndef PENNY_INTERNAL_H
-#define PENNY_INTERNAL_H
+/* The fork-join fast path: spawn and sync, inline for the calls in fork.c
+ * that build on them (penny_join, penny_for) and for the exported
+ * penny_spawn and penny_sync. A sync whose child did not come back from
+ * the pop goes to penny__sync_slow (worker.c). */
+#ifndef PENNY_FORK_H
+#define PENNY_FORK_H
 
 #include "core.h"
 #include "deque.h"
 #include "sleep.h"
-#include "injector.h"
 #include "worker.h"
 
-/* ---- Fork-join fast path (inline); the slow path is in fork.c. ---- */
-
+/* Pushes the child's frame (caller storage: a spawn never allocates), or
+ * runs the child at once if the deque is full. */
 static inline void penny__spawn(penny_worker_t *w, penny_task_t *child,
                                 penny_task_fn fn, void *arg) {
   penny__task_t *t = (penny__task_t *) (void *) child;
@@ -53,4 +55,4 @@ static inline void penny__sync(penny_worker_t *w, penny_task_t *child) {
   penny__sync_slow(w, t, p);
 }
 
-#endif /* PENNY_INTERNAL_H */
+#endif /* PENNY_FORK_H */
