@@ -122,7 +122,12 @@ typedef struct {
   penny_job_t *overflow_tail;   /* under overflow_lock */
 } penny__injector_t;
 
-/* ---- Workers. ---- */
+/* ---- Workers. ----
+ *
+ * The Chase-Lev deque's fields (top, bottom, ring, mask, cap_limit,
+ * push_limit: deque.h) share the record with the worker loop's (worker.h),
+ * laid out by who touches them: a thief reads only the first three lines,
+ * and the owner's private words sit on a line of their own. */
 
 struct penny_worker_s {
   /* Written by thieves (CAS) and by the owner racing for the last item. */
@@ -137,7 +142,7 @@ struct penny_worker_s {
   unsigned index;
   unsigned count;           /* threads in the pool */
   int debug_race;           /* PENNY_POOL_DEBUG_RACE: yield inside steal */
-  int asym;                 /* asymmetric fences (see the deque comment) */
+  int asym;                 /* asymmetric fences (see deque.h) */
   /* Root job of the task running now, or NULL. Written by the owner (only
    * when it switches jobs), read by thieves while they steal. */
   _Atomic(penny_job_t *) job;

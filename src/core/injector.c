@@ -4,8 +4,6 @@
  * when the ring is full. */
 #include "injector.h"
 
-#include <stdlib.h>
-
 int penny__injector_init(penny__injector_t *q, penny__cell_t *cells,
                          uint64_t capacity) {
   if (penny__mutex_init(&q->overflow_lock) != 0)
