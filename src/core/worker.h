@@ -20,7 +20,7 @@ void penny__run_stolen(penny_worker_t *w, penny__task_t *t, penny_job_t *job);
 /* Runs a root job from the injector or the source, unless it was
  * cancelled while queued, and calls its `done`. */
 void penny__run_job(penny_worker_t *w, penny_job_t *job);
-/* A victim picked at random: xorshift64, per worker. */
+/* The worker's next pseudo-random number (xorshift64), to pick victims. */
 uint64_t penny__rand(penny_worker_t *w);
 
 /* The sync's slow path: the pop in penny__sync took `popped`, not t.
