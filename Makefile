@@ -43,7 +43,7 @@ OPT := -O2 -g $(ARCH_FLAGS)
 ifeq ($(SAN),tsan)
 # GCC warns that TSan does not model atomic_thread_fence. The deque's
 # happens-before edges all come from acquire/release operations (see the
-# comment above the deque in src/core/internal.h); its SeqCst fences only
+# comment above the deque in src/core/deque.h); its SeqCst fences only
 # order a store before a later load, which TSan does not check either way.
 OPT := -O1 -g -fsanitize=thread -Wno-tsan
 endif

@@ -14,7 +14,7 @@
  * measures how much memory bandwidth Penny leaves on the table. Its
  * ceiling is two plain threads with eight accumulators each. */
 #include "bench.h"
-#include "../../src/core/internal.h"
+#include "../../src/core/fork.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -61,8 +61,9 @@ typedef struct {
 } fib_arg_t;
 
 /* fib with a spawn at every level, once per flavour of the fork-join calls:
- * built-in kernels use the inline fast path of internal.h, plugins call
- * the exported functions (two more calls per fork point). */
+ * the inline fast path of fork.h, which penny_join and penny_for run, and
+ * the exported functions, which built-in kernels call directly and plugins
+ * through penny_api_t (two more calls per fork point). */
 #define DEFINE_FIB(name, spawn, sync)                                       \
   static void name(penny_worker_t *w, void *arg) {                          \
     fib_arg_t *a = arg;                                                     \

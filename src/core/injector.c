@@ -2,9 +2,7 @@
  * pool, after D. Vyukov's "bounded MPMC queue" (each cell carries a
  * sequence number that says whose turn it is), plus an overflow list for
  * when the ring is full. */
-#include "internal.h"
-
-#include <stdlib.h>
+#include "injector.h"
 
 int penny__injector_init(penny__injector_t *q, penny__cell_t *cells,
                          uint64_t capacity) {

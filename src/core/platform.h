@@ -1,8 +1,9 @@
 /* The platform layer: threads, locks, parking, pages and the clock, on
  * the operating system's own primitives (pthreads and futex on Linux,
  * pthreads elsewhere on POSIX, Win32 on Windows; platform_posix.c,
- * platform_win.c, and park_cond.c where there is no futex). Everything operating-system specific in the core sits
- * behind these few functions, so the core needs no library but libc. */
+ * platform_win.c, and park_cond.c where there is no futex). Everything
+ * operating-system specific in the core sits behind these few functions,
+ * so the core needs no library but libc. */
 #ifndef PENNY_PLATFORM_H
 #define PENNY_PLATFORM_H
 

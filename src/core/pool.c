@@ -1,32 +1,11 @@
-/* The pool: worker threads, their main loop, sleeping and waking (see
- * SLEEP.md), root jobs, statistics and error strings. */
-#include "internal.h"
+/* The pool: its memory layout, creating it (its workers and their
+ * threads), destroying it, and its statistics. */
+#include "core.h"
+#include "injector.h"
+#include "sleep.h"
+#include "worker.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-/* ---- Errors. ---- */
-
-const char *penny_strerror(int err) {
-#define PENNY_STRERROR_GEN_(name, value, msg) case PENNY_##name: return msg;
-  switch (err) {
-    PENNY_ERRNO_MAP(PENNY_STRERROR_GEN_)
-    case PENNY_OK: return "success";
-    default: return "unknown error";
-  }
-#undef PENNY_STRERROR_GEN_
-}
-
-const char *penny_err_name(int err) {
-#define PENNY_ERR_NAME_GEN_(name, value, msg) case PENNY_##name: return #name;
-  switch (err) {
-    PENNY_ERRNO_MAP(PENNY_ERR_NAME_GEN_)
-    case PENNY_OK: return "OK";
-    default: return "UNKNOWN";
-  }
-#undef PENNY_ERR_NAME_GEN_
-}
 
 /* ---- Memory layout. ---- */
 
@@ -87,294 +66,6 @@ int penny_pool_mem_size(const penny_pool_options_t *opts, size_t *size) {
     return err;
   *size = l.size;
   return 0;
-}
-
-/* ---- Sleeping and waking (SLEEP.md). ---- */
-
-/* Wakes one sleeper if some sleep while nobody searches or is being woken.
- * `waker` is the worker that counts the wake-up, or NULL. */
-void penny__maybe_wake(penny_pool_t *pool, penny_worker_t *waker) {
-  /* Relaxed: callers order this load after publishing their work with a
-   * SeqCst fence (penny__notify, or the fence of a symmetric pop); see
-   * SLEEP.md. */
-  uint64_t s = atomic_load_explicit(&pool->idle, memory_order_relaxed);
-  for (;;) {
-    if (IDLE_SLEEPING(s) == 0 || IDLE_SEARCHING(s) != 0 ||
-        IDLE_WAKING(s) != 0)
-      return;
-    /* Relaxed: the counts are a claim ("I will wake one"); the epoch
-     * bump below carries the ordering the sleeper needs. */
-    if (atomic_compare_exchange_weak_explicit(&pool->idle, &s,
-                                              s + IDLE_WAKING_ONE,
-                                              memory_order_relaxed,
-                                              memory_order_relaxed))
-      break;
-  }
-  /* SeqCst: the sleeper read the epoch before it counted itself asleep;
-   * changing it here makes its futex wait return at once if it has not
-   * started waiting yet. */
-  atomic_fetch_add_explicit(&pool->park.word, 1, memory_order_seq_cst);
-  penny__park_wake(&pool->park, 0);
-  if (waker)
-    PENNY_COUNT(waker, wakeups);
-}
-
-/* Called after publishing work that a sleeping worker may need; `waker`
- * as for penny__maybe_wake. */
-void penny__notify(penny_pool_t *pool, penny_worker_t *waker) {
-  /* SeqCst fence: our work is visible before we read the idle counts;
-   * pairs with the fence a worker issues after counting itself asleep
-   * and before its last look for work. One of the two sees the other. */
-  atomic_thread_fence(memory_order_seq_cst);
-  penny__maybe_wake(pool, waker);
-}
-
-/* Any work anywhere? Used by a worker about to sleep. */
-static bool work_visible(penny_pool_t *pool) {
-  if (!penny__injector_empty(&pool->injector))
-    return true;
-  if (pool->source.ready != NULL && pool->source.ready(pool->source.ctx))
-    return true;
-  for (unsigned i = 0; i < pool->threads; i++)
-    if (penny__deque_maybe_nonempty(&pool->workers[i]))
-      return true;
-  return false;
-}
-
-/* Wakes every sleeper: for shutdown. */
-static void wake_all(penny_pool_t *pool) {
-  /* SeqCst: a sleeper read the epoch before its last look; bumping it
-   * after what that look missed ends its wait. */
-  atomic_fetch_add_explicit(&pool->park.word, 1, memory_order_seq_cst);
-  penny__park_wake(&pool->park, 1);
-}
-
-/* Destroy has begun, no submit is in progress and no job runs: once the
- * injector is empty too, workers may leave. SeqCst loads: they pair with
- * destroy's store of `exiting` and with the decrement of `jobs_running`
- * in penny__run_job, each followed by a wake-up of every sleeper. */
-static bool may_exit(penny_pool_t *pool) {
-  return atomic_load_explicit(&pool->exiting, memory_order_seq_cst) &&
-         atomic_load_explicit(&pool->jobs_running, memory_order_seq_cst) == 0;
-}
-
-/* Parks the worker until woken, unless work or stop shows up first. The
- * worker is counted as searching before and after. */
-static void worker_sleep(penny_worker_t *w) {
-  penny_pool_t *pool = w->pool;
-  /* SeqCst: the epoch must be read before we count ourselves asleep; a
-   * waker that sees the count bumps the epoch after this read. */
-  uint32_t epoch = atomic_load_explicit(&pool->park.word,
-                                        memory_order_seq_cst);
-  atomic_fetch_add_explicit(&pool->idle,
-                            IDLE_SLEEPING_ONE - IDLE_SEARCHING_ONE,
-                            memory_order_seq_cst);
-  /* SeqCst fence: pairs with the one in penny__notify (and, with symmetric
-   * fences, the one in pop); after it, either our last look below sees
-   * the new work, or the submitter sees us asleep and wakes us. With
-   * asymmetric fences pushes and pops have no fence at all: the heavy
-   * barrier gives every owner one, at a point our look comes after.
-   * Sleeping is rare, so its cost does not matter. */
-  atomic_thread_fence(memory_order_seq_cst);
-  if (w->asym)
-    penny__heavy_barrier();
-  bool sleep = !work_visible(pool) && !may_exit(pool);
-  if (sleep) {
-    PENNY_COUNT(w, sleeps);
-    penny__park_wait(&pool->park, epoch);
-  }
-  /* Back to searching. A pending wake-up is addressed to the sleeping set
-   * as a whole, so whoever leaves it first answers it, whether or not it
-   * really parked; otherwise `waking` could stay set with nobody left to
-   * clear it, and every later notify would skip its wake-up. */
-  uint64_t s = atomic_load_explicit(&pool->idle, memory_order_relaxed);
-  for (;;) {
-    uint64_t n = s - IDLE_SLEEPING_ONE + IDLE_SEARCHING_ONE;
-    if (IDLE_WAKING(s) > 0)
-      n -= IDLE_WAKING_ONE;
-    /* Relaxed: bookkeeping only; the search that follows synchronizes
-     * through the deques and the injector. */
-    if (atomic_compare_exchange_weak_explicit(&pool->idle, &s, n,
-                                              memory_order_relaxed,
-                                              memory_order_relaxed))
-      break;
-  }
-}
-
-/* ---- Finding and running work. ---- */
-
-uint64_t penny__rand(penny_worker_t *w) {
-  /* xorshift64: cheap, per worker, good enough to pick victims. */
-  uint64_t x = w->rng;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  w->rng = x;
-  return x;
-}
-
-void penny__run_stolen(penny_worker_t *w, penny__task_t *t,
-                       penny_job_t *job) {
-  penny_job_t *saved = penny__job_of(w);
-  /* Relaxed: the thief index is only a hint for the owner's leapfrogging. */
-  atomic_store_explicit(&t->word, TASK_WORD(TASK_PUSHED, w->index),
-                        memory_order_relaxed);
-  PENNY_COUNT(w, steals);
-  penny__set_job(w, job);
-  t->fn(w, t->arg);
-  penny__set_job(w, saved);
-  /* Release: the child's effects happen before the owner, which acquires
-   * this word in penny__sync_slow, continues past its sync. The frame may
-   * be gone right after this store. */
-  atomic_store_explicit(&t->word, TASK_WORD(TASK_DONE, w->index),
-                        memory_order_release);
-}
-
-void penny__run_job(penny_worker_t *w, penny_job_t *job) {
-  penny__job_priv_t *jp = penny__job_priv(job);
-  penny_done_fn done = job->done;
-  uint32_t expected = PENNY_JOB_QUEUED;
-  /* Relaxed: the job's fields reached us through the injector cell
-   * (release/acquire); the state word carries no other data. cancel_all
-   * is a plain flag that destroy sets before it wakes anyone. */
-  if (atomic_load_explicit(&w->pool->cancel_all, memory_order_relaxed) ||
-      !atomic_compare_exchange_strong_explicit(&jp->state, &expected,
-                                               PENNY_JOB_RUNNING,
-                                               memory_order_relaxed,
-                                               memory_order_relaxed)) {
-    /* Cancelled while queued (by the user, or by destroy). */
-    atomic_store_explicit(&jp->state, PENNY_JOB_CANCELLED,
-                          memory_order_release);
-    done(job, PENNY_ECANCELED);
-    return;
-  }
-  penny_job_t *saved = penny__job_of(w);
-  /* Relaxed: only the exit decision reads it, with the SeqCst decrement
-   * below as its pair. */
-  atomic_fetch_add_explicit(&w->pool->jobs_running, 1, memory_order_relaxed);
-  penny__set_job(w, job);
-  PENNY_COUNT(w, jobs);
-  job->fn(w, job->arg);
-  penny__set_job(w, saved);
-  /* Relaxed: every child of the job was synced before fn returned, and
-   * penny_fail's stores are ordered before those syncs. Read before the
-   * state turns DONE, after which the caller may reuse the job. */
-  int status = atomic_load_explicit(&jp->status, memory_order_relaxed);
-  /* AcqRel: release publishes the kernel's effects to a thread that reads
-   * the state; acquire sees a cancel request made while it ran. */
-  uint32_t old = atomic_exchange_explicit(&jp->state, PENNY_JOB_DONE,
-                                          memory_order_acq_rel);
-  /* SeqCst: pairs with the loads in may_exit. The last job to finish
-   * after destroy has begun wakes the workers that slept through it. */
-  if (atomic_fetch_sub_explicit(&w->pool->jobs_running, 1,
-                                memory_order_seq_cst) == 1 &&
-      atomic_load_explicit(&w->pool->exiting, memory_order_seq_cst))
-    wake_all(w->pool);
-  if (status == 0 &&
-      ((old & JOB_CANCEL_REQ) ||
-       atomic_load_explicit(&w->pool->cancel_all, memory_order_relaxed)))
-    status = PENNY_ECANCELED;
-  done(job, status);
-}
-
-/* One pass over the other workers' deques from a random start, then (if
- * `jobs`) the injector. Fills *task or *job and returns true if it found
- * something. */
-bool penny__find_work(penny_worker_t *w, penny__task_t **task,
-                      penny_job_t **job, bool jobs) {
-  penny_pool_t *pool = w->pool;
-  unsigned n = pool->threads;
-  if (n > 1) {
-    unsigned start = (unsigned) (penny__rand(w) % n);
-    for (unsigned i = 0; i < n; i++) {
-      unsigned v = start + i < n ? start + i : start + i - n;
-      if (v == w->index)
-        continue;
-      if (penny__deque_steal(&pool->workers[v], task, job) ==
-          STEAL_SUCCESS)
-        return true;
-      PENNY_COUNT(w, failed_steals);
-    }
-  }
-  *task = NULL;
-  *job = NULL;
-  if (jobs) {
-    *job = penny__injector_pop(&pool->injector);
-    if (*job == NULL && pool->source.take != NULL)
-      *job = pool->source.take(pool->source.ctx);
-  }
-  return *job != NULL;
-}
-
-/* Leaves the searching state to run found work: the last searcher to find
- * work wakes a sleeper, since more work may be waiting (SLEEP.md). */
-static void stop_searching(penny_worker_t *w) {
-  /* SeqCst: a submitter that reads the counts after its fence and sees us
-   * searching skips its wake-up; the baton below, passed whenever the
-   * last searcher finds work, is what makes that safe (SLEEP.md). */
-  uint64_t prev = atomic_fetch_sub_explicit(&w->pool->idle,
-                                            IDLE_SEARCHING_ONE,
-                                            memory_order_seq_cst);
-  if (IDLE_SEARCHING(prev) == 1 && IDLE_SLEEPING(prev) > 0)
-    penny__maybe_wake(w->pool, w);
-}
-
-static void start_searching(penny_worker_t *w) {
-  /* SeqCst: a submitter that sees us searching skips its wake-up, so we
-   * must be counted before our next look for work. */
-  atomic_fetch_add_explicit(&w->pool->idle, IDLE_SEARCHING_ONE,
-                            memory_order_seq_cst);
-}
-
-static void worker_main(void *arg) {
-  penny_worker_t *w = arg;
-  penny_pool_t *pool = w->pool;
-  char name[16];
-  uint64_t spin_start = 0;
-  unsigned rounds = 0;
-
-  snprintf(name, sizeof(name), "penny-w%u", w->index);
-  penny__thread_set_name(name);
-  /* The worker starts counted as searching (see penny_pool_create). */
-  for (;;) {
-    penny__task_t *task;
-    penny_job_t *job;
-    if (penny__find_work(w, &task, &job, true)) {
-      stop_searching(w);
-      if (task)
-        penny__run_stolen(w, task, job);
-      else
-        penny__run_job(w, job);
-      start_searching(w);
-      spin_start = 0;
-      rounds = 0;
-      continue;
-    }
-    /* After `exiting` no job can be submitted, so an empty injector stays
-     * empty; with no job running, nothing can be spawned either. */
-    if (may_exit(pool) && penny__injector_empty(&pool->injector))
-      break;
-    /* Spin briefly before sleeping: a wake-up costs far more than a few
-     * microseconds of pauses when work comes back soon. */
-    if (++rounds < 16) {
-      penny__cpu_relax();
-      continue;
-    }
-    uint64_t now = penny__hrtime();
-    if (spin_start == 0)
-      spin_start = now;
-    if (now - spin_start < pool->spin_ns) {
-      for (int i = 0; i < 64; i++)
-        penny__cpu_relax();
-      continue;
-    }
-    worker_sleep(w);
-    spin_start = 0;
-    rounds = 0;
-  }
-  /* Relaxed: nobody waits on this count any more. */
-  atomic_fetch_sub_explicit(&pool->idle, IDLE_SEARCHING_ONE,
-                            memory_order_relaxed);
 }
 
 /* ---- Creating and destroying pools. ---- */
@@ -457,12 +148,12 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
   }
   for (unsigned i = 0; i < l.threads; i++) {
     err = penny__thread_create(&pool->workers[i].thread, WORKER_STACK_SIZE,
-                               worker_main, &pool->workers[i]);
+                               penny__worker_main, &pool->workers[i]);
     if (err != 0) {
       /* Stop the ones already running (nothing was submitted yet). */
       atomic_store_explicit(&pool->closed, 1, memory_order_seq_cst);
       atomic_store_explicit(&pool->exiting, 1, memory_order_seq_cst);
-      wake_all(pool);
+      penny__wake_all(pool);
       for (unsigned j = 0; j < i; j++)
         penny__thread_join(&pool->workers[j].thread);
       goto fail_threads;
@@ -503,9 +194,9 @@ int penny_pool_destroy(penny_pool_t *pool, unsigned flags) {
   atomic_store_explicit(&pool->closed, 1, memory_order_seq_cst);
   while (atomic_load_explicit(&pool->submitting, memory_order_seq_cst) != 0)
     penny__thread_yield();
-  /* SeqCst: pairs with the loads in may_exit. */
+  /* SeqCst: pairs with the loads in penny__may_exit. */
   atomic_store_explicit(&pool->exiting, 1, memory_order_seq_cst);
-  wake_all(pool);
+  penny__wake_all(pool);
   for (unsigned i = 0; i < pool->threads; i++)
     penny__thread_join(&pool->workers[i].thread);
   penny__injector_destroy(&pool->injector);
@@ -516,85 +207,7 @@ int penny_pool_destroy(penny_pool_t *pool, unsigned flags) {
   return 0;
 }
 
-/* ---- Jobs. ---- */
-
-int penny_pool_submit(penny_pool_t *pool, penny_job_t *job) {
-  if (pool == NULL || job == NULL || job->fn == NULL || job->done == NULL)
-    return PENNY_EINVAL;
-  /* SeqCst: see penny_pool_destroy; announce ourselves, then look. */
-  atomic_fetch_add_explicit(&pool->submitting, 1, memory_order_seq_cst);
-  if (atomic_load_explicit(&pool->closed, memory_order_seq_cst)) {
-    atomic_fetch_sub_explicit(&pool->submitting, 1, memory_order_release);
-    return PENNY_ECLOSED;
-  }
-  penny__job_priv_t *jp = penny__job_priv(job);
-  atomic_init(&jp->state, PENNY_JOB_QUEUED);
-  atomic_init(&jp->status, 0);
-  jp->next = NULL;
-  if (PENNY_UNLIKELY(pool->debug_race))
-    penny__thread_yield(); /* Let destroy close the pool now. */
-  penny__injector_push(&pool->injector, job);
-  if (PENNY_UNLIKELY(pool->debug_race))
-    penny__thread_yield(); /* Let the job finish before we notify. */
-  penny__notify(pool, NULL);
-  /* Release: our last use of the pool happens before destroy, which
-   * reads this count, frees it. */
-  atomic_fetch_sub_explicit(&pool->submitting, 1, memory_order_release);
-  return 0;
-}
-
-void penny_pool_notify(penny_pool_t *pool) {
-  if (pool != NULL)
-    penny__notify(pool, NULL);
-}
-
-void penny_job_reset(penny_job_t *job) {
-  penny__job_priv_t *jp = penny__job_priv(job);
-  atomic_init(&jp->status, 0);
-  jp->next = NULL;
-  /* SeqCst: see penny.h; orders the reset before the caller's look for a
-   * cancel request that was published before a penny_job_cancel. */
-  atomic_store_explicit(&jp->state, PENNY_JOB_QUEUED, memory_order_seq_cst);
-}
-
-int penny_job_cancel(penny_job_t *job) {
-  if (job == NULL)
-    return PENNY_EINVAL;
-  penny__job_priv_t *jp = penny__job_priv(job);
-  uint32_t s = atomic_load_explicit(&jp->state, memory_order_relaxed);
-  for (;;) {
-    switch (s & JOB_STATE_MASK) {
-    case PENNY_JOB_QUEUED:
-      /* Relaxed: the worker that dequeues the job only needs to see the
-       * new state; no other data travels with it. */
-      if (atomic_compare_exchange_weak_explicit(&jp->state, &s,
-                                                PENNY_JOB_CANCELLED,
-                                                memory_order_relaxed,
-                                                memory_order_relaxed))
-        return 0;
-      break;
-    case PENNY_JOB_RUNNING:
-      /* Relaxed: penny_cancelled polls with relaxed loads; it needs the
-       * bit, not any data. */
-      if (atomic_compare_exchange_weak_explicit(&jp->state, &s,
-                                                s | JOB_CANCEL_REQ,
-                                                memory_order_relaxed,
-                                                memory_order_relaxed))
-        return PENNY_EBUSY;
-      break;
-    default:
-      return PENNY_EDONE;
-    }
-  }
-}
-
-int penny_job_state(const penny_job_t *job) {
-  if (job == NULL)
-    return PENNY_EINVAL;
-  /* Acquire: a caller that sees DONE also sees the kernel's effects. */
-  return (int) (atomic_load_explicit(&penny__job_priv(job)->state,
-                                     memory_order_acquire) & JOB_STATE_MASK);
-}
+/* ---- Threads and counters. ---- */
 
 unsigned penny_pool_threads(const penny_pool_t *pool) {
   return pool ? pool->threads : 0;

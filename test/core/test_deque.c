@@ -1,5 +1,5 @@
 /* The Chase-Lev deque on its own: one owner against several thieves. */
-#include "../../src/core/internal.h"
+#include "../../src/core/deque.h"
 #include "helpers.h"
 
 #include <stdlib.h>
