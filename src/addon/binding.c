@@ -269,7 +269,6 @@ struct pool_s {
   uint8_t *ring;               /* in its own SharedArrayBuffer */
   uint32_t ring_cells;         /* a power of two */
   _Atomic uint64_t ring_head;  /* next cell to consume */
-  _Atomic uint64_t ring_invalid; /* cells refused: bad slot or busy */
   bool active;                 /* lib/ has tasks pending (ref/unref) */
   uint64_t completed, failed, cancelled;
   /* Workers push finished tasks here; the loop thread takes them all. */
@@ -1250,11 +1249,8 @@ static penny_job_t *ring_take(void *ctx) {
          * Give up rather than spin on it. */
         uint64_t head = atomic_load_explicit(&p->ring_head,
                                              memory_order_relaxed);
-        if (head == pos) {
-          atomic_fetch_add_explicit(&p->ring_invalid, 1,
-                                    memory_order_relaxed);
+        if (head == pos)
           return NULL;
-        }
         pos = head;
         continue;
       }
@@ -1276,7 +1272,6 @@ static penny_job_t *ring_take(void *ctx) {
     if (t == NULL) {
       /* No such slot, or one in use: only a broken producer writes
        * that. Dropping the cell is safe; there is no task to settle. */
-      atomic_fetch_add_explicit(&p->ring_invalid, 1, memory_order_relaxed);
       continue;
     }
     int rc = check_cell(p, &c, t);
@@ -1367,7 +1362,6 @@ static bool pool_alloc_body(pool_t *p, const env_data_t *ed) {
   atomic_init(&p->table_len, penny__builtin_kernel_count);
   atomic_init(&p->done_head, NULL);
   atomic_init(&p->ring_head, 0);
-  atomic_init(&p->ring_invalid, 0);
   atomic_init(&p->nslots, 0);
   return true;
 }
@@ -1641,9 +1635,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
     (void) penny_pool_stats(p->core, PENNY_ALL_WORKERS, &s); /* cannot fail */
   napi_value obj;
   PENNY_NAPI_CALL(env, napi_create_object(env, &obj));
-  if (!set_number(env, obj, "ringInvalid",
-                  (double) atomic_load(&p->ring_invalid)) ||
-      !set_number(env, obj, "completed", (double) p->completed) ||
+  if (!set_number(env, obj, "completed", (double) p->completed) ||
       !set_number(env, obj, "failed", (double) p->failed) ||
       !set_number(env, obj, "cancelled", (double) p->cancelled) ||
       !set_number(env, obj, "steals", (double) s.steals) ||
