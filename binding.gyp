@@ -21,6 +21,7 @@
       "src/addon/binding.c",
       "src/addon/checks.c",
       "src/addon/completion.c",
+      "src/addon/contract.c",
       "src/addon/convert.c",
       "src/addon/lifecycle.c",
       "src/addon/napi_util.c",

@@ -17,6 +17,7 @@
  *
  * The files:
  *   binding.c     the exports and module init
+ *   contract.c    the JS<->C contract (contract.h) as a JS object
  *   lifecycle.c   a pool from create() to teardown and free
  *   tasks.c       task records by slot
  *   ring.c        the submission ring's consumer
@@ -238,5 +239,9 @@ bool penny__convert_array(napi_env env, pool_t *p, const entry_t *e,
 bool penny__convert_scalar(napi_env env, const entry_t *e, unsigned i,
                            napi_value v, task_t *t);
 void penny__throw_check(napi_env env, int rc, const char *msg);
+
+/* ---- contract.c ---- */
+
+napi_value penny__contract(napi_env env);
 
 #endif /* PENNY_ADDON_H */

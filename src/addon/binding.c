@@ -406,6 +406,9 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     penny__throw_last_error(env, "napi_set_instance_data");
     return NULL;
   }
+  napi_value contract = penny__contract(env);
+  if (contract == NULL)
+    return NULL;
 #define PENNY_EXPORT_(name) \
   { #name, NULL, js_##name, NULL, NULL, NULL, napi_enumerable, ed }
   const napi_property_descriptor props[] = {
@@ -421,6 +424,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     PENNY_EXPORT_(load),
     PENNY_EXPORT_(active),
     PENNY_EXPORT_(adviseHuge),
+    { "contract", NULL, NULL, NULL, NULL, contract, napi_enumerable, NULL },
   };
 #undef PENNY_EXPORT_
   PENNY_NAPI_CALL(env, napi_define_properties(env, exports,

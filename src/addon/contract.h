@@ -1,7 +1,9 @@
 /* The contract between the binding and lib/: the layout of the memory they
  * share (the submission ring, the completion buffer), what a completion's
- * status means, and the limits lib/ checks before it calls. Plain C, no
- * Node. */
+ * status means, and the limits lib/ checks before it calls. Each constant
+ * is defined here once; contract.c exports them to JavaScript as the
+ * frozen object `binding.contract`, which lib/ and the tests read instead
+ * of restating them. Plain C, no Node. */
 #ifndef PENNY_ADDON_CONTRACT_H
 #define PENNY_ADDON_CONTRACT_H
 
@@ -49,6 +51,8 @@ typedef struct {
 } ring_cell_t;
 
 _Static_assert(sizeof(ring_cell_t) == RING_CELL_BYTES, "ring cell layout");
+_Static_assert(RING_HEADER_BYTES % 8 == 0 && RING_CELL_BYTES % 8 == 0,
+               "every cell's doubles are 8-byte aligned");
 _Static_assert(RING_ARGS <= PENNY_MAX_ARGS &&
                (RING_ARGS + 1) * RING_META_BITS <= 32,
                "meta holds the count and a type per ring argument");
