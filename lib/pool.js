@@ -14,21 +14,44 @@ const { readSignal, isAborted, reasonOf, Signals } = require('./abort');
 const { Copier } = require('./copies');
 
 const DEFAULT_ARENA_BYTES = 64 * 1024 * 1024;
-const MAX_THREADS = 1024;
-const ECANCELED = -5;
 const EMPTY = Object.freeze([]);
 const OPTIONS = new Set(['threads', 'arenaBytes']);
 
-// The submission ring (see src/addon/binding.c), in a SharedArrayBuffer
-// of its own that only this file and the binding reach: a 64-byte header
-// whose first int32 a worker sets before it sleeps, then RING_CELLS cells
-// of 64 bytes: int32 seq, kernel, slot, meta; then 3 x (f64, f64)
-// arguments. A cell's seq is Vyukov's turn counter less the cell's index,
-// so that the zeroed buffer is an empty ring.
-const RING_CELLS = 16384;
-const CELL_I32 = 16;
-const HEADER_I32 = 16;
-const SLEEPY = 0;
+// What the binding defines and this file reads once (binding.contract).
+const { ring: layout, completions, status, limits } = binding.contract;
+const MAX_THREADS = limits.maxThreads;
+const FIELDS = completions.fields;
+const SLOT = completions.slot;
+const STATUS = completions.status;
+const VALUE = completions.value;
+const LIMBS = completions.limbs;
+const RESULT = status.RESULT;
+const VOID = status.VOID;
+const ARG_TYPE = status.ARG_TYPE;
+const ARG_RANGE = status.ARG_RANGE;
+const BIGINT = status.BIGINT;
+const FAILED = status.FAILED;
+const CANCELLED = status.CANCELLED;
+
+// The submission ring (see src/addon/ring.c), in a SharedArrayBuffer of
+// its own that only this file and the binding reach: a header whose
+// SLEEPY int32 a worker sets before it sleeps, then RING_CELLS cells of
+// int32 seq, kernel, slot, meta and argSlots (f64, f64) arguments. A
+// cell's seq is Vyukov's turn counter less the cell's index, so that the
+// zeroed buffer is an empty ring. RING_CELLS is the largest ring the
+// binding takes.
+const RING_CELLS = layout.maxCells;
+const RING_BYTES = layout.headerBytes + RING_CELLS * layout.cellBytes;
+const SLEEPY = layout.sleepyOffset / 4;
+const HEADER_I32 = layout.headerBytes / 4;
+const CELL_I32 = layout.cellBytes / 4;
+const SEQ = layout.seqOffset / 4;
+const KERNEL = layout.kernelOffset / 4;
+const CELL_SLOT = layout.slotOffset / 4;
+const META = layout.metaOffset / 4;
+const ARGS_F64 = layout.argsOffset / 8;
+const ARG_F64 = layout.argBytes / 8;
+const META_BITS = layout.metaBits;
 
 // One reusable promise executor: saves a closure per task on the hot path.
 // Only the resolve function is kept for a pending task; the reject
@@ -106,8 +129,8 @@ class Pool {
     }
   });
   #copier;
-  #results;             // Float64Array of (slot, status, value) triples
-  #bigs;                // BigUint64Array: 4 limbs per triple, status 4
+  #results;             // Float64Array of (slot, status, value) entries
+  #bigs;                // BigUint64Array: LIMBS per entry, for BIGINT
   #ringI32;             // the ring, as int32 and as float64
   #ringF64;
   #ringPos = 0;         // next cell to fill (a count; cells wrap)
@@ -146,9 +169,8 @@ class Pool {
       throw rangeError(`cannot allocate an arena of ${arenaBytes} bytes: ` +
         err.message);
     }
-    const ringBytes = (HEADER_I32 + RING_CELLS * CELL_I32) * 4;
-    // 64 bytes more, from which the binding picks a cache-line start.
-    const ring = new SharedArrayBuffer(ringBytes + 64);
+    // The slack from which the binding picks a cache-line start.
+    const ring = new SharedArrayBuffer(RING_BYTES + layout.align);
     const [handle, results, bigs, ringStart] = binding.create(arenaView,
       new Uint8Array(ring), threads, this.#onComplete);
     this.#handle = handle;
@@ -157,8 +179,8 @@ class Pool {
     this.#results = results;
     this.#heap = new Heap(0, arenaBytes);
     this.#copier = new Copier(this.#heap, arena);
-    this.#ringI32 = new Int32Array(ring, ringStart, ringBytes / 4);
-    this.#ringF64 = new Float64Array(ring, ringStart, ringBytes / 8);
+    this.#ringI32 = new Int32Array(ring, ringStart, RING_BYTES / 4);
+    this.#ringF64 = new Float64Array(ring, ringStart, RING_BYTES / 8);
 
     this.#kt = builtinTable(binding, handle);
 
@@ -294,36 +316,37 @@ class Pool {
     const at = pos & (RING_CELLS - 1);
     const lap = (pos - at) | 0;
     const cell = HEADER_I32 + at * CELL_I32;
-    if (Atomics.load(i32, cell) !== lap) return false; // full
+    if (Atomics.load(i32, cell + SEQ) !== lap) return false; // full
     let meta = list.length;
     const f64 = this.#ringF64;
-    const argBase = (cell >> 1) + 2;
+    const argBase = (cell >> 1) + ARGS_F64;
     for (let i = 0; i < list.length; i++) {
+      const at64 = argBase + ARG_F64 * i;
       if (kinds[i]) {
         const info = infos[i];
         if (info === null || info.buffer !== this.#arena) return false;
-        meta |= info.code << (8 * (i + 1));
-        f64[argBase + 2 * i] = info.byteOffset;
-        f64[argBase + 2 * i + 1] = info.length;
+        meta |= info.code << (META_BITS * (i + 1));
+        f64[at64] = info.byteOffset;
+        f64[at64 + 1] = info.length;
       } else {
         const a = list[i];
         if (typeof a !== 'number') return false;
-        f64[argBase + 2 * i] = a;
+        f64[at64] = a;
       }
     }
-    i32[cell + 1] = index;
-    i32[cell + 2] = slot;
-    i32[cell + 3] = meta;
+    i32[cell + KERNEL] = index;
+    i32[cell + CELL_SLOT] = slot;
+    i32[cell + META] = meta;
     // SeqCst store, then SeqCst load: a worker about to sleep sets SLEEPY
     // and then looks at the ring, so one of us sees the other.
-    Atomics.store(i32, cell, (lap + 1) | 0);
+    Atomics.store(i32, cell + SEQ, (lap + 1) | 0);
     this.#ringPos = pos + 1;
     if (Atomics.load(i32, SLEEPY) !== 0) binding.wake(this.#handle);
     return true;
   }
 
   // Called by the binding with the number of (slot, status, value)
-  // triples waiting in #results. Runs inside a callback scope, so the
+  // entries waiting in #results. Runs inside a callback scope, so the
   // promises' continuations run as soon as it returns. It never throws:
   // a task whose settling fails rejects with that failure instead.
   #onComplete = (n) => {
@@ -336,20 +359,21 @@ class Pool {
     // First detach the batch's tasks from their signals: user code that
     // runs while the batch settles must not cancel a slot whose task is
     // finished (see #signals).
-    for (let i = 0; i < 3 * n; i += 3) {
-      const slot = r[i];
+    for (let k = 0; k < n; k++) {
+      const slot = r[FIELDS * k + SLOT];
       const extra = extras[slot];
       if (extra !== undefined) {
         extras[slot] = undefined;
-        detached[i / 3] = extra;
+        detached[k] = extra;
       }
     }
-    for (let i = 0; i < 3 * n; i += 3) {
-      const slot = r[i];
-      const status = r[i + 1];
+    for (let k = 0; k < n; k++) {
+      const at = FIELDS * k;
+      const slot = r[at + SLOT];
+      const code = r[at + STATUS];
       const resolve = resolves[slot];
-      const extra = detached[i / 3];
-      detached[i / 3] = undefined;
+      const extra = detached[k];
+      detached[k] = undefined;
       // A slot with no task cannot come from the binding; skip rather
       // than settle someone else's promise.
       if (resolve === undefined) continue;
@@ -357,27 +381,27 @@ class Pool {
       resolves[slot] = undefined;
       try {
         let error;
-        if (status === 2 || status === 3) {
+        if (code === ARG_TYPE || code === ARG_RANGE) {
           // Refused on a worker: read the message before the slot is
           // reused.
           const message = binding.message(this.#handle, slot);
-          error = status === 2 ? argError(message) : rangeError(message);
+          error = code === ARG_TYPE ? argError(message) : rangeError(message);
           this.#submitted--; // a bad call, not a task
-        } else if (status === 5) {
+        } else if (code === FAILED) {
           // A kernel that failed with a message.
           error = kernelError(binding.message(this.#handle, slot));
         }
         if (extra !== undefined) {
-          this.#finish(extra, status,
-            status === 4 ? this.#bigAt(i / 3) : r[i + 2], resolve, error);
-        } else if (status === 1) {
+          this.#finish(extra, code,
+            code === BIGINT ? this.#bigAt(k) : r[at + VALUE], resolve, error);
+        } else if (code === VOID) {
           resolve(undefined);
-        } else if (status === 0) {
-          resolve(r[i + 2]);
-        } else if (status === 4) {
-          resolve(this.#bigAt(i / 3));
+        } else if (code === RESULT) {
+          resolve(r[at + VALUE]);
+        } else if (code === BIGINT) {
+          resolve(this.#bigAt(k));
         } else {
-          resolve(new Rejection(error ?? this.#failure(undefined, status)));
+          resolve(new Rejection(error ?? this.#failure(undefined, code)));
         }
       } catch (err) {
         resolve(new Rejection(err)); // ignored if it already settled
@@ -394,17 +418,17 @@ class Pool {
     }
   };
 
-  // The BigInt result of the k-th completion of the batch: four 64-bit
+  // The BigInt result of the k-th completion of the batch: LIMBS 64-bit
   // limbs, least significant first, of a two's-complement integer.
   #bigAt(k) {
     const b = this.#bigs;
-    const v = (b[4 * k + 3] << 192n) | (b[4 * k + 2] << 128n) |
-      (b[4 * k + 1] << 64n) | b[4 * k];
-    return BigInt.asIntN(256, v);
+    let v = 0n;
+    for (let i = LIMBS - 1; i >= 0; i--) v = (v << 64n) | b[LIMBS * k + i];
+    return BigInt.asIntN(64 * LIMBS, v);
   }
 
   #finish(extra, status, value, resolve, error) {
-    const ok = status === 0 || status === 1 || status === 4;
+    const ok = status === RESULT || status === VOID || status === BIGINT;
     if (extra.copies !== undefined) {
       const lost = this.#copier.finish(this.#kt.list[extra.index],
         extra.copies, ok);
@@ -414,15 +438,15 @@ class Pool {
     // settled by then.
     if (extra.watch !== undefined) this.#unwatch(extra);
     if (error !== undefined) resolve(new Rejection(error));
-    else if (status === 1) resolve(undefined);
+    else if (status === VOID) resolve(undefined);
     else if (ok) resolve(value);
     else resolve(new Rejection(this.#failure(extra, status)));
   }
 
-  // A failed kernel arrives as status 5 with its message (see onComplete);
+  // A failed kernel arrives as FAILED with its message (see onComplete);
   // what is left here is a cancelled task.
   #failure(extra, status) {
-    if (status !== ECANCELED) {
+    if (status !== CANCELLED) {
       return kernelError(`kernel failed: ${binding.strerror(status)}`);
     }
     const watch = extra?.watch;
