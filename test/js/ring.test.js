@@ -10,9 +10,8 @@ const assert = require('node:assert/strict');
 const penny = require('../..');
 const { MiB, assertRunRejects } = require('./fixtures/common');
 
-// The ring's size (lib/ takes the largest the binding allows): a burst
-// beyond it takes the native path.
-const RING_CELLS = require('../../lib/binding').contract.ring.maxCells;
+// The ring's size: a burst beyond it takes the native path.
+const { RING_CELLS } = require('../../lib/ring');
 
 describe('submission ring', () => {
   let pool;
