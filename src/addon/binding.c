@@ -2,7 +2,7 @@
  * one skeleton (read the arguments, check them again, call into the pool,
  * map the error, return), and the module's init, which declares them in
  * one table. lib/ calls them; users never see them. What each forwards to
- * is in addon.h. All of them run on the loop thread. */
+ * is in addon.h. */
 #include "addon.h"
 #include "napi_util.h"
 #include "../core/platform.h"
@@ -13,7 +13,7 @@
 
 static napi_value js_submit(napi_env env, napi_callback_info info);
 
-/* create(arenaView, ringView, threads, onComplete)
+/* JS thread: create(arenaView, ringView, threads, onComplete)
  *   -> [handle, completions, bigLimbs, ringStart], where
  *   handle(kernel, slot, ...args) submits a task under a slot from grow(),
  *   completions and bigLimbs are the completion buffer (contract.h) and
@@ -66,8 +66,8 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   return penny__pool_create(env, ed, &cfg);
 }
 
-/* handle(kernelIndex, slot, ...args): the slow submission path. The pool
- * handle that create() returns is this function, bound to its pool. */
+/* JS thread: handle(kernelIndex, slot, ...args): the slow submission path. The
+ * pool handle that create() returns is this function, bound to its pool. */
 static napi_value js_submit(napi_env env, napi_callback_info info) {
   size_t argc = 3 + PENNY_MAX_ARGS;
   napi_value argv[3 + PENNY_MAX_ARGS];
@@ -131,8 +131,8 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* cancel(handle, slot). A queued task will finish cancelled; a running
- * one sees penny_cancelled(). Either way its completion still arrives
+/* JS thread: cancel(handle, slot). A queued task will finish cancelled; a
+ * running one sees penny_cancelled(). Either way its completion still arrives
  * through onComplete, after the workers are done with its buffers. */
 static napi_value js_cancel(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -152,7 +152,7 @@ static napi_value js_cancel(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* close(handle). Lets queued and running tasks finish, hands their
+/* JS thread: close(handle). Lets queued and running tasks finish, hands their
  * completions to onComplete, stops the threads. lib/ calls it once
  * nothing is pending, so it does not block the loop. */
 static napi_value js_close(napi_env env, napi_callback_info info) {
@@ -167,7 +167,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* stats(handle) -> counters. */
+/* JS thread: stats(handle) -> counters. */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   pool_t *p = penny__pool_args(env, info, 1, argv, "stats(handle)");
@@ -194,7 +194,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   return obj;
 }
 
-/* kernels(handle) -> [{ name, signature, result, params }] */
+/* JS thread: kernels(handle) -> [{ name, signature, result, params }] */
 static napi_value js_kernels(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   pool_t *p = penny__pool_args(env, info, 1, argv, "kernels(handle)");
@@ -245,8 +245,8 @@ static napi_value js_kernels(napi_env env, napi_callback_info info) {
   return list;
 }
 
-/* grow(handle) -> the new number of task slots. lib/ calls it when it
- * runs out of free slots. */
+/* JS thread: grow(handle) -> the new number of task slots. lib/ calls it when
+ * it runs out of free slots. */
 static napi_value js_grow(napi_env env, napi_callback_info info) {
   napi_value argv[1], out;
   pool_t *p = penny__pool_args(env, info, 1, argv, "grow(handle)");
@@ -267,8 +267,8 @@ static napi_value js_grow(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* wake(handle). lib/ found the ring's sleepy word set after publishing a
- * cell (see penny__ring_wake). */
+/* JS thread: wake(handle). lib/ found the ring's sleepy word set after
+ * publishing a cell (see penny__ring_wake). */
 static napi_value js_wake(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   pool_t *p = penny__pool_args(env, info, 1, argv, "wake(handle)");
@@ -279,7 +279,7 @@ static napi_value js_wake(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* adviseHuge(u8) asks for huge pages behind a Uint8Array over a
+/* JS thread: adviseHuge(u8) asks for huge pages behind a Uint8Array over a
  * SharedArrayBuffer, as create() does for the arena: lib/ calls it for a
  * buffer alloc() makes when the arena is full, before its first touch.
  * Advice only, so anything else is ignored. */
@@ -297,8 +297,8 @@ static napi_value js_adviseHuge(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* active(handle, bool). lib/ calls it when its count of pending tasks
- * leaves or returns to zero. */
+/* JS thread: active(handle, bool). lib/ calls it when its count of pending
+ * tasks leaves or returns to zero. */
 static napi_value js_active(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   bool active = false;
@@ -311,8 +311,8 @@ static napi_value js_active(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* load(handle, path) -> the index of the plugin's first kernel; lib/ then
- * reads the table again. Throws ERR_PENNY_PLUGIN. */
+/* JS thread: load(handle, path) -> the index of the plugin's first kernel; lib/
+ * then reads the table again. Throws ERR_PENNY_PLUGIN. */
 static napi_value js_load(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   pool_t *p = penny__pool_args(env, info, 2, argv, "load(handle, path)");
@@ -340,9 +340,9 @@ static napi_value js_load(napi_env env, napi_callback_info info) {
   return v;
 }
 
-/* message(handle, slot) -> the argument error of a task that was refused
- * on a worker (COMPLETION_ARG_TYPE, COMPLETION_ARG_RANGE), or the message
- * a kernel failed with (COMPLETION_FAILED), while its slot is not yet
+/* JS thread: message(handle, slot) -> the argument error of a task that was
+ * refused on a worker (COMPLETION_ARG_TYPE, COMPLETION_ARG_RANGE), or the
+ * message a kernel failed with (COMPLETION_FAILED), while its slot is not yet
  * reused. */
 static napi_value js_message(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -360,7 +360,7 @@ static napi_value js_message(napi_env env, napi_callback_info info) {
   return penny__make_string(env, t->msg);
 }
 
-/* strerror(code) -> the core's message for a status code. */
+/* JS thread: strerror(code) -> the core's message for a status code. */
 static napi_value js_strerror(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -376,6 +376,7 @@ static napi_value js_strerror(napi_env env, napi_callback_info info) {
 
 /* ---- Module. ---- */
 
+/* JS thread, as the environment is torn down: frees its state. */
 static void finalize_env_data(napi_env env, void *data, void *hint) {
   (void) env;
   (void) hint;
@@ -384,7 +385,7 @@ static void finalize_env_data(napi_env env, void *data, void *hint) {
   free(ed);
 }
 
-/* Once per environment that loads the addon. */
+/* JS thread, once per environment that loads the addon. */
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   env_data_t *ed = calloc(1, sizeof(*ed));
   if (ed == NULL)

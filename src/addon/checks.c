@@ -23,8 +23,8 @@ int penny__arg_error(char *msg, int code, const char *fmt, ...) {
   return code;
 }
 
-/* A number as JavaScript prints it, for messages: NaN and Infinity rather
- * than C's nan and inf, and integers without an exponent. */
+/* Any thread: a number as JavaScript prints it, for messages: NaN and Infinity
+ * rather than C's nan and inf, and integers without an exponent. */
 static const char *js_number(double d, char *buf, size_t size) {
   if (d != d)
     return "NaN";

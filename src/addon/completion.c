@@ -33,8 +33,8 @@ static completion_status_t completion_status(const task_t *t) {
   return COMPLETION_RESULT;
 }
 
-/* What a done cell's seq reads when it is free for position `pos` (see
- * done_cell_t); published is one more. */
+/* Any thread: what a done cell's seq reads when it is free for position
+ * `pos` (see done_cell_t); published is one more. */
 static uint64_t done_lap(uint64_t pos) {
   return pos & ~(uint64_t) (DONE_CELLS - 1);
 }

@@ -1,8 +1,7 @@
 /* Arguments from Node-API values: the pool handle, typed arrays and
  * numbers, read through the engine and then checked as checks.c checks a
  * ring cell. Never trust JS: every type, length and index is checked
- * again here, whatever lib/ checked before. All of it runs on the loop
- * thread. */
+ * again here, whatever lib/ checked before. */
 #include "addon.h"
 #include "napi_util.h"
 
@@ -11,6 +10,8 @@ const napi_type_tag penny__pool_tag = {
   0x70656e6e79706f6fULL, 0x6c2d6578746e6c31ULL
 };
 
+/* Loop thread: the pool behind a handle; NULL, with an exception pending,
+ * for anything else. */
 static pool_t *get_pool(napi_env env, napi_value v) {
   bool ok = false;
   napi_valuetype t;
@@ -27,9 +28,10 @@ static pool_t *get_pool(napi_env env, napi_value v) {
   return data;
 }
 
-/* The common start of every entry point that takes a pool handle first:
- * reads `want` arguments into argv (the handle is argv[0]) and unwraps the
- * pool. NULL, with an exception pending, when a call does not fit `usage`. */
+/* Loop thread: the common start of every entry point that takes a pool
+ * handle first: reads `want` arguments into argv (the handle is argv[0])
+ * and unwraps the pool. NULL, with an exception pending, when a call does
+ * not fit `usage`. */
 pool_t *penny__pool_args(napi_env env, napi_callback_info info, size_t want,
                          napi_value *argv, const char *usage) {
   size_t argc = want;
@@ -41,7 +43,8 @@ pool_t *penny__pool_args(napi_env env, napi_callback_info info, size_t want,
   return get_pool(env, argv[0]);
 }
 
-/* Reads a Uint8Array over a SharedArrayBuffer; false if v is not one. */
+/* Loop thread: reads a Uint8Array over a SharedArrayBuffer; false if v is not
+ * one. */
 bool penny__shared_bytes(napi_env env, napi_value v, uint8_t **data,
                          size_t *length) {
   bool is_ta = false, is_ab = true;
@@ -58,6 +61,7 @@ bool penny__shared_bytes(napi_env env, napi_value v, uint8_t **data,
   return tt == napi_uint8_array && !is_ab;
 }
 
+/* Loop thread: what a value is, for messages. */
 static const char *typeof_name(napi_env env, napi_value v) {
   napi_valuetype t;
   bool is_array = false;
@@ -79,8 +83,8 @@ static const char *typeof_name(napi_env env, napi_value v) {
   }
 }
 
-/* napi's enum to PENNY_*; 0 for Uint8ClampedArray, which has no C type
- * of its own (its stores clamp) and so is refused. */
+/* Any thread: napi's enum to PENNY_*; 0 for Uint8ClampedArray, which has no C
+ * type of its own (its stores clamp) and so is refused. */
 static int penny_type_of(napi_typedarray_type t) {
   switch (t) {
   case napi_int8_array: return PENNY_I8;
@@ -97,7 +101,7 @@ static int penny_type_of(napi_typedarray_type t) {
   }
 }
 
-/* Throws the error that a check in checks.c described. */
+/* Loop thread: throws the error that a check in checks.c described. */
 void penny__throw_check(napi_env env, int rc, const char *msg) {
   if (rc == PENNY_EINVAL)
     penny__throw_code(env, ERR_TYPE, "ERR_PENNY_ARG", "%s", msg);
@@ -105,8 +109,8 @@ void penny__throw_check(napi_env env, int rc, const char *msg) {
     penny__throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE", "%s", msg);
 }
 
-/* Fills t->args[i] from a typed array, pinning a view over a foreign
- * SharedArrayBuffer, or throws and returns false. */
+/* Loop thread: fills t->args[i] from a typed array, pinning a view over a
+ * foreign SharedArrayBuffer, or throws and returns false. */
 bool penny__convert_array(napi_env env, pool_t *p, const entry_t *e,
                           unsigned i, napi_value v, task_t *t) {
   const penny__param_t *pa = &e->sig.params[i];
@@ -155,7 +159,8 @@ bool penny__convert_array(napi_env env, pool_t *p, const entry_t *e,
   return true;
 }
 
-/* Fills t->args[i] from a number, or throws and returns false. */
+/* Loop thread: fills t->args[i] from a number, or throws and returns
+ * false. */
 bool penny__convert_scalar(napi_env env, const entry_t *e, unsigned i,
                            napi_value v, task_t *t) {
   const penny__param_t *pa = &e->sig.params[i];

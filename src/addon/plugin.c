@@ -84,6 +84,7 @@ static void *lib_open(const char *path, char *err, size_t errlen) {
 #endif
 }
 
+/* Loop thread: a symbol of an open library, or NULL. */
 static void *lib_symbol(void *lib, const char *name) {
 #if defined(_WIN32)
   return (void *) GetProcAddress((HMODULE) lib, name);
@@ -92,6 +93,7 @@ static void *lib_symbol(void *lib, const char *name) {
 #endif
 }
 
+/* Loop thread, with no code of the library running. */
 static void lib_close(void *lib) {
 #if defined(_WIN32)
   FreeLibrary((HMODULE) lib);

@@ -14,18 +14,21 @@
 
 #include <string.h>
 
+/* Any thread: the cell for position `pos`. */
 static ring_cell_t *ring_cell(pool_t *p, uint64_t pos) {
   return (ring_cell_t *) (void *) (p->ring + RING_HEADER_BYTES +
                                    (pos & (p->ring_cells - 1)) *
                                      RING_CELL_BYTES);
 }
 
-/* What a cell's seq reads when it is free for position `pos`: the turn
- * counter less the cell's index (see ring_cell_t). Published is one more. */
+/* Any thread: what a cell's seq reads when it is free for position `pos`:
+ * the turn counter less the cell's index (see ring_cell_t). Published is
+ * one more. */
 static int32_t ring_lap(const pool_t *p, uint64_t pos) {
   return (int32_t) (uint32_t) (pos & ~(uint64_t) (p->ring_cells - 1));
 }
 
+/* Any thread: the header word a worker sets before it sleeps. */
 static _Atomic int32_t *ring_sleepy(pool_t *p) {
   return (_Atomic int32_t *) (void *) (p->ring + RING_SLEEPY_OFFSET);
 }
