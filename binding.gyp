@@ -23,8 +23,17 @@
       "src/kernels/mandelbrot.c",
       "src/kernels/gemm.c",
       "src/kernels/sort.c",
+      "src/addon/binding.c",
+      "src/addon/checks.c",
+      "src/addon/completion.c",
+      "src/addon/contract.c",
+      "src/addon/convert.c",
+      "src/addon/lifecycle.c",
+      "src/addon/napi_util.c",
+      "src/addon/plugin.c",
+      "src/addon/ring.c",
       "src/addon/signature.c",
-      "src/addon/binding.c"
+      "src/addon/tasks.c"
     ],
     "include_dirs": ["include"],
     "defines": ["_GNU_SOURCE", "NAPI_VERSION=9"],

@@ -98,12 +98,20 @@ class Signals {
     return entry;
   }
 
-  // Removes a task that settled; the last one takes the listener away.
-  unwatch(entry, task) {
+  // Removes a task that settled or was never queued; the last one takes
+  // the listener away. Node's removeEventListener reads the signal's own
+  // properties, so it may throw or run user code; the listener left
+  // behind then finds no task of this pool to cancel, so nothing depends
+  // on its being gone and a throw is ignored.
+  forget(entry, task) {
     entry.tasks.delete(task);
     if (entry.tasks.size === 0 && this.#entries.get(entry.signal) === entry) {
       this.#entries.delete(entry.signal);
-      removeEventListener.call(entry.signal, 'abort', entry.listener);
+      try {
+        removeEventListener.call(entry.signal, 'abort', entry.listener);
+      } catch {
+        // See above.
+      }
     }
   }
 }

@@ -43,11 +43,23 @@ function describe(value) {
   return t === 'undefined' ? 'undefined' : `a ${t}`;
 }
 
+// Throws unless `value` is an integer from min to max: a TypeError when it
+// is not a number, a RangeError otherwise. `name` names it in the message.
+function checkInteger(name, value, min, max) {
+  if (typeof value !== 'number') {
+    throw argError(`${name} must be a number, got ${describe(value)}`);
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw rangeError(`${name} must be an integer from ${min} to ${max}, ` +
+      `got ${value}`);
+  }
+}
+
 // Array.isArray, except that it calls no Proxy trap (and so never throws
 // for a revoked one): a Proxy is not an array here.
 const isArray = (value) => !isProxy(value) && Array.isArray(value);
 
 module.exports = {
-  isArray,
+  isArray, checkInteger,
   argError, rangeError, closedError, kernelError, abortError, describe,
 };

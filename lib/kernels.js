@@ -8,8 +8,9 @@
 // objects until it loads a plugin).
 
 const { rangeError, argError, describe } = require('./errors');
+const { ring } = require('./binding').contract;
 
-const RING_ARGS = 3; // arguments a submission ring cell holds
+const RING_ARGS = ring.argSlots; // arguments a submission ring cell holds
 
 // Describes one kernel as pool.kernels shows it.
 function describeKernel(index, k) {

@@ -1,74 +1,26 @@
 'use strict';
 
-const os = require('node:os');
+// The public Pool: what README.md describes, in the order it describes it.
+// Its parts live beside it: the options (options.js), the kernel table
+// (kernels.js), the submission ring's producer (ring.js), the tasks in
+// flight and their completions (completions.js), AbortSignals (abort.js),
+// copies of ordinary buffers (copies.js) and the arena heap (heap.js).
+
 const nodePath = require('node:path');
-const { MAX_LENGTH } = require('node:buffer').constants;
 const binding = require('./binding');
 const { Heap } = require('./heap');
 const { builtinTable } = require('./kernels');
 const {
-  argError, rangeError, closedError, kernelError, abortError, describe,
+  argError, rangeError, closedError, checkInteger, describe,
 } = require('./errors');
 const { viewInfo, TYPE_CLASSES } = require('./views');
 const { readSignal, isAborted, reasonOf, Signals } = require('./abort');
 const { Copier } = require('./copies');
+const { readOptions } = require('./options');
+const { Ring, RING_BUFFER_BYTES } = require('./ring');
+const { Completions, Extra } = require('./completions');
 
-const DEFAULT_ARENA_BYTES = 64 * 1024 * 1024;
-const MAX_THREADS = 1024;
-const ECANCELED = -5;
 const EMPTY = Object.freeze([]);
-const OPTIONS = new Set(['threads', 'arenaBytes']);
-
-// The submission ring (see src/addon/binding.c), in a SharedArrayBuffer
-// of its own that only this file and the binding reach: a 64-byte header
-// whose first int32 a worker sets before it sleeps, then RING_CELLS cells
-// of 64 bytes: int32 seq, kernel, slot, meta; then 3 x (f64, f64)
-// arguments. A cell's seq is Vyukov's turn counter less the cell's index,
-// so that the zeroed buffer is an empty ring.
-const RING_CELLS = 16384;
-const CELL_I32 = 16;
-const HEADER_I32 = 16;
-const SLEEPY = 0;
-
-// One reusable promise executor: saves a closure per task on the hot path.
-// Only the resolve function is kept for a pending task; the reject
-// function dies young, which spares the garbage collector a copy of it per
-// task in flight. A task that fails resolves its promise with a thenable
-// that rejects (one microtask later), which rejects the promise.
-let nextResolve;
-function capture(resolve) {
-  nextResolve = resolve;
-}
-
-class Rejection {
-  constructor(error) {
-    this.error = error;
-  }
-
-  then(resolve, reject) {
-    reject(this.error);
-  }
-}
-
-function checkInteger(name, value, min, max) {
-  if (typeof value !== 'number') {
-    throw argError(`${name} must be a number, got ${describe(value)}`);
-  }
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw rangeError(`${name} must be an integer from ${min} to ${max}, ` +
-      `got ${value}`);
-  }
-}
-
-// Per-task extras, only for tasks with a signal or copied arguments.
-class Extra {
-  constructor(slot, index) {
-    this.slot = slot;
-    this.index = index;     // the kernel, for messages
-    this.watch = undefined; // the signal's SignalTasks, if it has one
-    this.copies = undefined; // Copy records, if any
-  }
-}
 
 // Reads the arguments of a call once, into a fresh array: a getter or a
 // Proxy trap may run user code here, which may call run, close or free
@@ -94,50 +46,21 @@ class Pool {
   #heap;
   #views = new WeakMap(); // view from alloc() -> its offset in the arena
   #kt;                  // the KernelTable; load() replaces it
-  #resolves = [];       // slot -> the task promise's resolve function
-  #extras = [];         // slot -> Extra or undefined
-  #detached = [];       // onComplete's scratch: the batch's Extras
   // The signals of tasks in flight. An aborted one cancels its tasks that
-  // still own their slot: user code run while a batch settles may abort a
-  // signal whose task has already finished.
+  // still own their slot.
   #signals = new Signals((extra) => {
-    if (this.#extras[extra.slot] === extra) {
-      binding.cancel(this.#handle, extra.slot);
-    }
+    if (this.#tasks.owns(extra)) binding.cancel(this.#handle, extra.slot);
   });
   #copier;
-  #results;             // Float64Array of (slot, status, value) triples
-  #bigs;                // BigUint64Array: 4 limbs per triple, status 4
-  #ringI32;             // the ring, as int32 and as float64
-  #ringF64;
-  #ringPos = 0;         // next cell to fill (a count; cells wrap)
-  #freeSlots = [];      // task slots not in use
-  #nslots = 0;          // slots the binding has records for
-  #pending = 0;
-  #submitted = 0;       // accepted tasks, less those refused on a worker
+  #ring;
+  #tasks;               // the tasks in flight, by slot
   #closed = false;
   #closing = null;
   #closeResolve = null;
   #stopped = false;     // the binding has closed the pool
 
   constructor(options = {}) {
-    if (options === null || typeof options !== 'object') {
-      throw argError(`options must be an object, got ${describe(options)}`);
-    }
-    // User code may run while options are read (getters, a Proxy): it
-    // runs before this pool exists.
-    for (const key of Object.keys(options)) {
-      if (!OPTIONS.has(key)) {
-        throw argError(`unknown option '${key}' (known: ${
-          [...OPTIONS].join(', ')})`);
-      }
-    }
-    const threads = options.threads ??
-      Math.min(os.availableParallelism(), MAX_THREADS);
-    checkInteger('threads', threads, 1, MAX_THREADS);
-    const arenaBytes = options.arenaBytes ?? DEFAULT_ARENA_BYTES;
-    checkInteger('arenaBytes', arenaBytes, 0, MAX_LENGTH);
-
+    const { threads, arenaBytes } = readOptions(options);
     let arena, arenaView;
     try {
       arena = new SharedArrayBuffer(arenaBytes);
@@ -146,19 +69,19 @@ class Pool {
       throw rangeError(`cannot allocate an arena of ${arenaBytes} bytes: ` +
         err.message);
     }
-    const ringBytes = (HEADER_I32 + RING_CELLS * CELL_I32) * 4;
-    // 64 bytes more, from which the binding picks a cache-line start.
-    const ring = new SharedArrayBuffer(ringBytes + 64);
-    const [handle, results, bigs, ringStart] = binding.create(arenaView,
-      new Uint8Array(ring), threads, this.#onComplete);
-    this.#handle = handle;
-    this.#arena = arena;
-    this.#bigs = bigs;
-    this.#results = results;
     this.#heap = new Heap(0, arenaBytes);
     this.#copier = new Copier(this.#heap, arena);
-    this.#ringI32 = new Int32Array(ring, ringStart, ringBytes / 4);
-    this.#ringF64 = new Float64Array(ring, ringStart, ringBytes / 8);
+    this.#tasks = new Completions(this.#copier, this.#signals, () => {
+      // Not from inside the binding's callback: it is still draining.
+      if (this.#closeResolve !== null) setImmediate(this.#finishClose);
+    });
+    const ring = new SharedArrayBuffer(RING_BUFFER_BYTES);
+    const [handle, results, bigs, ringStart] = binding.create(arenaView,
+      new Uint8Array(ring), threads, this.#tasks.onComplete);
+    this.#handle = handle;
+    this.#arena = arena;
+    this.#tasks.attach(handle, results, bigs);
+    this.#ring = new Ring(handle, ring, ringStart, arena);
 
     this.#kt = builtinTable(binding, handle);
 
@@ -202,6 +125,7 @@ class Pool {
     if (this.#closed) throw closedError();
     const kt = this.#kt;
     const index = kt.indexOf(kernel);
+    const k = kt.list[index];
     // Everything user code can take part in comes first: reading the
     // arguments and the signal (getters, Proxy traps), and adding the
     // abort listener (Node's EventTarget reads the signal's own
@@ -209,12 +133,13 @@ class Pool {
     // have closed it or aborted the signal. From there on no user code
     // runs until the task is queued.
     const signal = readSignal(options);
-    const list = readArgs(args, kt.list[index]);
+    const list = readArgs(args, k);
     let extra;
     if (signal !== undefined) {
-      extra = new Extra(-1, index); // no slot yet: nothing to cancel
+      extra = new Extra(k);
       extra.watch = this.#signals.watch(signal, extra);
     }
+    const tasks = this.#tasks;
     let slot = -1;
     let copies;
     try {
@@ -222,16 +147,15 @@ class Pool {
       if (signal !== undefined && isAborted(signal)) throw reasonOf(signal);
       // A slot before the copies: growing can fail (too many tasks in
       // flight).
-      slot = this.#freeSlots.length > 0 ? this.#freeSlots.pop()
-        : this.#grow();
+      slot = tasks.take();
       const arrays = kt.arrayParams[index];
       let infos = null;
       if (arrays !== null) {
         infos = new Array(list.length);
         for (const [i] of arrays) infos[i] = viewInfo(list[i]);
-        copies = this.#copier.copyIn(kt.list[index], list, infos, arrays);
+        copies = this.#copier.copyIn(k, list, infos, arrays);
       }
-      if (!this.#ringPush(index, slot, list, infos)) {
+      if (!this.#ring.push(kt.ringArrays[index], index, slot, list, infos)) {
         const submit = this.#handle; // the handle is the submit function
         switch (list.length) {
           case 0: submit(index, slot); break;
@@ -241,192 +165,16 @@ class Pool {
         }
       }
     } catch (err) {
-      if (slot >= 0) this.#freeSlots.push(slot);
+      if (slot >= 0) tasks.untake(slot);
       if (copies !== undefined) this.#copier.free(copies);
-      if (extra !== undefined) this.#unwatch(extra);
+      if (extra !== undefined) this.#signals.forget(extra.watch, extra);
       throw err;
     }
-
-    const promise = new Promise(capture);
-    this.#resolves[slot] = nextResolve;
-    this.#submitted++;
-    if (this.#pending++ === 0) binding.active(this.#handle, true);
-    if (copies !== undefined) extra ??= new Extra(-1, index);
-    if (extra !== undefined) {
-      extra.slot = slot;
+    if (copies !== undefined) {
+      extra ??= new Extra(k);
       extra.copies = copies;
-      this.#extras[slot] = extra;
     }
-    return promise;
-  }
-
-  // Takes a task off its signal. Node's removeEventListener reads the
-  // signal's own properties, so it may throw or run user code; the
-  // listener left behind then finds no task of this pool to cancel.
-  #unwatch(extra) {
-    try {
-      this.#signals.unwatch(extra.watch, extra);
-    } catch {
-      // See above: nothing depends on the listener being gone.
-    }
-  }
-
-  // Adds slots to the free list; returns one of them.
-  #grow() {
-    const before = this.#nslots;
-    this.#nslots = binding.grow(this.#handle);
-    for (let slot = this.#nslots - 1; slot > before; slot--) {
-      this.#freeSlots.push(slot);
-    }
-    return before;
-  }
-
-  // The fast path: writes the task into the ring, which workers poll, and
-  // returns true; false when the ring is full or an argument is not a
-  // number or an arena view, which the slow path (a native call) handles.
-  // Workers check a cell as the binding checks a call: nothing written
-  // here is trusted.
-  #ringPush(index, slot, list, infos) {
-    const kinds = this.#kt.ringArrays[index];
-    if (kinds === null) return false;
-    const i32 = this.#ringI32;
-    const pos = this.#ringPos;
-    const at = pos & (RING_CELLS - 1);
-    const lap = (pos - at) | 0;
-    const cell = HEADER_I32 + at * CELL_I32;
-    if (Atomics.load(i32, cell) !== lap) return false; // full
-    let meta = list.length;
-    const f64 = this.#ringF64;
-    const argBase = (cell >> 1) + 2;
-    for (let i = 0; i < list.length; i++) {
-      if (kinds[i]) {
-        const info = infos[i];
-        if (info === null || info.buffer !== this.#arena) return false;
-        meta |= info.code << (8 * (i + 1));
-        f64[argBase + 2 * i] = info.byteOffset;
-        f64[argBase + 2 * i + 1] = info.length;
-      } else {
-        const a = list[i];
-        if (typeof a !== 'number') return false;
-        f64[argBase + 2 * i] = a;
-      }
-    }
-    i32[cell + 1] = index;
-    i32[cell + 2] = slot;
-    i32[cell + 3] = meta;
-    // SeqCst store, then SeqCst load: a worker about to sleep sets SLEEPY
-    // and then looks at the ring, so one of us sees the other.
-    Atomics.store(i32, cell, (lap + 1) | 0);
-    this.#ringPos = pos + 1;
-    if (Atomics.load(i32, SLEEPY) !== 0) binding.wake(this.#handle);
-    return true;
-  }
-
-  // Called by the binding with the number of (slot, status, value)
-  // triples waiting in #results. Runs inside a callback scope, so the
-  // promises' continuations run as soon as it returns. It never throws:
-  // a task whose settling fails rejects with that failure instead.
-  #onComplete = (n) => {
-    const r = this.#results;
-    const resolves = this.#resolves;
-    const extras = this.#extras;
-    const freeSlots = this.#freeSlots;
-    const detached = this.#detached;
-    let settled = 0;
-    // First detach the batch's tasks from their signals: user code that
-    // runs while the batch settles must not cancel a slot whose task is
-    // finished (see #signals).
-    for (let i = 0; i < 3 * n; i += 3) {
-      const slot = r[i];
-      const extra = extras[slot];
-      if (extra !== undefined) {
-        extras[slot] = undefined;
-        detached[i / 3] = extra;
-      }
-    }
-    for (let i = 0; i < 3 * n; i += 3) {
-      const slot = r[i];
-      const status = r[i + 1];
-      const resolve = resolves[slot];
-      const extra = detached[i / 3];
-      detached[i / 3] = undefined;
-      // A slot with no task cannot come from the binding; skip rather
-      // than settle someone else's promise.
-      if (resolve === undefined) continue;
-      settled++;
-      resolves[slot] = undefined;
-      try {
-        let error;
-        if (status === 2 || status === 3) {
-          // Refused on a worker: read the message before the slot is
-          // reused.
-          const message = binding.message(this.#handle, slot);
-          error = status === 2 ? argError(message) : rangeError(message);
-          this.#submitted--; // a bad call, not a task
-        } else if (status === 5) {
-          // A kernel that failed with a message.
-          error = kernelError(binding.message(this.#handle, slot));
-        }
-        if (extra !== undefined) {
-          this.#finish(extra, status,
-            status === 4 ? this.#bigAt(i / 3) : r[i + 2], resolve, error);
-        } else if (status === 1) {
-          resolve(undefined);
-        } else if (status === 0) {
-          resolve(r[i + 2]);
-        } else if (status === 4) {
-          resolve(this.#bigAt(i / 3));
-        } else {
-          resolve(new Rejection(error ?? this.#failure(undefined, status)));
-        }
-      } catch (err) {
-        resolve(new Rejection(err)); // ignored if it already settled
-      }
-      freeSlots.push(slot);
-    }
-    this.#pending -= settled;
-    if (this.#pending === 0 && settled > 0) {
-      binding.active(this.#handle, false);
-      if (this.#closeResolve !== null) {
-        // Not from inside this callback: the binding is still draining.
-        setImmediate(this.#finishClose);
-      }
-    }
-  };
-
-  // The BigInt result of the k-th completion of the batch: four 64-bit
-  // limbs, least significant first, of a two's-complement integer.
-  #bigAt(k) {
-    const b = this.#bigs;
-    const v = (b[4 * k + 3] << 192n) | (b[4 * k + 2] << 128n) |
-      (b[4 * k + 1] << 64n) | b[4 * k];
-    return BigInt.asIntN(256, v);
-  }
-
-  #finish(extra, status, value, resolve, error) {
-    const ok = status === 0 || status === 1 || status === 4;
-    if (extra.copies !== undefined) {
-      const lost = this.#copier.finish(this.#kt.list[extra.index],
-        extra.copies, ok);
-      error ??= lost;
-    }
-    // Last: it may run user code (see #unwatch), and the task's state is
-    // settled by then.
-    if (extra.watch !== undefined) this.#unwatch(extra);
-    if (error !== undefined) resolve(new Rejection(error));
-    else if (status === 1) resolve(undefined);
-    else if (ok) resolve(value);
-    else resolve(new Rejection(this.#failure(extra, status)));
-  }
-
-  // A failed kernel arrives as status 5 with its message (see onComplete);
-  // what is left here is a cancelled task.
-  #failure(extra, status) {
-    if (status !== ECANCELED) {
-      return kernelError(`kernel failed: ${binding.strerror(status)}`);
-    }
-    const watch = extra?.watch;
-    return watch !== undefined && watch.aborted ? watch.reason : abortError();
+    return tasks.add(slot, extra);
   }
 
   // Returns a typed array of `length` elements inside the arena: passed
@@ -485,11 +233,11 @@ class Pool {
     const s = binding.stats(this.#handle);
     return {
       threads: this.threads,
-      submitted: this.#submitted,
+      submitted: this.#tasks.submitted,
       completed: s.completed,
       failed: s.failed,
       cancelled: s.cancelled,
-      pending: this.#pending,
+      pending: this.#tasks.pending,
       steals: s.steals,
       inlined: s.inlined,
       failedSteals: s.failedSteals,
@@ -512,21 +260,19 @@ class Pool {
     });
     // Always from a fresh turn of the loop: close() may be called from a
     // continuation that runs while the binding hands out completions.
-    if (this.#pending === 0) setImmediate(this.#finishClose);
+    if (this.#tasks.pending === 0) setImmediate(this.#finishClose);
     return this.#closing;
   }
 
   // Runs once nothing is pending, so the binding's close never waits on
   // a running task and never blocks the event loop.
   #finishClose = () => {
-    if (this.#pending !== 0 || this.#stopped) return;
+    if (this.#tasks.pending !== 0 || this.#stopped) return;
     this.#stopped = true;
     binding.close(this.#handle);
     // What only a running pool needs goes now, not at garbage collection.
-    this.#ringI32 = this.#ringF64 = this.#results = this.#bigs = null;
-    this.#resolves = [];
-    this.#extras = [];
-    this.#freeSlots = [];
+    this.#ring.close();
+    this.#tasks.close();
     this.#closeResolve();
   };
 

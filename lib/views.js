@@ -8,6 +8,7 @@
 // loads.
 
 const { isSharedArrayBuffer, isDataView } = require('node:util').types;
+const { types } = require('./binding').contract;
 
 const TypedArrayPrototype = Object.getPrototypeOf(Int8Array.prototype);
 const getter = (name) =>
@@ -19,17 +20,17 @@ const taLength = getter('length');
 const taSet = TypedArrayPrototype.set;
 
 // The element types a kernel can take, by the engine's name for a typed
-// array, with the binding's element-type codes (PENNY_I8 .. PENNY_F64 in
+// array: its built-in class and the binding's element-type code
+// (binding.contract.types, from PENNY_I8 .. PENNY_F64 in
 // include/penny.h). Subclasses (Node's Buffer among them) carry the name
-// of the built-in class they extend.
-const TYPES = new Map([
-  ['Int8Array', [Int8Array, 1]], ['Uint8Array', [Uint8Array, 2]],
-  ['Int16Array', [Int16Array, 3]], ['Uint16Array', [Uint16Array, 4]],
-  ['Int32Array', [Int32Array, 5]], ['Uint32Array', [Uint32Array, 6]],
-  ['BigInt64Array', [BigInt64Array, 7]],
-  ['BigUint64Array', [BigUint64Array, 8]],
-  ['Float32Array', [Float32Array, 9]], ['Float64Array', [Float64Array, 10]],
-]);
+// of the built-in class they extend. Uint8ClampedArray has no code: its
+// stores clamp, which no C type does.
+const CLASSES = {
+  Int8Array, Uint8Array, Int16Array, Uint16Array, Int32Array, Uint32Array,
+  BigInt64Array, BigUint64Array, Float32Array, Float64Array,
+};
+const TYPES = new Map(Object.entries(types).map(([name, code]) =>
+  [name, [CLASSES[name], code]]));
 const TYPE_CLASSES = new Set([...TYPES.values()].map(([Type]) => Type));
 
 // A snapshot of one typed array, or null for anything else (a DataView, a

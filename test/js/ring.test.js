@@ -10,8 +10,8 @@ const assert = require('node:assert/strict');
 const penny = require('../..');
 const { MiB, assertRunRejects } = require('./fixtures/common');
 
-// The ring's size (lib/pool.js): a burst beyond it takes the native path.
-const RING_CELLS = 16384;
+// The ring's size: a burst beyond it takes the native path.
+const { RING_CELLS } = require('../../lib/ring');
 
 describe('submission ring', () => {
   let pool;

@@ -180,6 +180,7 @@ function badFrees(s) {
 // Bad options throw the documented error and leave no thread behind.
 async function badOptions(s) {
   const { Pool } = penny();
+  const { maxThreads } = require('../../../lib/binding').contract.limits;
   const base = pennyThreads();
   const cases = [
     [{ arenaBytes: 2 ** 32 + 2 ** 20 }, RangeError, 'ERR_PENNY_RANGE'],
@@ -187,7 +188,7 @@ async function badOptions(s) {
     [{ arenaBytes: -1 }, RangeError, 'ERR_PENNY_RANGE'],
     [{ arenaBytes: 1.5 }, RangeError, 'ERR_PENNY_RANGE'],
     [{ threads: 0 }, RangeError, 'ERR_PENNY_RANGE'],
-    [{ threads: 1025 }, RangeError, 'ERR_PENNY_RANGE'],
+    [{ threads: maxThreads + 1 }, RangeError, 'ERR_PENNY_RANGE'],
     [{ threads: 2.5 }, RangeError, 'ERR_PENNY_RANGE'],
     [{ threads: '2' }, TypeError, 'ERR_PENNY_ARG'],
     [{ threads: 2n }, TypeError, 'ERR_PENNY_ARG'],

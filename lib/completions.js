@@ -1,0 +1,245 @@
+'use strict';
+
+// The tasks of one pool in flight, by slot, and how the binding's
+// completions settle them. A slot names a task record in C memory: it is
+// taken when run() queues a task and freed when that task's completion
+// has settled its promise, so the binding never sees a slot reused early.
+//
+// The binding calls onComplete(n) with n completions waiting in a shared
+// buffer (its layout is binding.contract.completions): per task its slot,
+// a status (binding.contract.status) and its f64 result, with the limbs
+// of a BigInt result alongside. It runs inside a callback scope, so the
+// promises' continuations run as soon as it returns.
+
+const binding = require('./binding');
+const {
+  argError, rangeError, kernelError, abortError,
+} = require('./errors');
+
+const { completions: layout, status } = binding.contract;
+const FIELDS = layout.fields;
+const SLOT = layout.slot;
+const STATUS = layout.status;
+const VALUE = layout.value;
+const LIMBS = layout.limbs;
+const RESULT = status.RESULT;
+const VOID = status.VOID;
+const ARG_TYPE = status.ARG_TYPE;
+const ARG_RANGE = status.ARG_RANGE;
+const BIGINT = status.BIGINT;
+const FAILED = status.FAILED;
+const CANCELLED = status.CANCELLED;
+
+// One reusable promise executor: saves a closure per task on the hot path.
+// Only the resolve function is kept for a pending task; the reject
+// function dies young, which spares the garbage collector a copy of it per
+// task in flight. A task that fails resolves its promise with a thenable
+// that rejects (one microtask later), which rejects the promise.
+let nextResolve;
+function capture(resolve) {
+  nextResolve = resolve;
+}
+
+class Rejection {
+  constructor(error) {
+    this.error = error;
+  }
+
+  then(resolve, reject) {
+    reject(this.error);
+  }
+}
+
+// Per-task extras, only for tasks with a signal or copied arguments.
+class Extra {
+  constructor(kernel) {
+    this.slot = -1;          // none yet: nothing to cancel
+    this.kernel = kernel;    // its description, for the copies' messages
+    this.watch = undefined;  // the signal's SignalTasks, if it has one
+    this.copies = undefined; // Copy records, if any
+  }
+}
+
+// What a failed task that brought no error of its own rejects with: a
+// cancelled one with its signal's reason, if that signal aborted, else an
+// AbortError (the pool was torn down under it).
+function failure(code, watch) {
+  if (code !== CANCELLED) {
+    return kernelError(`kernel failed: ${binding.strerror(code)}`);
+  }
+  return watch !== undefined && watch.aborted ? watch.reason : abortError();
+}
+
+// Settles one task's promise from its status: with `error` if the task
+// brought one, else with its value, undefined, or its failure.
+function settle(resolve, code, value, error, watch) {
+  if (error !== undefined) resolve(new Rejection(error));
+  else if (code === VOID) resolve(undefined);
+  else if (code === RESULT || code === BIGINT) resolve(value);
+  else resolve(new Rejection(failure(code, watch)));
+}
+
+// The BigInt result of the k-th completion of a batch: LIMBS 64-bit limbs,
+// least significant first, of a two's-complement integer.
+function bigAt(bigs, k) {
+  let v = 0n;
+  for (let i = LIMBS - 1; i >= 0; i--) v = (v << 64n) | bigs[LIMBS * k + i];
+  return BigInt.asIntN(64 * LIMBS, v);
+}
+
+class Completions {
+  #handle = null;
+  #results = null;      // Float64Array of completions
+  #bigs = null;         // BigUint64Array: LIMBS per completion
+  #resolves = [];       // slot -> the task promise's resolve function
+  #extras = [];         // slot -> Extra or undefined
+  #detached = [];       // onComplete's scratch: the batch's Extras
+  #freeSlots = [];      // task slots not in use
+  #nslots = 0;          // slots the binding has records for
+  #copier;
+  #signals;
+  #onIdle;
+  pending = 0;
+  submitted = 0;        // accepted tasks, less those refused on a worker
+
+  // `onIdle` runs when the last pending task has settled.
+  constructor(copier, signals, onIdle) {
+    this.#copier = copier;
+    this.#signals = signals;
+    this.#onIdle = onIdle;
+  }
+
+  // The pool's handle and the completion buffer, from create().
+  attach(handle, results, bigs) {
+    this.#handle = handle;
+    this.#results = results;
+    this.#bigs = bigs;
+  }
+
+  // A free slot. Growing can fail (too many tasks in flight).
+  take() {
+    return this.#freeSlots.length > 0 ? this.#freeSlots.pop() : this.#grow();
+  }
+
+  // Returns a slot that take() gave and no task was queued under.
+  untake(slot) {
+    this.#freeSlots.push(slot);
+  }
+
+  // Adds slots to the free list; returns one of them.
+  #grow() {
+    const before = this.#nslots;
+    this.#nslots = binding.grow(this.#handle);
+    for (let slot = this.#nslots - 1; slot > before; slot--) {
+      this.#freeSlots.push(slot);
+    }
+    return before;
+  }
+
+  // Records the task queued under `slot`; returns its promise.
+  add(slot, extra) {
+    const promise = new Promise(capture);
+    this.#resolves[slot] = nextResolve;
+    this.submitted++;
+    if (this.pending++ === 0) binding.active(this.#handle, true);
+    if (extra !== undefined) {
+      extra.slot = slot;
+      this.#extras[slot] = extra;
+    }
+    return promise;
+  }
+
+  // True while `extra`'s task owns its slot: user code run while a batch
+  // settles may abort a signal whose task has already finished.
+  owns(extra) {
+    return this.#extras[extra.slot] === extra;
+  }
+
+  // Called by the binding with the number of completions waiting in
+  // #results. It never throws: a task whose settling fails rejects with
+  // that failure instead.
+  onComplete = (n) => {
+    const r = this.#results;
+    const resolves = this.#resolves;
+    const extras = this.#extras;
+    const freeSlots = this.#freeSlots;
+    const detached = this.#detached;
+    let settled = 0;
+    // First detach the batch's tasks from their signals: user code that
+    // runs while the batch settles must not cancel a slot whose task is
+    // finished (see owns()).
+    for (let k = 0; k < n; k++) {
+      const slot = r[FIELDS * k + SLOT];
+      const extra = extras[slot];
+      if (extra !== undefined) {
+        extras[slot] = undefined;
+        detached[k] = extra;
+      }
+    }
+    for (let k = 0; k < n; k++) {
+      const at = FIELDS * k;
+      const slot = r[at + SLOT];
+      const code = r[at + STATUS];
+      const resolve = resolves[slot];
+      const extra = detached[k];
+      detached[k] = undefined;
+      // A slot with no task cannot come from the binding; skip rather
+      // than settle someone else's promise.
+      if (resolve === undefined) continue;
+      settled++;
+      resolves[slot] = undefined;
+      try {
+        let error;
+        if (code === ARG_TYPE || code === ARG_RANGE) {
+          // Refused on a worker: read the message before the slot is
+          // reused.
+          const message = binding.message(this.#handle, slot);
+          error = code === ARG_TYPE ? argError(message) : rangeError(message);
+          this.submitted--; // a bad call, not a task
+        } else if (code === FAILED) {
+          // A kernel that failed with a message.
+          error = kernelError(binding.message(this.#handle, slot));
+        }
+        const value = code === BIGINT ? bigAt(this.#bigs, k) : r[at + VALUE];
+        let watch;
+        if (extra !== undefined) {
+          error = this.#finish(extra, code, error);
+          watch = extra.watch;
+        }
+        settle(resolve, code, value, error, watch);
+      } catch (err) {
+        resolve(new Rejection(err)); // ignored if it already settled
+      }
+      freeSlots.push(slot);
+    }
+    this.pending -= settled;
+    if (this.pending === 0 && settled > 0) {
+      binding.active(this.#handle, false);
+      this.#onIdle();
+    }
+  };
+
+  // Copies back a task's outputs and takes it off its signal; returns the
+  // error it must reject with, if any.
+  #finish(extra, code, error) {
+    if (extra.copies !== undefined) {
+      const ok = code === RESULT || code === VOID || code === BIGINT;
+      const lost = this.#copier.finish(extra.kernel, extra.copies, ok);
+      error ??= lost;
+    }
+    // Last: it may run user code (see Signals.forget), and the task's
+    // state is settled by then.
+    if (extra.watch !== undefined) this.#signals.forget(extra.watch, extra);
+    return error;
+  }
+
+  // Drops what only an open pool needs, once the binding has closed it.
+  close() {
+    this.#results = this.#bigs = null;
+    this.#resolves = [];
+    this.#extras = [];
+    this.#freeSlots = [];
+  }
+}
+
+module.exports = { Completions, Extra };

@@ -1,0 +1,247 @@
+/* The Node binding's shared types: a pool as the binding keeps it, its
+ * task records, and what the binding's files offer one another.
+ *
+ * The binding converts values and forwards them to the core, which alone
+ * decides which worker runs what. Promises, AbortSignal and the arena heap
+ * live in lib/. What the binding does own are the two queues that cross
+ * the JS boundary: the submission ring that lib/ fills and idle workers
+ * poll (ring.c), and the completion ring and record stack that workers
+ * fill and the loop thread drains into lib/ (completion.c).
+ *
+ * Threads: functions named js_* and the uv callbacks run on the thread of
+ * the JS environment that created the pool (the main thread or a
+ * Worker's), the "loop thread". The job functions, penny__task_done and
+ * the ring's source functions run on Penny's worker threads, which never
+ * call napi_* and touch only the task record and memory pinned by
+ * references. Each function says where it runs.
+ *
+ * The files:
+ *   binding.c     the exports and module init
+ *   contract.c    the JS<->C contract (contract.h) as a JS object
+ *   lifecycle.c   a pool from create() to teardown and free
+ *   tasks.c       task records by slot
+ *   ring.c        the submission ring's consumer
+ *   completion.c  finished tasks back to lib/
+ *   plugin.c      plugin libraries
+ *   convert.c     arguments from Node-API values
+ *   checks.c      argument checks against a signature, plain C
+ *   signature.c   kernel signatures, plain C
+ *   napi_util.c   Node-API status checks and errors */
+#ifndef PENNY_ADDON_H
+#define PENNY_ADDON_H
+
+#include <node_api.h>
+#include <uv.h>
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "penny.h"
+#include "checks.h"
+#include "contract.h"
+#include "signature.h"
+
+/* ---- Per-environment state. ---- */
+
+typedef struct {
+  penny__sig_t *builtin_sigs; /* parsed once per environment */
+} env_data_t;
+
+/* A plugin library one pool loaded, with its table entries. */
+typedef struct plugin_lib_s {
+  void *lib;
+  entry_t *entries;
+  struct plugin_lib_s *next;
+} plugin_lib_t;
+
+/* ---- Pools and task records. ---- */
+
+/* How a task's kernel first failed through the plugin table: with a
+ * message (now in msg), or with a code alone. */
+typedef enum {
+  FAILURE_NONE,
+  FAILURE_MESSAGE,
+  FAILURE_CODE
+} failure_kind_t;
+
+typedef struct pool_s pool_t;
+typedef struct task_s task_t;
+
+#define CHUNK_BYTES (SLOT_CHUNK * sizeof(task_t))
+
+/* Finished tasks travel back through a bounded MPSC ring in C memory
+ * (Vyukov's cells again, seq less the cell's index as in the submission
+ * ring, so that fresh zeroed pages are an empty ring and untouched until
+ * used): workers write (slot, status, result), two cells to a cache line,
+ * and the loop thread reads them in order. Only a task that pins views
+ * (they must be unpinned on the loop thread), or one that finds the ring
+ * full, goes on the record stack instead. */
+#define DONE_CELLS 16384
+
+typedef struct {
+  _Atomic uint64_t seq;
+  double result;
+  int32_t slot;
+  int32_t status;        /* a completion_status_t */
+  uint64_t pad_;
+} done_cell_t;
+
+typedef struct {
+  alignas(64) _Atomic uint64_t tail;   /* workers */
+  alignas(64) uint64_t head;           /* the loop thread */
+  alignas(64) done_cell_t cells[DONE_CELLS];
+} done_ring_t;
+
+/* The fields that submission, penny__task_done and penny__drain all
+ * touch share the cache line after the job, so a record crosses between
+ * threads in few lines. */
+struct task_s {
+  alignas(64) penny_job_t job; /* job.arg = job.data = this record */
+  task_t *next;           /* completion stack */
+  pool_t *pool;
+  const entry_t *entry;   /* NULL while the slot is free */
+  int32_t slot;           /* lib/'s id for the task */
+  int status;             /* written by the worker before the push */
+  penny_result_t result;  /* written by the kernel */
+  /* Claimed (1) from js_submit or penny__ring_take until the completion
+   * hands the slot back: a slot that JS reuses too early is refused, not
+   * corrupted. */
+  _Atomic int busy;
+  _Atomic int cancel_req; /* js_cancel's request, for ring tasks */
+  int rejected;           /* its arguments failed the checks; msg says */
+  _Atomic int failure_kind; /* a failure_kind_t: how a plugin kernel
+                             * first failed */
+  int reject_code;        /* PENNY_EINVAL or PENNY_ERANGE, when rejected */
+  unsigned nrefs;         /* pinned views over foreign SharedArrayBuffers */
+  penny_arg_t args[PENNY_MAX_ARGS];
+  napi_ref refs[PENNY_MAX_ARGS];
+  char msg[MSG_MAX];
+};
+
+/* NEW until create() has started everything; a pool that failed to
+ * start stays NEW until its handle is collected. */
+enum { POOL_NEW, POOL_OPEN, POOL_CLOSED };
+
+struct pool_s {
+  /* Loop thread only, unless noted. */
+  napi_env env;
+  penny_pool_t *core;
+  int state;
+  int owners;                  /* the JS external + the open uv handle */
+  bool draining;               /* inside penny__drain(): close waits */
+  bool js_gone;                /* a call into JS failed: the environment
+                                * is going away, stop delivering */
+  uv_async_t async;
+  napi_async_context actx;
+  napi_async_cleanup_hook_handle hook;
+  napi_ref arena_ref;          /* Uint8Array over the arena, strong */
+  napi_ref ring_ref;           /* Uint8Array over the ring, strong */
+  napi_ref results_ref;        /* Float64Array of COMPLETION_BATCH
+                                * entries, strong; the limbs follow */
+  napi_ref callback_ref;       /* onComplete: strong only while active */
+  double *results;
+  uint64_t *bigs;              /* COMPLETION_LIMBS per entry, after them */
+  uint8_t *arena;
+  size_t arena_bytes;
+  /* The kernels: MAX_KERNELS pointers. Only the loop thread appends
+   * (pool.load), and publishes the new length with a release store. */
+  entry_t **table;
+  _Atomic size_t table_len;
+  entry_t *builtins;
+  plugin_lib_t *plugins;
+  /* Task records by slot: chunks[slot / SLOT_CHUNK], MAX_CHUNKS entries.
+   * Only the loop thread adds chunks; nslots publishes them to
+   * penny__claim_slot (release/acquire). */
+  task_t **chunks;
+  _Atomic uint32_t nslots;
+  /* The ring: JS produces, workers (and teardown) consume. */
+  uint8_t *ring;               /* in its own SharedArrayBuffer */
+  uint32_t ring_cells;         /* a power of two */
+  _Atomic uint64_t ring_head;  /* next cell to consume */
+  bool active;                 /* lib/ has tasks pending (ref/unref) */
+  uint64_t completed, failed, cancelled;
+  /* Workers push finished tasks here; the loop thread takes them all. */
+  _Atomic(task_t *) done_head;
+  done_ring_t *done;
+  /* Slots js_cancel touched, so penny__drain can clear their request: a cancel
+   * may arrive after the worker has finished and freed the record. */
+  uint8_t *cancel_sent;
+};
+
+/* Any thread: the record of a slot below nslots. */
+static inline task_t *slot_task(pool_t *p, uint32_t slot) {
+  return &p->chunks[slot / SLOT_CHUNK][slot % SLOT_CHUNK];
+}
+
+/* ---- tasks.c: task records by slot. ---- */
+
+task_t *penny__claim_slot(pool_t *p, double slot);
+void penny__release_task(napi_env env, pool_t *p, task_t *t);
+void penny__clear_cancel(pool_t *p, uint32_t slot);
+void penny__task_run(penny_worker_t *w, void *arg);
+void penny__task_reject(penny_worker_t *w, void *arg);
+int penny__slots_grow(pool_t *p, uint32_t *count);
+void penny__slot_cancel(pool_t *p, uint32_t slot);
+void penny__slots_free(pool_t *p);
+
+/* ---- ring.c: the submission ring's consumer (a penny_source_t). ---- */
+
+penny_job_t *penny__ring_take(void *ctx);
+int penny__ring_ready(void *ctx);
+uint32_t penny__ring_cells(size_t ring_bytes);
+void penny__ring_wake(pool_t *p);
+
+/* ---- completion.c: finished tasks back to lib/. ---- */
+
+void penny__task_done(penny_job_t *job, int status);
+void penny__drain(pool_t *p, bool call_js);
+void penny__on_async(uv_async_t *handle);
+void penny__set_active(pool_t *p, bool active);
+
+/* ---- plugin.c: plugin libraries and the table handed to them. ---- */
+
+const char *penny__plugin_load(pool_t *p, const char *path, size_t *first,
+                               char *err, size_t errlen);
+void penny__plugins_close(pool_t *p);
+
+/* ---- lifecycle.c: a pool from create() to its last owner. ---- */
+
+typedef struct {
+  napi_value arena_view;       /* Uint8Array over the arena */
+  napi_value ring_view;        /* Uint8Array over the ring's buffer */
+  napi_value on_complete;      /* lib/'s callback */
+  uint8_t *arena;
+  size_t arena_bytes;
+  uint8_t *ring;               /* the buffer; the ring starts ring_start on */
+  size_t ring_start;
+  uint32_t ring_cells;
+  uint32_t threads;
+  napi_callback submit;        /* the handle's function (js_submit) */
+} pool_config_t;
+
+napi_value penny__pool_create(napi_env env, const env_data_t *ed,
+                              const pool_config_t *cfg);
+void penny__pool_teardown(pool_t *p, unsigned destroy_flags, bool call_js,
+                          bool keep_hook);
+
+/* ---- convert.c: arguments from Node-API values. ---- */
+
+extern const napi_type_tag penny__pool_tag;
+pool_t *penny__pool_args(napi_env env, napi_callback_info info, size_t want,
+                         napi_value *argv, const char *usage);
+bool penny__shared_bytes(napi_env env, napi_value v, uint8_t **data,
+                         size_t *length);
+bool penny__convert_array(napi_env env, pool_t *p, const entry_t *e,
+                          unsigned i, napi_value v, task_t *t);
+bool penny__convert_scalar(napi_env env, const entry_t *e, unsigned i,
+                           napi_value v, task_t *t);
+void penny__throw_check(napi_env env, int rc, const char *msg);
+
+/* ---- contract.c ---- */
+
+napi_value penny__contract(napi_env env);
+
+#endif /* PENNY_ADDON_H */

@@ -1,0 +1,80 @@
+'use strict';
+
+// binding.contract: the one definition of what lib/ and the binding share
+// (src/addon/contract.h). These tests check that it is whole, frozen and
+// consistent, and that the docs state the limits it defines.
+
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { contract } = require('../../lib/binding');
+const { ROOT } = require('./fixtures/common');
+
+function assertDeepFrozen(obj, where) {
+  assert.ok(Object.isFrozen(obj), `${where} is frozen`);
+  for (const [key, value] of Object.entries(obj)) {
+    if (typeof value === 'object') assertDeepFrozen(value, `${where}.${key}`);
+    else assert.equal(typeof value, 'number', `${where}.${key} is a number`);
+  }
+}
+
+describe('binding.contract', () => {
+  it('is a frozen object of numbers', () => {
+    assertDeepFrozen(contract, 'contract');
+    assert.deepEqual(Object.keys(contract).sort(),
+      ['completions', 'errors', 'limits', 'ring', 'status', 'types']);
+    assert.throws(() => { contract.ring.maxCells = 1; }, TypeError);
+  });
+
+  it('lays out a ring cell that holds its fields and arguments', () => {
+    const r = contract.ring;
+    const ints = [r.seqOffset, r.kernelOffset, r.slotOffset, r.metaOffset];
+    assert.equal(new Set(ints).size, 4, 'four distinct int32 fields');
+    for (const at of ints) {
+      assert.ok(at % 4 === 0 && at + 4 <= r.argsOffset, `int32 at ${at}`);
+    }
+    assert.equal(r.argsOffset % 8, 0);
+    assert.equal(r.argBytes, 16, 'two doubles per argument');
+    assert.ok(r.argsOffset + r.argSlots * r.argBytes <= r.cellBytes);
+    assert.ok(r.sleepyOffset % 4 === 0 && r.sleepyOffset < r.headerBytes);
+    assert.equal(r.headerBytes % 8, 0);
+    assert.equal(r.cellBytes % 8, 0);
+    for (const n of [r.minCells, r.maxCells]) {
+      assert.ok(n > 0 && (n & (n - 1)) === 0, `${n} is a power of two`);
+    }
+    assert.ok(r.minCells <= r.maxCells);
+    assert.ok((r.argSlots + 1) * r.metaBits <= 32, 'meta fits an int32');
+    assert.ok(r.argSlots <= contract.limits.maxArgs);
+  });
+
+  it('names every completion status once', () => {
+    const values = Object.values(contract.status);
+    assert.equal(new Set(values).size, values.length);
+    assert.equal(contract.status.CANCELLED, contract.errors.ECANCELED);
+    const c = contract.completions;
+    assert.deepEqual([c.slot, c.status, c.value].sort(), [0, 1, 2]);
+    assert.equal(c.fields, 3);
+    assert.ok(c.batch > 0 && c.limbs === 4);
+  });
+
+  it('has an element type code for every typed array but ' +
+     'Uint8ClampedArray', () => {
+    assert.deepEqual(Object.keys(contract.types).sort(), [
+      'BigInt64Array', 'BigUint64Array', 'Float32Array', 'Float64Array',
+      'Int16Array', 'Int32Array', 'Int8Array', 'Uint16Array', 'Uint32Array',
+      'Uint8Array',
+    ]);
+    const codes = Object.values(contract.types);
+    assert.equal(new Set(codes).size, codes.length);
+    assert.ok(codes.every((c) => c > 0 && c < 2 ** contract.ring.metaBits));
+  });
+
+  it('defines the thread limit that the README and index.d.ts state', () => {
+    const max = contract.limits.maxThreads;
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    assert.match(readme, new RegExp(`\\(1 to ${max}; default\\s+` +
+      `\`os.availableParallelism\\(\\)\`, capped at ${max}\\)`));
+    const dts = fs.readFileSync(path.join(ROOT, 'index.d.ts'), 'utf8');
+    assert.match(dts, new RegExp(`1\\.\\.${max}\\. \\*/`));
+  });
+});
