@@ -2,8 +2,9 @@
 
 // The native addon. node-gyp-build picks build/Release (or build/Debug)
 // when one was compiled here (`npx penny-build`, or `npm install` in a
-// checkout), else the prebuilt binary for this platform in prebuilds/. PENNY_ADDON names another build of it: the
-// sanitizer run (`make test-addon-asan`) loads an ASan+UBSan build that way.
+// checkout), else the prebuilt binary for this platform in prebuilds/.
+// PENNY_ADDON names another build of it: the sanitizer run
+// (`make test-addon-asan`) loads an ASan+UBSan build that way.
 const path = require('node:path');
 
 function load() {
