@@ -19,4 +19,18 @@ function load() {
   }
 }
 
-module.exports = load();
+// lib/ reads the binding's constants (binding.contract) when it loads: an
+// addon built from other sources than this lib/ is refused here, with what
+// to do, rather than failing later on a missing constant.
+function checked(binding) {
+  if (binding === null || typeof binding !== 'object' ||
+      typeof binding.contract !== 'object' || binding.contract === null) {
+    throw new Error('Penny\'s native addon does not match its JavaScript ' +
+      '(it has no binding.contract): it was built from other sources. ' +
+      'Rebuild it: `npx penny-build` in your project, or `npm run build` ' +
+      'in a checkout.');
+  }
+  return binding;
+}
+
+module.exports = checked(load());

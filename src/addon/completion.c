@@ -24,7 +24,10 @@ static completion_status_t completion_status(const task_t *t) {
                                           : COMPLETION_ARG_RANGE;
   if (t->status == PENNY_ECANCELED)
     return COMPLETION_CANCELLED;
-  if (t->status < 0)
+  /* Any other status but 0 fails, so that a status penny.h does not
+   * define (a positive one) rejects loudly rather than passing for a
+   * result. */
+  if (t->status != 0)
     return COMPLETION_FAILED;
   if (t->entry->sig.result == PENNY_TYPE_NONE)
     return COMPLETION_VOID;
@@ -84,7 +87,7 @@ void penny__task_done(penny_job_t *job, int status) {
   /* A failed kernel's message: its own, if the failure that won was the
    * one that gave it, else the code's. Relaxed: the joins that ended the
    * kernel ordered the failing worker's writes before this. */
-  if (!t->rejected && status < 0 && status != PENNY_ECANCELED &&
+  if (!t->rejected && status != 0 && status != PENNY_ECANCELED &&
       !(status == PENNY_EKERNEL &&
         atomic_load_explicit(&t->failure_kind, memory_order_relaxed) ==
           FAILURE_MESSAGE))

@@ -5,6 +5,8 @@
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
 const os = require('node:os');
 const penny = require('../..');
 const {
@@ -30,6 +32,24 @@ async function assertUsable(pool) {
 }
 
 describe('module exports', () => {
+  it('refuses an addon built from other sources, saying how to rebuild',
+    () => {
+      // PENNY_ADDON names the addon to load; this one has no contract.
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'penny-addon-'));
+      try {
+        const fake = path.join(dir, 'old-addon.js');
+        fs.writeFileSync(fake, 'module.exports = { create() {} };');
+        const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1])',
+          path.join(__dirname, '..', '..')],
+        { encoding: 'utf8', env: { ...process.env, PENNY_ADDON: fake } });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /does not match its JavaScript/);
+        assert.match(r.stderr, /npx penny-build/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
   it('exports Pool, run and defaultPool', () => {
     assert.equal(typeof penny.Pool, 'function');
     assert.equal(typeof penny.run, 'function');
