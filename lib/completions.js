@@ -16,19 +16,12 @@ const {
   argError, rangeError, kernelError, abortError,
 } = require('./errors');
 
-const { completions: layout, status } = binding.contract;
-const FIELDS = layout.fields;
-const SLOT = layout.slot;
-const STATUS = layout.status;
-const VALUE = layout.value;
-const LIMBS = layout.limbs;
-const RESULT = status.RESULT;
-const VOID = status.VOID;
-const ARG_TYPE = status.ARG_TYPE;
-const ARG_RANGE = status.ARG_RANGE;
-const BIGINT = status.BIGINT;
-const FAILED = status.FAILED;
-const CANCELLED = status.CANCELLED;
+const {
+  fields: FIELDS, slot: SLOT, status: STATUS, value: VALUE, limbs: LIMBS,
+} = binding.contract.completions;
+const {
+  RESULT, VOID, ARG_TYPE, ARG_RANGE, BIGINT, FAILED, CANCELLED,
+} = binding.contract.status;
 
 // One reusable promise executor: saves a closure per task on the hot path.
 // Only the resolve function is kept for a pending task; the reject
