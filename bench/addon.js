@@ -22,11 +22,7 @@ const {
   now, us, median, burst, oneByOne,
 } = require('./addon/workloads');
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
-};
+const { args, option: opt } = require('./options');
 const quick = args.includes('--quick');
 const reps = Number(opt('--reps', quick ? 3 : 15));
 const jsonPath = opt('--json', path.join(__dirname, '..', 'build', 'bench',

@@ -20,11 +20,7 @@ const path = require('node:path');
 const penny = require('..');
 const { now, us, median } = require('./addon/workloads');
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
-};
+const { option: opt } = require('./options');
 const reps = Number(opt('--reps', 7));
 const jsonPath = opt('--json', path.join(__dirname, '..', 'build', 'bench',
   'arena.json'));

@@ -25,11 +25,7 @@ const {
   now, us, median, burst, oneByOne,
 } = require('./addon/workloads');
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
-};
+const { args, option: opt } = require('./options');
 const child = opt('--child', null); // the Penny directory to measure
 const otherDir = args[0];
 if (child === null &&

@@ -16,11 +16,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const penny = require('..');
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
-};
+const { option: opt } = require('./options');
 const reps = Number(opt('--reps', 5));
 const jsonPath = opt('--json', path.join(__dirname, '..', 'build', 'bench',
   'kernels.json'));
