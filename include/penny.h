@@ -150,6 +150,11 @@ typedef struct penny_pool_options_s {
   size_t mem_size;
   /* Optional second source of root jobs (see above); copied. */
   const penny_source_t *source;
+  /* PENNY_POOL_EXTERNAL_THREADS: the wake-up epoch word that lent threads
+   * park on themselves (see penny_worker_run), and how to wake them. */
+  uint32_t *park_word;
+  void (*park_wake)(void *ctx, int all);
+  void *park_ctx;
 } penny_pool_options_t;
 
 /* Debug switch: every deque reports itself full, so every spawn runs its
@@ -163,6 +168,9 @@ typedef struct penny_pool_options_s {
 /* Use the textbook symmetric fences in the deques even where the faster
  * asymmetric ones (Linux membarrier) are available. */
 #define PENNY_POOL_SYMMETRIC_FENCES 0x4u
+/* The pool starts no threads: each of its `threads` workers is a thread
+ * the caller lends with penny_worker_run (see below). */
+#define PENNY_POOL_EXTERNAL_THREADS 0x8u
 
 /* Bytes of control memory a pool with these options needs. */
 PENNY_EXTERN int penny_pool_mem_size(const penny_pool_options_t *opts,
@@ -171,6 +179,35 @@ PENNY_EXTERN int penny_pool_mem_size(const penny_pool_options_t *opts,
 /* Starts the worker threads. `opts` may be NULL for the defaults. */
 PENNY_EXTERN int penny_pool_create(penny_pool_t **pool,
                                    const penny_pool_options_t *opts);
+
+/* Lent threads (PENNY_POOL_EXTERNAL_THREADS). A thread that the caller
+ * owns (one with an event loop of its own, say) works as worker `index`:
+ * penny_worker_run runs the worker loop on it, and returns
+ *   0                  once the pool is being destroyed: call no more;
+ *   PENNY_WORKER_PARK  when there is nothing to do: *epoch is set, and the
+ *                      caller waits until the park word differs from it
+ *                      (park_wake is called when it should look), then
+ *                      calls again with resume = 1;
+ *   PENNY_WORKER_LEFT  after a job called penny_worker_leave: the worker
+ *                      is vacant, and any thread may run it again with
+ *                      resume = 0.
+ * resume = 0 takes a vacant worker (each starts vacant) and fails with
+ * PENNY_EBUSY if another thread has it. A thread that dies while parked
+ * (after PENNY_WORKER_PARK, before resuming) must be reported with
+ * penny_worker_vacate, or the pool would count it as asleep forever; one
+ * cannot die inside penny_worker_run. Destroy waits for every thread
+ * inside penny_worker_run to return, and completes the jobs nobody took
+ * with PENNY_ECANCELED itself. */
+#define PENNY_WORKER_PARK 1
+#define PENNY_WORKER_LEFT 2
+PENNY_EXTERN int penny_worker_run(penny_pool_t *pool, unsigned index,
+                                  int resume, uint32_t *epoch);
+/* From a job on a lent thread: its penny_worker_run returns
+ * PENNY_WORKER_LEFT once the job is done, instead of taking more work. */
+PENNY_EXTERN void penny_worker_leave(penny_worker_t *w);
+/* Any thread: worker `index`, whose thread is gone, is vacant again.
+ * PENNY_EBUSY if a thread is inside penny_worker_run for it. */
+PENNY_EXTERN int penny_worker_vacate(penny_pool_t *pool, unsigned index);
 
 /* Flag for penny_pool_destroy: jobs still queued finish with
  * PENNY_ECANCELED without running, running ones see penny_cancelled(). */

@@ -142,6 +142,10 @@ struct penny_worker_s {
   unsigned index;
   unsigned count;           /* threads in the pool */
   int debug_race;           /* PENNY_POOL_DEBUG_RACE: yield inside steal */
+  /* Lent threads only: a LENT_* state (lend.c), and the request of
+   * penny_worker_leave, read by the loop after each job. */
+  _Atomic int lent;
+  int leave;
   int asym;                 /* asymmetric fences (see deque.h) */
   /* Root job of the task running now, or NULL. Written by the owner (only
    * when it switches jobs), read by thieves while they steal. */
@@ -176,6 +180,9 @@ struct penny_pool_s {
    * sleep or wake. `idle` holds the IDLE_* counts of sleep.h. */
   alignas(PENNY_CACHE_LINE) _Atomic uint64_t idle;
   penny__park_t park;         /* word: wake-up epoch, bumped by wakers */
+  _Atomic uint32_t *epoch;    /* &park.word, or the external park word */
+  void (*ext_wake)(void *ctx, int all);
+  void *ext_ctx;
   /* Shutdown (penny_pool_destroy): `closed` refuses new submissions;
    * `submitting` counts submit calls in progress, which destroy waits out
    * before it sets `exiting`; workers leave once `exiting` is set, the
@@ -193,6 +200,8 @@ struct penny_pool_s {
   penny_worker_t *workers;    /* `threads` of them, in `mem` */
   unsigned threads;
   int debug_race;             /* PENNY_POOL_DEBUG_RACE */
+  int external;               /* PENNY_POOL_EXTERNAL_THREADS */
+  _Atomic unsigned inside;    /* lent threads inside penny_worker_run */
   uint64_t spin_ns;
   penny_source_t source;      /* take == NULL: none */
   void *mem;                  /* control memory */

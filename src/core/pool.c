@@ -4,6 +4,7 @@
 #include "injector.h"
 #include "sleep.h"
 #include "worker.h"
+#include "lend.h"
 
 #include <string.h>
 
@@ -45,7 +46,8 @@ static int compute_layout(const penny_pool_options_t *o, layout_t *l) {
       l->deque_capacity > (1u << 24) ||
       l->injector_capacity > (1u << 24) ||
       (o->flags & ~(PENNY_POOL_DEBUG_FULL_DEQUE | PENNY_POOL_DEBUG_RACE |
-                    PENNY_POOL_SYMMETRIC_FENCES)) != 0)
+                    PENNY_POOL_SYMMETRIC_FENCES |
+                    PENNY_POOL_EXTERNAL_THREADS)) != 0)
     return PENNY_EINVAL;
   /* Workers first, then their rings, then the injector's cells. */
   l->rings_off = align_up(sizeof(penny_worker_t) * l->threads);
@@ -91,12 +93,17 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
        ((uintptr_t) opts->mem & (PENNY_CACHE_LINE - 1)) != 0))
     return PENNY_EINVAL;
 
+  /* Lent threads park on the caller's word, woken through the caller. */
+  if ((opts->flags & PENNY_POOL_EXTERNAL_THREADS) &&
+      (opts->park_word == NULL || opts->park_wake == NULL))
+    return PENNY_EINVAL;
   pool = penny__aligned_alloc(PENNY_CACHE_LINE, sizeof(*pool));
   if (pool == NULL)
     return PENNY_ENOMEM;
   memset(pool, 0, sizeof(*pool));
   pool->threads = l.threads;
   pool->debug_race = (opts->flags & PENNY_POOL_DEBUG_RACE) != 0;
+  pool->external = (opts->flags & PENNY_POOL_EXTERNAL_THREADS) != 0;
   if (opts->source != NULL)
     pool->source = *opts->source;
   pool->spin_ns = (uint64_t) (opts->spin_us ? opts->spin_us
@@ -109,8 +116,9 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
     return PENNY_ENOMEM;
   }
   memset(pool->mem, 0, l.size);
-  /* Every worker starts out searching. */
-  atomic_init(&pool->idle, (uint64_t) l.threads * IDLE_SEARCHING_ONE);
+  /* Every worker starts out searching; a lent one starts vacant. */
+  atomic_init(&pool->idle, pool->external ? 0
+                           : (uint64_t) l.threads * IDLE_SEARCHING_ONE);
   atomic_init(&pool->closed, 0);
   atomic_init(&pool->exiting, 0);
   atomic_init(&pool->submitting, 0);
@@ -118,6 +126,12 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
   atomic_init(&pool->cancel_all, 0);
   if ((err = penny__park_init(&pool->park)) != 0)
     goto fail_park;
+  pool->epoch = &pool->park.word;
+  if (pool->external) {
+    pool->epoch = (_Atomic uint32_t *) (void *) opts->park_word;
+    pool->ext_wake = opts->park_wake;
+    pool->ext_ctx = opts->park_ctx;
+  }
   if ((err = penny__injector_init(&pool->injector,
                                   (penny__cell_t *) (void *)
                                       ((char *) pool->mem + l.cells_off),
@@ -146,7 +160,7 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
     w->index = i;
     w->count = l.threads;
   }
-  for (unsigned i = 0; i < l.threads; i++) {
+  for (unsigned i = 0; i < (pool->external ? 0 : l.threads); i++) {
     err = penny__thread_create(&pool->workers[i].thread, WORKER_STACK_SIZE,
                                penny__worker_main, &pool->workers[i]);
     if (err != 0) {
@@ -177,7 +191,7 @@ int penny_pool_destroy(penny_pool_t *pool, unsigned flags) {
   if (pool == NULL || (flags & ~PENNY_DESTROY_CANCEL) != 0)
     return PENNY_EINVAL;
   /* A worker cannot wait for itself to exit. */
-  for (unsigned i = 0; i < pool->threads; i++)
+  for (unsigned i = 0; i < (pool->external ? 0 : pool->threads); i++)
     if (penny__thread_is_self(&pool->workers[i].thread))
       return PENNY_EDEADLK;
   /* Relaxed: jobs dequeued from here on see it (the wake-ups below order
@@ -197,8 +211,12 @@ int penny_pool_destroy(penny_pool_t *pool, unsigned flags) {
   /* SeqCst: pairs with the loads in penny__may_exit. */
   atomic_store_explicit(&pool->exiting, 1, memory_order_seq_cst);
   penny__wake_all(pool);
-  for (unsigned i = 0; i < pool->threads; i++)
-    penny__thread_join(&pool->workers[i].thread);
+  if (pool->external) {
+    penny__lent_drain(pool);
+  } else {
+    for (unsigned i = 0; i < pool->threads; i++)
+      penny__thread_join(&pool->workers[i].thread);
+  }
   penny__injector_destroy(&pool->injector);
   penny__park_destroy(&pool->park);
   if (pool->own_mem)

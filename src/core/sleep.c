@@ -6,6 +6,15 @@
 #include "deque.h"
 #include "injector.h"
 
+/* Wakes parked workers: on the pool's futex, or through the lender of
+ * external threads. */
+void penny__park_wake_pool(penny_pool_t *pool, int all) {
+  if (pool->ext_wake != NULL)
+    pool->ext_wake(pool->ext_ctx, all);
+  else
+    penny__park_wake(&pool->park, all);
+}
+
 /* Wakes one sleeper if some sleep while nobody searches or is being woken.
  * `waker` is the worker that counts the wake-up, or NULL. */
 void penny__maybe_wake(penny_pool_t *pool, penny_worker_t *waker) {
@@ -28,8 +37,8 @@ void penny__maybe_wake(penny_pool_t *pool, penny_worker_t *waker) {
   /* SeqCst: the sleeper read the epoch before it counted itself asleep;
    * changing it here makes its futex wait return at once if it has not
    * started waiting yet. */
-  atomic_fetch_add_explicit(&pool->park.word, 1, memory_order_seq_cst);
-  penny__park_wake(&pool->park, 0);
+  atomic_fetch_add_explicit(pool->epoch, 1, memory_order_seq_cst);
+  penny__park_wake_pool(pool, 0);
   if (waker)
     PENNY_COUNT(waker, wakeups);
 }
@@ -60,8 +69,8 @@ static bool work_visible(penny_pool_t *pool) {
 void penny__wake_all(penny_pool_t *pool) {
   /* SeqCst: a sleeper read the epoch before its last look; bumping it
    * after what that look missed ends its wait. */
-  atomic_fetch_add_explicit(&pool->park.word, 1, memory_order_seq_cst);
-  penny__park_wake(&pool->park, 1);
+  atomic_fetch_add_explicit(pool->epoch, 1, memory_order_seq_cst);
+  penny__park_wake_pool(pool, 1);
 }
 
 /* Destroy has begun, no submit is in progress and no job runs: once the
@@ -75,12 +84,11 @@ bool penny__may_exit(penny_pool_t *pool) {
 
 /* Parks the worker until woken, unless work or stop shows up first. The
  * worker is counted as searching before and after. */
-void penny__worker_sleep(penny_worker_t *w) {
+bool penny__worker_sleep_begin(penny_worker_t *w, uint32_t *epoch_out) {
   penny_pool_t *pool = w->pool;
   /* SeqCst: the epoch must be read before we count ourselves asleep; a
    * waker that sees the count bumps the epoch after this read. */
-  uint32_t epoch = atomic_load_explicit(&pool->park.word,
-                                        memory_order_seq_cst);
+  uint32_t epoch = atomic_load_explicit(pool->epoch, memory_order_seq_cst);
   atomic_fetch_add_explicit(&pool->idle,
                             IDLE_SLEEPING_ONE - IDLE_SEARCHING_ONE,
                             memory_order_seq_cst);
@@ -93,11 +101,15 @@ void penny__worker_sleep(penny_worker_t *w) {
   atomic_thread_fence(memory_order_seq_cst);
   if (w->asym)
     penny__heavy_barrier();
+  *epoch_out = epoch;
   bool sleep = !work_visible(pool) && !penny__may_exit(pool);
-  if (sleep) {
+  if (sleep)
     PENNY_COUNT(w, sleeps);
-    penny__park_wait(&pool->park, epoch);
-  }
+  return sleep;
+}
+
+void penny__worker_sleep_end(penny_worker_t *w) {
+  penny_pool_t *pool = w->pool;
   /* Back to searching. A pending wake-up is addressed to the sleeping set
    * as a whole, so whoever leaves it first answers it, whether or not it
    * really parked; otherwise `waking` could stay set with nobody left to
@@ -114,6 +126,13 @@ void penny__worker_sleep(penny_worker_t *w) {
                                               memory_order_relaxed))
       break;
   }
+}
+
+void penny__worker_sleep(penny_worker_t *w) {
+  uint32_t epoch;
+  if (penny__worker_sleep_begin(w, &epoch))
+    penny__park_wait(&w->pool->park, epoch);
+  penny__worker_sleep_end(w);
 }
 
 /* Leaves the searching state to run found work: the last searcher to find

@@ -63,6 +63,12 @@ void penny__start_searching(penny_worker_t *w);
 /* Parks a searching worker until woken, unless work or the end shows up
  * first; it is searching again on return. */
 void penny__worker_sleep(penny_worker_t *w);
+/* The two halves of penny__worker_sleep, for a lent thread that parks
+ * outside the core: begin says whether to park, and on which epoch; end
+ * runs after the park (or instead of it). */
+bool penny__worker_sleep_begin(penny_worker_t *w, uint32_t *epoch);
+void penny__worker_sleep_end(penny_worker_t *w);
+void penny__park_wake_pool(penny_pool_t *pool, int all);
 /* Destroy has begun and no job runs: once the injector is empty too,
  * workers may leave. */
 bool penny__may_exit(penny_pool_t *pool);

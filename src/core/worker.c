@@ -117,16 +117,16 @@ bool penny__find_work(penny_worker_t *w, penny__task_t **task,
 
 /* ---- The worker thread's loop: find work, run it, spin, sleep. ---- */
 
-void penny__worker_main(void *arg) {
-  penny_worker_t *w = arg;
+/* The loop; returns 0 when the pool is being destroyed and the worker may
+ * go. On a lent thread (park != NULL) it also returns PENNY_WORKER_PARK
+ * with *park set when the thread should park outside the core, and
+ * PENNY_WORKER_LEFT, still counted as searching, after a job asked it to
+ * leave (lend.c). */
+int penny__worker_loop(penny_worker_t *w, uint32_t *park) {
   penny_pool_t *pool = w->pool;
-  char name[16];
   uint64_t spin_start = 0;
   unsigned rounds = 0;
 
-  snprintf(name, sizeof(name), "penny-w%u", w->index);
-  penny__thread_set_name(name);
-  /* The worker starts counted as searching (see penny_pool_create). */
   for (;;) {
     penny__task_t *task;
     penny_job_t *job;
@@ -137,6 +137,10 @@ void penny__worker_main(void *arg) {
       else
         penny__run_job(w, job);
       penny__start_searching(w);
+      if (PENNY_UNLIKELY(w->leave)) {
+        w->leave = 0;
+        return PENNY_WORKER_LEFT;
+      }
       spin_start = 0;
       rounds = 0;
       continue;
@@ -159,13 +163,29 @@ void penny__worker_main(void *arg) {
         penny__cpu_relax();
       continue;
     }
-    penny__worker_sleep(w);
+    if (park != NULL) {
+      if (penny__worker_sleep_begin(w, park))
+        return PENNY_WORKER_PARK; /* the caller parks, then sleep_end */
+      penny__worker_sleep_end(w);
+    } else {
+      penny__worker_sleep(w);
+    }
     spin_start = 0;
     rounds = 0;
   }
   /* Relaxed: nobody waits on this count any more. */
   atomic_fetch_sub_explicit(&pool->idle, IDLE_SEARCHING_ONE,
                             memory_order_relaxed);
+  return 0;
+}
+
+void penny__worker_main(void *arg) {
+  penny_worker_t *w = arg;
+  char name[16];
+  snprintf(name, sizeof(name), "penny-w%u", w->index);
+  penny__thread_set_name(name);
+  /* The worker starts counted as searching (see penny_pool_create). */
+  (void) penny__worker_loop(w, NULL);
 }
 
 /* ---- The wait inside sync. ---- */

@@ -8,6 +8,7 @@
 /* The thread's entry point (penny_pool_create starts one per worker, with
  * the worker as its argument): runs work until the pool is destroyed. */
 void penny__worker_main(void *arg);
+int penny__worker_loop(penny_worker_t *w, uint32_t *park);
 
 /* One pass over the other workers' deques from a random start, then (if
  * `jobs`) the injector and the pool's source. Fills *task (with its root
