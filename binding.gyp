@@ -15,6 +15,7 @@
       "src/core/job.c",
       "src/core/fork.c",
       "src/core/pool.c",
+      "src/core/lend.c",
       "src/core/error.c",
       "src/kernels/builtin.c",
       "src/kernels/map.c",
@@ -33,7 +34,8 @@
       "src/addon/plugin.c",
       "src/addon/ring.c",
       "src/addon/signature.c",
-      "src/addon/tasks.c"
+      "src/addon/tasks.c",
+      "src/addon/jstask.c"
     ],
     "include_dirs": ["include"],
     "defines": ["_GNU_SOURCE", "NAPI_VERSION=9"],

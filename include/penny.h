@@ -202,6 +202,15 @@ PENNY_EXTERN int penny_pool_create(penny_pool_t **pool,
 #define PENNY_WORKER_LEFT 2
 PENNY_EXTERN int penny_worker_run(penny_pool_t *pool, unsigned index,
                                   int resume, uint32_t *epoch);
+/* penny_worker_run in two steps, for a caller that must know the thread
+ * is counted in before it lets go of the pool (a lock that keeps the pool
+ * alive, say): enter takes the worker (0, or PENNY_ECLOSED once the pool
+ * is being destroyed, or as above), run_entered runs the loop. Between
+ * them destroy waits. */
+PENNY_EXTERN int penny_worker_enter(penny_pool_t *pool, unsigned index,
+                                    int resume);
+PENNY_EXTERN int penny_worker_run_entered(penny_pool_t *pool, unsigned index,
+                                          uint32_t *epoch);
 /* From a job on a lent thread: its penny_worker_run returns
  * PENNY_WORKER_LEFT once the job is done, instead of taking more work. */
 PENNY_EXTERN void penny_worker_leave(penny_worker_t *w);

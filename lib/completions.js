@@ -20,8 +20,15 @@ const {
   fields: FIELDS, slot: SLOT, status: STATUS, value: VALUE, limbs: LIMBS,
 } = binding.contract.completions;
 const {
-  RESULT, VOID, ARG_TYPE, ARG_RANGE, BIGINT, FAILED, CANCELLED,
+  RESULT, VOID, ARG_TYPE, ARG_RANGE, BIGINT, FAILED, CANCELLED, PAYLOAD,
+  TASK_FAILED,
 } = binding.contract.status;
+
+function taskError(message) {
+  const err = new Error(message);
+  err.code = 'ERR_PENNY_TASK';
+  return err;
+}
 
 // One reusable promise executor: saves a closure per task on the hot path.
 // Only the resolve function is kept for a pending task; the reject
@@ -50,6 +57,8 @@ class Extra {
     this.kernel = kernel;    // its description, for the copies' messages
     this.watch = undefined;  // the signal's SignalTasks, if it has one
     this.copies = undefined; // Copy records, if any
+    this.block = -1;         // a JS task's argument bytes in the arena
+    this.keep = undefined;   // SharedArrayBuffers its arguments use
   }
 }
 
@@ -68,7 +77,9 @@ function failure(code, watch) {
 function settle(resolve, code, value, error, watch) {
   if (error !== undefined) resolve(new Rejection(error));
   else if (code === VOID) resolve(undefined);
-  else if (code === RESULT || code === BIGINT) resolve(value);
+  else if (code === RESULT || code === BIGINT || code === PAYLOAD) {
+    resolve(value);
+  }
   else resolve(new Rejection(failure(code, watch)));
 }
 
@@ -92,14 +103,19 @@ class Completions {
   #copier;
   #signals;
   #onIdle;
+  #heap;
+  #outcome;
   pending = 0;
   submitted = 0;        // accepted tasks, less those refused on a worker
 
-  // `onIdle` runs when the last pending task has settled.
-  constructor(copier, signals, onIdle) {
+  // `onIdle` runs when the last pending task has settled; `outcome`
+  // reads a JS task's payload into { value } or { error }.
+  constructor(copier, signals, onIdle, heap, outcome) {
     this.#copier = copier;
     this.#signals = signals;
     this.#onIdle = onIdle;
+    this.#heap = heap;
+    this.#outcome = outcome;
   }
 
   // The pool's handle and the completion buffer, from create().
@@ -192,8 +208,15 @@ class Completions {
         } else if (code === FAILED) {
           // A kernel that failed with a message.
           error = kernelError(binding.message(this.#handle, slot));
+        } else if (code === TASK_FAILED) {
+          error = taskError(binding.message(this.#handle, slot));
         }
-        const value = code === BIGINT ? bigAt(this.#bigs, k) : r[at + VALUE];
+        let value = code === BIGINT ? bigAt(this.#bigs, k) : r[at + VALUE];
+        if (code === PAYLOAD) {
+          const out = this.#outcome(binding.payload(this.#handle, slot));
+          if ('error' in out) error = out.error;
+          else value = out.value;
+        }
         let watch;
         if (extra !== undefined) {
           error = this.#finish(extra, code, error);
@@ -215,6 +238,8 @@ class Completions {
   // Copies back a task's outputs and takes it off its signal; returns the
   // error it must reject with, if any.
   #finish(extra, code, error) {
+    if (extra.block >= 0) this.#heap.release(extra.block);
+    extra.keep = undefined;
     if (extra.copies !== undefined) {
       const ok = code === RESULT || code === VOID || code === BIGINT;
       const lost = this.#copier.finish(extra.kernel, extra.copies, ok);
@@ -224,6 +249,32 @@ class Completions {
     // state is settled by then.
     if (extra.watch !== undefined) this.#signals.forget(extra.watch, extra);
     return error;
+  }
+
+  // Rejects every task in flight with `error` (terminate()): their
+  // completions, if any come, find no task.
+  rejectAll(error) {
+    const resolves = this.#resolves;
+    for (let slot = 0; slot < resolves.length; slot++) {
+      const resolve = resolves[slot];
+      if (resolve === undefined) continue;
+      resolves[slot] = undefined;
+      const extra = this.#extras[slot];
+      this.#extras[slot] = undefined;
+      if (extra?.watch !== undefined) this.#signals.forget(extra.watch, extra);
+      resolve(new Rejection(error));
+    }
+    if (this.pending !== 0) {
+      this.pending = 0;
+      binding.active(this.#handle, false);
+    }
+  }
+
+  // The slots of the tasks in flight.
+  *slots() {
+    for (let slot = 0; slot < this.#resolves.length; slot++) {
+      if (this.#resolves[slot] !== undefined) yield slot;
+    }
   }
 
   // Drops what only an open pool needs, once the binding has closed it.

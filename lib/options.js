@@ -10,9 +10,10 @@ const { limits } = require('./binding').contract;
 const { argError, checkInteger, describe } = require('./errors');
 
 const DEFAULT_ARENA_BYTES = 64 * 1024 * 1024;
-const OPTIONS = new Set(['threads', 'arenaBytes']);
+const OPTIONS = new Set(['threads', 'arenaBytes', 'tasks']);
 
-// Returns { threads, arenaBytes } with the defaults filled in; throws
+// Returns { threads, arenaBytes, tasks } with the defaults filled in (tasks
+// as given: lib/task-pool.js reads it); throws
 // ERR_PENNY_ARG or ERR_PENNY_RANGE naming a bad or unknown option.
 function readOptions(options) {
   if (options === null || typeof options !== 'object') {
@@ -29,7 +30,7 @@ function readOptions(options) {
   checkInteger('threads', threads, 1, limits.maxThreads);
   const arenaBytes = options.arenaBytes ?? DEFAULT_ARENA_BYTES;
   checkInteger('arenaBytes', arenaBytes, 0, MAX_LENGTH);
-  return { threads, arenaBytes };
+  return { threads, arenaBytes, tasks: options.tasks };
 }
 
 module.exports = { readOptions };

@@ -4,7 +4,9 @@
 // Its parts live beside it: the options (options.js), the kernel table
 // (kernels.js), the submission ring's producer (ring.js), the tasks in
 // flight and their completions (completions.js), AbortSignals (abort.js),
-// copies of ordinary buffers (copies.js) and the arena heap (heap.js).
+// copies of ordinary buffers (copies.js) and the arena heap (heap.js). A
+// pool with a task module runs its functions too, on threads of its own
+// (task-pool.js, task-worker.js), their values as bytes (task-codec.js).
 
 const nodePath = require('node:path');
 const binding = require('./binding');
@@ -19,8 +21,32 @@ const { Copier } = require('./copies');
 const { readOptions } = require('./options');
 const { Ring, RING_BUFFER_BYTES } = require('./ring');
 const { Completions, Extra } = require('./completions');
+const { TaskThreads, readTasks, taskError } = require('./task-pool');
+const codec = require('./task-codec');
+
+const { jsTasks, ring: RING_LAYOUT } = binding.contract;
+const TAGS = jsTasks.tags;
+const JS_RING_KINDS = Object.freeze([false, false, false]);
 
 const EMPTY = Object.freeze([]);
+const JS_ARGS = [0, 0, 0]; // a JS task's ring arguments, reused
+
+function terminatedError() {
+  const err = new Error('the pool was terminated');
+  err.code = 'ERR_PENNY_CLOSED';
+  return err;
+}
+
+// A JS task's arguments, read once into a fresh array.
+function readTaskArgs(args) {
+  if (!Array.isArray(args)) {
+    throw argError(`args must be an array, got ${describe(args)}`);
+  }
+  const n = args.length;
+  const list = new Array(n);
+  for (let i = 0; i < n; i++) list[i] = args[i];
+  return list;
+}
 
 // Reads the arguments of a call once, into a fresh array: a getter or a
 // Proxy trap may run user code here, which may call run, close or free
@@ -58,9 +84,16 @@ class Pool {
   #closing = null;
   #closeResolve = null;
   #stopped = false;     // the binding has closed the pool
+  #threads = null;      // a task pool's TaskThreads
+  #jsIndex = -1;        // the JS-task kernel's index
+  #waiting = 0;         // runs that wait for the task module's names
+  #ringI32 = null;
+  #epochIndex = 0;
+  #terminated = null;   // terminate()'s promise
 
   constructor(options = {}) {
-    const { threads, arenaBytes } = readOptions(options);
+    const { threads, arenaBytes, tasks: tasksOption } = readOptions(options);
+    const spec = tasksOption === undefined ? null : readTasks(tasksOption);
     let arena, arenaView;
     try {
       arena = new SharedArrayBuffer(arenaBytes);
@@ -74,16 +107,35 @@ class Pool {
     this.#tasks = new Completions(this.#copier, this.#signals, () => {
       // Not from inside the binding's callback: it is still draining.
       if (this.#closeResolve !== null) setImmediate(this.#finishClose);
-    });
+    }, this.#heap, this.#outcome);
     const ring = new SharedArrayBuffer(RING_BUFFER_BYTES);
-    const [handle, results, bigs, ringStart] = binding.create(arenaView,
-      new Uint8Array(ring), threads, this.#tasks.onComplete);
+    let notify;
+    if (spec !== null) {
+      // A task pool's threads park on the ring's epoch word; the binding
+      // wakes them through this from the pool's own thread.
+      const i32 = new Int32Array(ring);
+      notify = (n) => Atomics.notify(i32, this.#epochIndex, n);
+      this.#ringI32 = i32;
+    }
+    const [handle, results, bigs, ringStart, id] = binding.create(arenaView,
+      new Uint8Array(ring), threads, this.#tasks.onComplete, notify);
     this.#handle = handle;
     this.#arena = arena;
     this.#tasks.attach(handle, results, bigs);
     this.#ring = new Ring(handle, ring, ringStart, arena);
 
     this.#kt = builtinTable(binding, handle);
+    this.#jsIndex = this.#kt.jsTaskIndex;
+    if (spec !== null) {
+      this.#epochIndex = (ringStart + RING_LAYOUT.epochOffset) / 4;
+      try {
+        this.#threads = new TaskThreads(spec, threads, id, handle,
+          { ring, ringStart, arena });
+      } catch (err) {
+        binding.close(handle);
+        throw err;
+      }
+    }
 
     Object.defineProperties(this, {
       threads: { value: threads, enumerable: true },
@@ -113,13 +165,146 @@ class Pool {
 
   // Runs a kernel on the pool; resolves to its result (a number) or
   // undefined for a void kernel. Never throws: a bad call rejects.
+  //
+  // In a pool with a task module, a name the module exports runs that
+  // function on the pool's threads (a name it does not export runs the
+  // kernel of that name); its arguments and result are cloned.
   run(kernel, args = EMPTY, options) {
     try {
+      if (this.#threads !== null && typeof kernel === 'string') {
+        return this.#runNamed(kernel, args, options);
+      }
       return this.#submit(kernel, args, options);
     } catch (err) {
       return Promise.reject(err);
     }
   }
+
+  #runNamed(name, args, options) {
+    // User code may run here (getters, Proxy traps) and close the pool.
+    const list = readTaskArgs(args);
+    const signal = readSignal(options);
+    if (this.#closed) throw closedError();
+    const threads = this.#threads;
+    if (threads.exports === null && threads.loadError === null) {
+      // No thread has loaded the module yet: wait for its names.
+      this.#waiting++;
+      return threads.ready.then(() => {
+        this.#waiting--;
+        if (this.#terminated !== null) throw terminatedError();
+        return this.#dispatch(name, list, signal);
+      }).finally(() => {
+        if (this.#waiting === 0 && this.#closeResolve !== null) {
+          setImmediate(this.#finishClose);
+        }
+      });
+    }
+    return this.#dispatch(name, list, signal);
+  }
+
+  #dispatch(name, list, signal) {
+    const threads = this.#threads;
+    const isFunction = threads.exports?.get(name);
+    if (isFunction === true) return this.#submitTask(name, list, signal);
+    if (isFunction === false) {
+      throw taskError(`the task module's export '${name}' is not a function`);
+    }
+    if (this.#kt.byName.has(name)) {
+      return this.#submit(name, list, signal === undefined ? undefined
+        : { signal });
+    }
+    if (threads.loadError !== null) throw threads.loadError;
+    throw rangeError(`unknown task or kernel '${name}': the task module ` +
+      'does not export it and no kernel has that name');
+  }
+
+  // Queues a JS task: numbers ride in the ring cell itself, anything
+  // else as a payload in the arena (or a buffer of its own).
+  #submitTask(name, list, signal) {
+    const threads = this.#threads;
+    const fnId = threads.nameId(name);
+    let extra;
+    if (signal !== undefined) {
+      extra = new Extra(null);
+      extra.watch = this.#signals.watch(signal, extra);
+    }
+    const tasks = this.#tasks;
+    let slot = -1;
+    let block = -1;
+    try {
+      if (signal !== undefined && isAborted(signal)) throw reasonOf(signal);
+      let tag = list.length;
+      let a = 0;
+      let b = 0;
+      if (tag > 2 || (tag >= 1 && typeof list[0] !== 'number') ||
+          (tag === 2 && typeof list[1] !== 'number')) {
+        const keep = [];
+        let bytes;
+        try {
+          bytes = codec.encode(codec.KIND.VALUE, list, (sab) => {
+            if (sab === this.#arena) return 0;
+            keep.push(sab);
+            return threads.sabId(sab);
+          });
+        } catch (err) {
+          throw taskError(`the arguments of '${name}' cannot be cloned: ${
+            err instanceof codec.NeedsPost
+              ? 'a SharedArrayBuffer must be passed as a view over it'
+              : err?.message}`);
+        }
+        block = this.#heap.alloc(bytes.length);
+        if (block >= 0) {
+          new Uint8Array(this.#arena, block, bytes.length).set(bytes);
+          tag = 3;
+          a = block;
+        } else {
+          const own = new SharedArrayBuffer(bytes.length);
+          new Uint8Array(own).set(bytes);
+          keep.push(own);
+          tag = 4;
+          a = threads.sabId(own);
+        }
+        b = bytes.length;
+        if (keep.length > 0 || block >= 0) {
+          extra ??= new Extra(null);
+          extra.keep = keep;
+          extra.block = block;
+        }
+      } else {
+        a = tag >= 1 ? list[0] : 0;
+        b = tag === 2 ? list[1] : 0;
+      }
+      slot = tasks.take();
+      const head = fnId * TAGS + tag;
+      JS_ARGS[0] = head;
+      JS_ARGS[1] = a;
+      JS_ARGS[2] = b;
+      if (!this.#ring.push(JS_RING_KINDS, this.#jsIndex, slot, JS_ARGS,
+        null)) {
+        this.#handle(this.#jsIndex, slot, head, a, b);
+      }
+    } catch (err) {
+      if (slot >= 0) tasks.untake(slot);
+      if (block >= 0) this.#heap.release(block);
+      if (extra?.watch !== undefined) this.#signals.forget(extra.watch, extra);
+      throw err;
+    }
+    return tasks.add(slot, extra);
+  }
+
+  // A JS task's payload (binding.payload) as { value } or { error }.
+  #outcome = (bytes) => {
+    let [kind, value] = codec.decode(bytes, (id) => {
+      if (id === 0) return this.#arena;
+      throw taskError('a result named a buffer it cannot share');
+    });
+    if (kind === codec.KIND.POSTED) {
+      value = this.#threads.takePosted(value[0], value[1]);
+      return { value };
+    }
+    if (kind === codec.KIND.ERROR) return { error: codec.fromRecord(value) };
+    return { value };
+  };
 
   #submit(kernel, args, options) {
     if (this.#closed) throw closedError();
@@ -267,14 +452,51 @@ class Pool {
   // Runs once nothing is pending, so the binding's close never waits on
   // a running task and never blocks the event loop.
   #finishClose = () => {
-    if (this.#tasks.pending !== 0 || this.#stopped) return;
+    if (this.#tasks.pending !== 0 || this.#waiting !== 0 || this.#stopped) {
+      return;
+    }
+    this.#release();
+    if (this.#threads === null) this.#closeResolve();
+    else this.#stopThreads().then(this.#closeResolve);
+  };
+
+  // Closes the binding's pool and drops what only a running pool needs
+  // now, not at garbage collection.
+  #release() {
     this.#stopped = true;
     binding.close(this.#handle);
-    // What only a running pool needs goes now, not at garbage collection.
     this.#ring.close();
     this.#tasks.close();
-    this.#closeResolve();
-  };
+  }
+
+  #stopThreads() {
+    return this.#threads.stop(this.#ringI32, this.#epochIndex);
+  }
+
+  // Stops the pool now: every task not yet settled rejects with
+  // ERR_PENNY_CLOSED, running kernels are asked to stop, and a task
+  // pool's threads are terminated, even one stuck in an endless loop.
+  // Resolves once every thread is gone. Idempotent.
+  terminate() {
+    if (this.#terminated !== null) return this.#terminated;
+    this.#closed = true;
+    this.#closing ??= new Promise((resolve) => {
+      this.#closeResolve = resolve;
+    });
+    if (!this.#stopped) {
+      for (const slot of this.#tasks.slots()) {
+        binding.cancel(this.#handle, slot);
+      }
+      this.#tasks.rejectAll(terminatedError());
+    }
+    const threadsGone = this.#threads === null || this.#stopped
+      ? Promise.resolve() : this.#stopThreads();
+    this.#terminated = threadsGone.then(() => {
+      if (!this.#stopped) this.#release();
+      this.#closeResolve();
+    });
+    return this.#terminated;
+  }
 
   get closed() {
     return this.#closed;

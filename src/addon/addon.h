@@ -20,6 +20,7 @@
  *   contract.c    the JS<->C contract (contract.h) as a JS object
  *   lifecycle.c   a pool from create() to teardown and free
  *   tasks.c       task records by slot
+ *   jstask.c      JS tasks on lent worker_threads
  *   ring.c        the submission ring's consumer
  *   completion.c  finished tasks back to lib/
  *   plugin.c      plugin libraries
@@ -45,6 +46,10 @@
 #include "signature.h"
 
 /* ---- Per-environment state. ---- */
+
+/* Entries before the plugins in every pool's table: the built-in kernels,
+ * then the JS-task kernel (jstask.c). */
+#define BUILTIN_ENTRIES (penny__builtin_kernel_count + 1)
 
 typedef struct {
   penny__sig_t *builtin_sigs; /* parsed once per environment */
@@ -116,6 +121,15 @@ struct task_s {
                              * first failed */
   int reject_code;        /* PENNY_EINVAL or PENNY_ERANGE, when rejected */
   unsigned nrefs;         /* pinned views over foreign SharedArrayBuffers */
+  /* JS tasks (jstask.c), written by the thread that ran it: the outcome
+   * as bytes (malloc'd; payload() hands it to lib/), a void result, a
+   * task that could not finish (msg says why), one awaiting its promise
+   * (its completion waits for finish()). */
+  uint8_t *payload;
+  size_t payload_len;
+  int js_void;
+  int js_failed;
+  int deferred;
   penny_arg_t args[PENNY_MAX_ARGS];
   napi_ref refs[PENNY_MAX_ARGS];
   char msg[MSG_MAX];
@@ -169,6 +183,15 @@ struct pool_s {
   /* Slots js_cancel touched, so penny__drain can clear their request: a cancel
    * may arrive after the worker has finished and freed the record. */
   uint8_t *cancel_sent;
+  /* Task pools (jstask.c): the registry's id (0: none) and link, the
+   * loop thread's Atomics.notify function and thread, no JS calls once
+   * teardown has begun, and per worker the task its thread awaits. */
+  int32_t lend_id;
+  pool_t *lend_next;
+  napi_ref notify_ref;
+  uv_thread_t loop_thread;
+  bool quiet;
+  task_t **deferred_by;
 };
 
 /* Any thread: the record of a slot below nslots. */
@@ -197,9 +220,22 @@ void penny__ring_wake(pool_t *p);
 /* ---- completion.c: finished tasks back to lib/. ---- */
 
 void penny__task_done(penny_job_t *job, int status);
+void penny__task_post(task_t *t);
 void penny__drain(pool_t *p, bool call_js);
 void penny__on_async(uv_async_t *handle);
 void penny__set_active(pool_t *p, bool active);
+
+/* ---- jstask.c: JS tasks on lent worker_threads. ---- */
+
+extern const penny_kernel_t penny__js_task_kernel;
+void penny__lend_register(pool_t *p);
+void penny__lend_unregister(pool_t *p);
+void penny__lend_options(penny_pool_options_t *opts, pool_t *p);
+int penny__lend_vacate(pool_t *p, unsigned index);
+napi_value penny__lend_payload(napi_env env, pool_t *p, uint32_t slot);
+napi_value penny__js_enter(napi_env env, napi_callback_info info);
+napi_value penny__js_finish(napi_env env, napi_callback_info info);
+napi_value penny__js_cancelled(napi_env env, napi_callback_info info);
 
 /* ---- plugin.c: plugin libraries and the table handed to them. ---- */
 
@@ -219,6 +255,7 @@ typedef struct {
   size_t ring_start;
   uint32_t ring_cells;
   uint32_t threads;
+  napi_value notify;           /* a task pool's Atomics.notify, or NULL */
   napi_callback submit;        /* the handle's function (js_submit) */
 } pool_config_t;
 

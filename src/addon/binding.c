@@ -13,14 +13,16 @@
 
 static napi_value js_submit(napi_env env, napi_callback_info info);
 
-/* JS thread: create(arenaView, ringView, threads, onComplete)
- *   -> [handle, completions, bigLimbs, ringStart], where
+/* JS thread: create(arenaView, ringView, threads, onComplete[, notify])
+ *   -> [handle, completions, bigLimbs, ringStart[, id]], where
  *   handle(kernel, slot, ...args) submits a task under a slot from grow(),
  *   completions and bigLimbs are the completion buffer (contract.h) and
- *   the ring starts ringStart bytes into ringView's buffer. */
+ *   the ring starts ringStart bytes into ringView's buffer. With notify
+ *   (n => Atomics.notify on the ring's epoch word) it is a task pool: it
+ *   starts no threads, and lib/'s Workers enter it by its id (jstask.c). */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   env_data_t *ed;
   PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
                                         (void **) &ed));
@@ -59,6 +61,14 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   if (vt != napi_function)
     return penny__throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
                              "onComplete must be a function");
+  if (argc >= 5) {
+    PENNY_NAPI_CALL(env, napi_typeof(env, argv[4], &vt));
+    if (vt == napi_function)
+      cfg.notify = argv[4];
+    else if (vt != napi_undefined)
+      return penny__throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
+                               "notify must be a function");
+  }
   cfg.arena_view = argv[0];
   cfg.ring_view = argv[1];
   cfg.on_complete = argv[3];
@@ -279,6 +289,42 @@ static napi_value js_wake(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* JS thread: vacate(handle, index): worker `index` of a task pool lost
+ * its thread (the Worker exited). Throws ERR_PENNY_STATE if a thread is
+ * inside the core as that worker. */
+static napi_value js_vacate(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  uint32_t index;
+  pool_t *p = penny__pool_args(env, info, 2, argv, "vacate(handle, index)");
+  if (p == NULL)
+    return NULL;
+  if (p->state != POOL_OPEN || p->deferred_by == NULL)
+    return NULL;
+  PENNY_NAPI_CALL(env, napi_get_value_uint32(env, argv[1], &index));
+  int rc = penny__lend_vacate(p, index);
+  if (rc != 0)
+    return penny__throw_code(env, ERR_PLAIN, "ERR_PENNY_STATE",
+                             "vacate: %s", penny_strerror(rc));
+  return NULL;
+}
+
+/* JS thread: payload(handle, slot) -> the Uint8Array a JS task's
+ * completion carries (COMPLETION_PAYLOAD), once; undefined after. */
+static napi_value js_payload(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  uint32_t slot;
+  pool_t *p = penny__pool_args(env, info, 2, argv, "payload(handle, slot)");
+  if (p == NULL)
+    return NULL;
+  PENNY_NAPI_CALL(env, napi_get_value_uint32(env, argv[1], &slot));
+  /* Relaxed: only this thread grows the slots. */
+  if (p->state != POOL_OPEN ||
+      slot >= atomic_load_explicit(&p->nslots, memory_order_relaxed))
+    return penny__throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
+                             "payload: no slot %u", slot);
+  return penny__lend_payload(env, p, slot);
+}
+
 /* JS thread: adviseHuge(u8) asks for huge pages behind a Uint8Array over a
  * SharedArrayBuffer, as create() does for the arena: lib/ calls it for a
  * buffer alloc() makes when the arena is full, before its first touch.
@@ -390,15 +436,16 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   env_data_t *ed = calloc(1, sizeof(*ed));
   if (ed == NULL)
     return penny__throw_code(env, ERR_PLAIN, NULL, "penny: out of memory");
-  ed->builtin_sigs = calloc(penny__builtin_kernel_count,
-                            sizeof(penny__sig_t));
+  ed->builtin_sigs = calloc(BUILTIN_ENTRIES, sizeof(penny__sig_t));
   if (ed->builtin_sigs == NULL) {
     free(ed);
     return penny__throw_code(env, ERR_PLAIN, NULL, "penny: out of memory");
   }
-  for (size_t i = 0; i < penny__builtin_kernel_count; i++) {
+  for (size_t i = 0; i < BUILTIN_ENTRIES; i++) {
     const char *err = NULL;
-    if (penny__sig_parse(penny__builtin_kernels[i].signature,
+    if (penny__sig_parse(i < penny__builtin_kernel_count
+                             ? penny__builtin_kernels[i].signature
+                             : penny__js_task_kernel.signature,
                          &ed->builtin_sigs[i], &err) != 0)
       napi_fatal_error("penny", NAPI_AUTO_LENGTH, err, NAPI_AUTO_LENGTH);
   }
@@ -425,6 +472,13 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     PENNY_EXPORT_(load),
     PENNY_EXPORT_(active),
     PENNY_EXPORT_(adviseHuge),
+    PENNY_EXPORT_(vacate),
+    PENNY_EXPORT_(payload),
+    { "enter", NULL, penny__js_enter, NULL, NULL, NULL, napi_enumerable, ed },
+    { "finish", NULL, penny__js_finish, NULL, NULL, NULL, napi_enumerable,
+      ed },
+    { "cancelled", NULL, penny__js_cancelled, NULL, NULL, NULL,
+      napi_enumerable, ed },
     { "contract", NULL, NULL, NULL, NULL, contract, napi_enumerable, NULL },
   };
 #undef PENNY_EXPORT_

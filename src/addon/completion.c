@@ -24,12 +24,16 @@ static completion_status_t completion_status(const task_t *t) {
                                           : COMPLETION_ARG_RANGE;
   if (t->status == PENNY_ECANCELED)
     return COMPLETION_CANCELLED;
+  if (t->js_failed)
+    return COMPLETION_TASK_FAILED;
   /* Any other status but 0 fails, so that a status penny.h does not
    * define (a positive one) rejects loudly rather than passing for a
    * result. */
   if (t->status != 0)
     return COMPLETION_FAILED;
-  if (t->entry->sig.result == PENNY_TYPE_NONE)
+  if (t->payload != NULL)
+    return COMPLETION_PAYLOAD;
+  if (t->js_void || t->entry->sig.result == PENNY_TYPE_NONE)
     return COMPLETION_VOID;
   if (t->result.big)
     return COMPLETION_BIGINT;
@@ -82,8 +86,18 @@ static bool done_ring_push(pool_t *p, task_t *t) {
  * tasks left in the ring). */
 void penny__task_done(penny_job_t *job, int status) {
   task_t *t = job->data;
-  pool_t *p = t->pool;
   t->status = status;
+  /* A JS task awaiting its promise completes in finish() (jstask.c). */
+  if (t->deferred && status == 0)
+    return;
+  t->deferred = 0;
+  penny__task_post(t);
+}
+
+/* Any thread: hands a finished task, its status set, to the loop thread. */
+void penny__task_post(task_t *t) {
+  pool_t *p = t->pool;
+  int status = t->status;
   /* A failed kernel's message: its own, if the failure that won was the
    * one that gave it, else the code's. Relaxed: the joins that ended the
    * kernel ordered the failing worker's writes before this. */
@@ -145,7 +159,11 @@ static void count_completion(pool_t *p, int status) {
   case COMPLETION_CANCELLED:
     p->cancelled++;
     break;
+  case COMPLETION_PAYLOAD:
+    p->completed++;
+    break;
   case COMPLETION_FAILED:
+  case COMPLETION_TASK_FAILED:
     p->failed++;
     break;
   default:

@@ -21,6 +21,7 @@ static const constant_t ring_layout[] = {
   { "maxCells", RING_CELLS_MAX },
   { "argSlots", RING_ARGS },
   { "sleepyOffset", RING_SLEEPY_OFFSET },
+  { "epochOffset", RING_EPOCH_OFFSET },
   { "seqOffset", offsetof(ring_cell_t, seq) },
   { "kernelOffset", offsetof(ring_cell_t, kernel) },
   { "slotOffset", offsetof(ring_cell_t, slot) },
@@ -48,6 +49,8 @@ static const constant_t statuses[] = {
   { "ARG_RANGE", COMPLETION_ARG_RANGE },
   { "BIGINT", COMPLETION_BIGINT },
   { "FAILED", COMPLETION_FAILED },
+  { "PAYLOAD", COMPLETION_PAYLOAD },
+  { "TASK_FAILED", COMPLETION_TASK_FAILED },
   { "CANCELLED", COMPLETION_CANCELLED },
 };
 
@@ -56,6 +59,16 @@ static const constant_t errors[] = {
 #define PENNY_ERRNO_CONSTANT_(name, value, msg) { #name, value },
   PENNY_ERRNO_MAP(PENNY_ERRNO_CONSTANT_)
 #undef PENNY_ERRNO_CONSTANT_
+};
+
+/* JS tasks: the kernel's tag space (see JS_TASK_SIGNATURE) and the
+ * enter() codes besides an epoch. */
+static const constant_t js_tasks[] = {
+  { "tags", JS_TASK_TAGS },
+  { "gone", -1 },
+  { "left", -2 },
+  { "busy", -3 },
+  { "mailboxLength", 4 },
 };
 
 static const constant_t limits[] = {
@@ -109,6 +122,8 @@ napi_value penny__contract(napi_env env) {
       !set_types(env, contract) ||
       !set_constants(env, contract, "errors", errors, COUNT_(errors)) ||
       !set_constants(env, contract, "limits", limits, COUNT_(limits)) ||
+      !set_constants(env, contract, "jsTasks", js_tasks,
+                     COUNT_(js_tasks)) ||
       napi_object_freeze(env, contract) != napi_ok) {
     penny__throw_last_error(env, "contract");
     return NULL;

@@ -30,6 +30,9 @@
 
 /* The header's int32 that a worker sets before it sleeps (see ring.c). */
 #define RING_SLEEPY_OFFSET 0
+/* A task pool's wake-up epoch (a uint32), on which its lent threads park
+ * in Atomics.wait (jstask.c). */
+#define RING_EPOCH_OFFSET 8
 
 /* One cell, as JS lays it out. `seq` is Vyukov's turn counter (int32,
  * wrapping) less the cell's index, so that zeroed memory is a free ring
@@ -76,6 +79,12 @@ typedef enum {
   COMPLETION_BIGINT = 4,
   /* The kernel failed; message() says how. */
   COMPLETION_FAILED = 5,
+  /* A JS task's outcome as bytes (lib/task-codec.js), which payload()
+   * returns: a value it fulfils with or an error it rejects with. */
+  COMPLETION_PAYLOAD = 6,
+  /* A JS task that could not finish (its thread stopped); message() says
+   * why. */
+  COMPLETION_TASK_FAILED = 7,
   /* Cancelled before or while it ran. */
   COMPLETION_CANCELLED = PENNY_ECANCELED
 } completion_status_t;
@@ -92,6 +101,15 @@ enum { COMPLETION_SLOT, COMPLETION_STATUS, COMPLETION_VALUE,
 
 _Static_assert(sizeof(((penny_result_t *) 0)->limbs) ==
                COMPLETION_LIMBS * sizeof(uint64_t), "a BigInt's limbs");
+
+/* ---- JS tasks. ---- */
+
+/* The kernel a JS task runs as (jstask.c), after the built-ins in every
+ * pool's table: head is the function's id times JS_TASK_TAGS plus a tag
+ * that says what a and b hold (lib/task-codec.js). Names that start with
+ * two underscores are the binding's own and not in pool.kernels. */
+#define JS_TASK_SIGNATURE "__task(f64 head, f64 a, f64 b) -> f64"
+#define JS_TASK_TAGS 8
 
 /* ---- Limits. ---- */
 

@@ -20,18 +20,21 @@
  * (the caller frees what was allocated with pool_free_body). */
 static bool pool_alloc_body(pool_t *p, const env_data_t *ed) {
   p->table = calloc(MAX_KERNELS, sizeof(entry_t *));
-  p->builtins = calloc(penny__builtin_kernel_count, sizeof(entry_t));
+  /* The built-ins, then the JS-task kernel. */
+  p->builtins = calloc(BUILTIN_ENTRIES, sizeof(entry_t));
   p->chunks = calloc(MAX_CHUNKS, sizeof(task_t *));
   p->done = penny__pages_alloc(sizeof(done_ring_t)); /* zeroed: empty */
   if (p->table == NULL || p->builtins == NULL || p->chunks == NULL ||
       p->done == NULL)
     return false;
-  for (size_t i = 0; i < penny__builtin_kernel_count; i++) {
+  for (size_t i = 0; i < BUILTIN_ENTRIES; i++) {
     p->builtins[i].sig = ed->builtin_sigs[i];
-    p->builtins[i].kernel = &penny__builtin_kernels[i];
+    p->builtins[i].kernel = i < penny__builtin_kernel_count
+                                ? &penny__builtin_kernels[i]
+                                : &penny__js_task_kernel;
     p->table[i] = &p->builtins[i];
   }
-  atomic_init(&p->table_len, penny__builtin_kernel_count);
+  atomic_init(&p->table_len, BUILTIN_ENTRIES);
   atomic_init(&p->done_head, NULL);
   atomic_init(&p->ring_head, 0);
   atomic_init(&p->nslots, 0);
@@ -53,6 +56,8 @@ static void pool_free_body(pool_t *p) {
   atomic_store_explicit(&p->table_len, 0, memory_order_relaxed);
   free(p->builtins);
   p->builtins = NULL;
+  free(p->deferred_by);
+  p->deferred_by = NULL;
   /* The workers are joined: no plugin code can be running. */
   penny__plugins_close(p);
 }
@@ -71,7 +76,7 @@ static void pool_release(pool_t *p) {
  * should it fail at teardown, the environment frees it itself. */
 static void drop_refs(pool_t *p) {
   napi_ref *refs[] = { &p->callback_ref, &p->results_ref, &p->arena_ref,
-                       &p->ring_ref };
+                       &p->ring_ref, &p->notify_ref };
   for (size_t i = 0; i < sizeof(refs) / sizeof(*refs); i++)
     if (*refs[i] != NULL) {
       (void) napi_delete_reference(p->env, *refs[i]);
@@ -102,6 +107,10 @@ void penny__pool_teardown(pool_t *p, unsigned destroy_flags, bool call_js,
                           bool keep_hook) {
   if (p->state != POOL_OPEN)
     return;
+  /* A task pool: no lent thread finds it from now on, and none calls into
+   * JS for it (see lend_park_wake). */
+  p->quiet = true;
+  penny__lend_unregister(p);
   /* Joins every worker: no penny__task_done and no uv_async_send after
    * this. Cannot return EDEADLK: this is not a worker thread. */
   int rc = penny_pool_destroy(p->core, destroy_flags);
@@ -241,6 +250,22 @@ napi_value penny__pool_create(napi_env env, const env_data_t *ed,
 
   memset(&opts, 0, sizeof(opts));
   opts.threads = cfg->threads;
+  if (cfg->notify != NULL) {
+    /* A task pool: its workers are Worker threads that lib/ starts. */
+    p->deferred_by = calloc(cfg->threads, sizeof(task_t *));
+    if (p->deferred_by == NULL ||
+        napi_create_reference(env, cfg->notify, 1, &p->notify_ref) !=
+          napi_ok)
+      goto fail;
+    p->loop_thread = uv_thread_self();
+    penny__lend_options(&opts, p);
+    /* Found by lent threads once it is open; its id is out[4]. */
+    penny__lend_register(p);
+    napi_value id;
+    if (napi_create_int32(env, p->lend_id, &id) != napi_ok ||
+        napi_set_element(env, out, 4, id) != napi_ok)
+      goto fail;
+  }
   opts.injector_capacity = 1u << 14;
   source.ctx = p;
   opts.source = &source;
@@ -275,6 +300,7 @@ fail_started:
 fail:
   if (napi_is_exception_pending(env, &pending) == napi_ok && !pending)
     penny__throw_last_error(env, "create");
+  penny__lend_unregister(p);
   drop_refs(p);
   pool_free_body(p);
   if (!wrapped)

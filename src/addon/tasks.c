@@ -31,6 +31,10 @@ task_t *penny__claim_slot(pool_t *p, double slot) {
   t->nrefs = 0;
   memset(&t->result, 0, sizeof(t->result));
   t->rejected = 0;
+  free(t->payload); /* one that lib/ never read */
+  t->payload = NULL;
+  t->payload_len = 0;
+  t->js_void = t->js_failed = t->deferred = 0;
   atomic_store_explicit(&t->failure_kind, FAILURE_NONE,
                         memory_order_relaxed);
   t->entry = NULL;
@@ -124,6 +128,9 @@ void penny__slot_cancel(pool_t *p, uint32_t slot) {
 
 /* Loop thread, once the workers are joined: frees every record. */
 void penny__slots_free(pool_t *p) {
+  uint32_t n = atomic_load_explicit(&p->nslots, memory_order_relaxed);
+  for (uint32_t slot = 0; slot < n; slot++)
+    free(slot_task(p, slot)->payload);
   if (p->chunks != NULL)
     for (size_t i = 0; i < MAX_CHUNKS && p->chunks[i] != NULL; i++)
       penny__pages_free(p->chunks[i], CHUNK_BYTES);

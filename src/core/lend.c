@@ -20,10 +20,8 @@ static void leave_searching(penny_pool_t *pool) {
   penny__notify(pool, NULL);
 }
 
-int penny_worker_run(penny_pool_t *pool, unsigned index, int resume,
-                     uint32_t *epoch) {
-  if (pool == NULL || !pool->external || index >= pool->threads ||
-      epoch == NULL)
+int penny_worker_enter(penny_pool_t *pool, unsigned index, int resume) {
+  if (pool == NULL || !pool->external || index >= pool->threads)
     return PENNY_EINVAL;
   penny_worker_t *w = &pool->workers[index];
   /* SeqCst increment, then SeqCst load of `exiting`: pairs with destroy's
@@ -32,11 +30,11 @@ int penny_worker_run(penny_pool_t *pool, unsigned index, int resume,
   atomic_fetch_add_explicit(&pool->inside, 1, memory_order_seq_cst);
   if (atomic_load_explicit(&pool->exiting, memory_order_seq_cst)) {
     atomic_fetch_sub_explicit(&pool->inside, 1, memory_order_seq_cst);
-    return 0;
+    return PENNY_ECLOSED;
   }
   int from = resume ? LENT_PARKED : LENT_VACANT;
-  /* Acquire: pairs with the release stores below, so a thread that takes
-   * the worker over sees everything the last one did to it. */
+  /* Acquire: pairs with the release stores in penny_worker_run_entered, so
+   * a thread that takes the worker over sees all the last one did to it. */
   if (!atomic_compare_exchange_strong_explicit(&w->lent, &from, LENT_INSIDE,
                                                memory_order_acquire,
                                                memory_order_relaxed)) {
@@ -51,16 +49,34 @@ int penny_worker_run(penny_pool_t *pool, unsigned index, int resume,
     atomic_fetch_add_explicit(&pool->idle, IDLE_SEARCHING_ONE,
                               memory_order_relaxed);
   }
+  return 0;
+}
+
+int penny_worker_run_entered(penny_pool_t *pool, unsigned index,
+                             uint32_t *epoch) {
+  penny_worker_t *w = &pool->workers[index];
   int rc = penny__worker_loop(w, epoch);
   if (rc == PENNY_WORKER_LEFT)
     leave_searching(pool);
-  /* Release: see the acquire above. */
+  /* Release: see the acquire in penny_worker_enter. */
   atomic_store_explicit(&w->lent,
                         rc == PENNY_WORKER_PARK ? LENT_PARKED : LENT_VACANT,
                         memory_order_release);
   /* SeqCst: destroy's wait reads it; our last touch of the pool is above. */
   atomic_fetch_sub_explicit(&pool->inside, 1, memory_order_seq_cst);
   return rc;
+}
+
+int penny_worker_run(penny_pool_t *pool, unsigned index, int resume,
+                     uint32_t *epoch) {
+  if (epoch == NULL)
+    return PENNY_EINVAL;
+  int rc = penny_worker_enter(pool, index, resume);
+  if (rc == PENNY_ECLOSED)
+    return 0;
+  if (rc != 0)
+    return rc;
+  return penny_worker_run_entered(pool, index, epoch);
 }
 
 void penny_worker_leave(penny_worker_t *w) {

@@ -1,0 +1,277 @@
+'use strict';
+
+// How JS tasks' arguments and outcomes cross between threads: as bytes,
+// with structured-clone semantics (V8's serializer), except that views
+// over a SharedArrayBuffer travel as (buffer id, offset, length) and are
+// rebuilt over the same memory on the other side. Numbers skip all this
+// (lib/task-pool.js puts them in the ring itself).
+//
+// A payload: [kind u8, 0, 0, 0, n u32, n buffer ids as f64, V8 bytes].
+// Buffer id 0 is the pool's arena; the others are the ids lib/task-pool.js
+// gives SharedArrayBuffers as it hands them to the threads.
+
+const v8 = require('node:v8');
+const { isSharedArrayBuffer, isNativeError } = require('node:util').types;
+
+const KIND = Object.freeze({
+  VALUE: 1,     // a value (an argument list, or a result)
+  ERROR: 2,     // a thrown value, errors as an error record (below)
+  POSTED: 3,    // a result sent with postMessage instead: [3, gen, id]
+});
+const HEADER = 8;
+
+// Typed-array classes by a code of our own (host objects).
+const VIEW_CLASSES = [
+  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array,
+  Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array,
+  BigUint64Array, DataView,
+];
+const VIEW_CODES = new Map(VIEW_CLASSES.map((C, i) => [C, i]));
+const SHARED = 0x80; // the code's flag: a view over a SharedArrayBuffer
+
+const TypedArrayPrototype = Object.getPrototypeOf(Int8Array.prototype);
+const taTag = Object.getOwnPropertyDescriptor(TypedArrayPrototype,
+  Symbol.toStringTag).get;
+const taBuffer = Object.getOwnPropertyDescriptor(TypedArrayPrototype,
+  'buffer').get;
+const taOffset = Object.getOwnPropertyDescriptor(TypedArrayPrototype,
+  'byteOffset').get;
+const taByteLength = Object.getOwnPropertyDescriptor(TypedArrayPrototype,
+  'byteLength').get;
+const dvBuffer = Object.getOwnPropertyDescriptor(DataView.prototype,
+  'buffer').get;
+const dvOffset = Object.getOwnPropertyDescriptor(DataView.prototype,
+  'byteOffset').get;
+const dvByteLength = Object.getOwnPropertyDescriptor(DataView.prototype,
+  'byteLength').get;
+
+// The view's class code, buffer, offset and byte length, read through the
+// engine's own getters (never properties a user can define).
+function viewParts(view) {
+  const tag = taTag.call(view);
+  if (tag === undefined) {
+    return [VIEW_CODES.get(DataView), dvBuffer.call(view),
+      dvOffset.call(view), dvByteLength.call(view)];
+  }
+  return [VIEW_CODES.get(globalThis[tag]), taBuffer.call(view),
+    taOffset.call(view), taByteLength.call(view)];
+}
+
+// Thrown when a value holds a SharedArrayBuffer that `sabId` cannot name:
+// the caller sends it another way (postMessage).
+class NeedsPost extends Error {}
+
+class Encoder extends v8.Serializer {
+  constructor(sabId) {
+    super();
+    this.sabId = sabId;   // SharedArrayBuffer -> id, or -1
+    this.ids = [];        // the payload's buffer ids, by index
+    this._setTreatArrayBufferViewsAsHostObjects(true);
+  }
+
+  #index(sab) {
+    const id = this.sabId(sab);
+    if (id < 0) throw new NeedsPost();
+    let i = this.ids.indexOf(id);
+    if (i < 0) i = this.ids.push(id) - 1;
+    return i;
+  }
+
+  _writeHostObject(view) {
+    if (!ArrayBuffer.isView(view)) {
+      throw new DOMException(`${Object.prototype.toString.call(view)
+      } could not be cloned.`, 'DataCloneError');
+    }
+    const [code, buffer, offset, bytes] = viewParts(view);
+    if (isSharedArrayBuffer(buffer)) {
+      this.writeUint32(code | SHARED);
+      this.writeUint32(this.#index(buffer));
+      this.writeDouble(offset);
+      this.writeDouble(bytes);
+    } else {
+      this.writeUint32(code);
+      this.writeUint32(bytes);
+      this.writeRawBytes(new Uint8Array(buffer, offset, bytes));
+    }
+  }
+
+  // A bare SharedArrayBuffer (not a view): V8 would write an id that
+  // Node's deserializer cannot read back.
+  _getSharedArrayBufferId() {
+    throw new NeedsPost();
+  }
+}
+
+class Decoder extends v8.Deserializer {
+  constructor(bytes, buffers) {
+    super(bytes);
+    this.buffers = buffers; // index -> SharedArrayBuffer
+  }
+
+  _readHostObject() {
+    const code = this.readUint32();
+    const Class = VIEW_CLASSES[code & ~SHARED];
+    if (Class === undefined) throw new Error('corrupt task payload');
+    const size = Class === DataView ? 1 : Class.BYTES_PER_ELEMENT;
+    if (code & SHARED) {
+      const buffer = this.buffers[this.readUint32()];
+      const offset = this.readDouble();
+      const bytes = this.readDouble();
+      return new Class(buffer, offset, bytes / size);
+    }
+    const bytes = this.readUint32();
+    const copy = new ArrayBuffer(bytes);
+    new Uint8Array(copy).set(this.readRawBytes(bytes));
+    return new Class(copy, 0, bytes / size);
+  }
+}
+
+// The payload of `value` as a Uint8Array. Throws NeedsPost, or the
+// engine's DataCloneError for what cannot be cloned.
+function encode(kind, value, sabId) {
+  const enc = new Encoder(sabId);
+  enc.writeHeader();
+  enc.writeValue(value);
+  const body = enc.releaseBuffer();
+  const n = enc.ids.length;
+  const out = new Uint8Array(HEADER + 8 * n + body.length);
+  const dv = new DataView(out.buffer);
+  out[0] = kind;
+  dv.setUint32(4, n, true);
+  for (let i = 0; i < n; i++) dv.setFloat64(HEADER + 8 * i, enc.ids[i], true);
+  out.set(body, HEADER + 8 * n);
+  return out;
+}
+
+// [kind, value] from a payload (a Uint8Array). `sabOf(id)` returns the
+// SharedArrayBuffer with that id.
+function decode(bytes, sabOf) {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const kind = bytes[0];
+  if (kind === KIND.POSTED) {
+    return [kind, [dv.getFloat64(HEADER, true), dv.getFloat64(HEADER + 8,
+      true)]];
+  }
+  const n = dv.getUint32(4, true);
+  const buffers = new Array(n);
+  for (let i = 0; i < n; i++) {
+    buffers[i] = sabOf(dv.getFloat64(HEADER + 8 * i, true));
+  }
+  const dec = new Decoder(bytes.subarray(HEADER + 8 * n), buffers);
+  dec.readHeader();
+  return [kind, dec.readValue()];
+}
+
+// The payload for a POSTED result: the thread's generation and the
+// message's id on that thread's port.
+function posted(gen, id) {
+  const out = new Uint8Array(HEADER + 16);
+  const dv = new DataView(out.buffer);
+  out[0] = KIND.POSTED;
+  dv.setFloat64(HEADER, gen, true);
+  dv.setFloat64(HEADER + 8, id, true);
+  return out;
+}
+
+// ---- Errors. ----
+
+// The standard error classes by name; an error of another class comes
+// back as an Error with that name.
+const ERROR_CLASSES = {
+  Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError,
+  URIError, AggregateError,
+};
+
+// What a task threw, as a plain record that clones: an error's name,
+// message, stack and own cloneable properties (code, cause, errors...),
+// or any other thrown value as it is. Reads the error once; a getter
+// that throws makes that property missing, not the task lost.
+function errorRecord(thrown) {
+  if (!isNativeError(thrown) && !(thrown instanceof Error)) {
+    return { thrown, isError: false };
+  }
+  const read = (key) => {
+    try {
+      return thrown[key];
+    } catch {
+      return undefined;
+    }
+  };
+  const props = {};
+  let keys = [];
+  try {
+    keys = Reflect.ownKeys(thrown);
+  } catch { /* a Proxy: no extra properties */ }
+  for (const key of keys) {
+    if (typeof key !== 'string' || key === 'stack' || key === 'message') {
+      continue;
+    }
+    props[key] = read(key);
+  }
+  return {
+    isError: true,
+    name: String(read('name') ?? 'Error'),
+    message: String(read('message') ?? ''),
+    stack: read('stack'),
+    props,
+  };
+}
+
+// The error (or value) a record stands for, rebuilt on this thread.
+function fromRecord(rec) {
+  if (!rec.isError) return rec.thrown;
+  const Class = Object.hasOwn(ERROR_CLASSES, rec.name)
+    ? ERROR_CLASSES[rec.name] : Error;
+  const err = Class === AggregateError
+    ? new AggregateError(rec.props.errors ?? [], rec.message)
+    : new Class(rec.message);
+  for (const [key, value] of Object.entries(rec.props)) {
+    Object.defineProperty(err, key, {
+      value, writable: true, configurable: true,
+      enumerable: key !== 'cause' && key !== 'errors' && key !== 'name',
+    });
+  }
+  if (err.name !== rec.name) {
+    Object.defineProperty(err, 'name', {
+      value: rec.name, writable: true, configurable: true, enumerable: false,
+    });
+  }
+  if (typeof rec.stack === 'string') {
+    Object.defineProperty(err, 'stack', {
+      value: rec.stack, writable: true, configurable: true, enumerable: false,
+    });
+  }
+  return err;
+}
+
+// A thrown value's payload. Properties that cannot be cloned are left out
+// one by one; a thrown value that cannot be cloned at all becomes an
+// Error that says so.
+function encodeError(thrown, sabId) {
+  const rec = errorRecord(thrown);
+  try {
+    return encode(KIND.ERROR, rec, sabId);
+  } catch { /* see below */ }
+  if (rec.isError) {
+    for (const key of Object.keys(rec.props)) {
+      try {
+        encode(KIND.VALUE, rec.props[key], () => -1);
+      } catch {
+        delete rec.props[key];
+      }
+    }
+    if (typeof rec.stack !== 'string') rec.stack = undefined;
+    try {
+      return encode(KIND.ERROR, rec, () => -1);
+    } catch { /* see below */ }
+  }
+  const err = new Error('the task threw a value that cannot be cloned: ' +
+    `${typeof thrown}`);
+  err.code = 'ERR_PENNY_TASK';
+  return encode(KIND.ERROR, errorRecord(err), () => -1);
+}
+
+module.exports = {
+  KIND, NeedsPost, encode, decode, posted, encodeError, fromRecord,
+  errorRecord,
+};

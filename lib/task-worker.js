@@ -1,0 +1,219 @@
+'use strict';
+
+// A thread of a task pool (lib/task-pool.js starts it as a Worker): it
+// loads the pool's task module, then lends itself to the pool's C core
+// with binding.enter, which runs the worker loop here and calls back into
+// this file's runner for each JS task. When the core has nothing for it,
+// enter returns and the thread parks in Atomics.wait on the ring's epoch
+// word (Atomics.waitAsync while its event loop has work, such as a timer
+// a task set), where terminate and process exit can always stop it.
+
+const {
+  workerData, parentPort, receiveMessageOnPort,
+} = require('node:worker_threads');
+const { pathToFileURL } = require('node:url');
+const binding = require('./binding');
+const codec = require('./task-codec');
+
+const { jsTasks, ring } = binding.contract;
+const {
+  id: POOL_ID, index: INDEX, gen: GEN, tasks: TASKS, arena: ARENA, port: PORT,
+} = workerData;
+const TAGS = jsTasks.tags;
+const i32 = new Int32Array(workerData.ring);
+const EPOCH = (workerData.ringStart + ring.epochOffset) / 4;
+const arenaBytes = new Uint8Array(ARENA);
+// Over an ArrayBuffer of its own: never in the engine's heap, where the
+// binding's pointer to it could move.
+const mailbox = new Float64Array(new ArrayBuffer(8 * jsTasks.mailboxLength));
+// A parked thread looks again this often even if no wake-up comes: a
+// pool collected without close() cannot notify from its finalizer.
+const PARK_MS = 2000;
+
+// What the pool's main thread told this thread: task names and
+// SharedArrayBuffers by id (see TaskThreads in task-pool.js).
+const names = new Map(workerData.names);
+const sabs = new Map(workerData.sabs);
+sabs.set(0, ARENA);
+let fns = [];             // id -> the function, once resolved
+let exportsObj = null;    // the module's exports (namespace)
+let loadError = null;     // why the module failed to load
+
+// Reads what the main thread has posted since the last look.
+function drainPort() {
+  let m;
+  while ((m = receiveMessageOnPort(PORT)) !== undefined) {
+    const msg = m.message;
+    if (msg.name !== undefined) names.set(msg.id, msg.name);
+    else if (msg.sab !== undefined) sabs.set(msg.id, msg.sab);
+    else if (msg.drop !== undefined) sabs.delete(msg.drop);
+  }
+}
+
+function taskError(message) {
+  const err = new Error(message);
+  err.code = 'ERR_PENNY_TASK';
+  return err;
+}
+
+// The function with this id; throws ERR_PENNY_TASK if there is none.
+function resolve(id) {
+  if (!names.has(id)) drainPort();
+  const name = names.get(id);
+  if (loadError !== null) {
+    throw taskError(`the task module ${TASKS} failed to load: ${
+      loadError?.message ?? String(loadError)}`);
+  }
+  const fn = name === undefined ? undefined : exportsObj[name];
+  if (typeof fn !== 'function') {
+    throw taskError(`the task module's export '${name}' is not a function`);
+  }
+  fns[id] = fn;
+  return fn;
+}
+
+function sabOf(id) {
+  if (!sabs.has(id)) drainPort();
+  const sab = sabs.get(id);
+  if (sab === undefined) throw taskError('a SharedArrayBuffer went missing');
+  return sab;
+}
+
+// Results: only the arena's views travel by id; a value that holds any
+// other SharedArrayBuffer goes by postMessage, which shares it.
+const resultSabId = (sab) => (sab === ARENA ? 0 : -1);
+let posts = 0;
+
+function encodeResult(value) {
+  try {
+    return codec.encode(codec.KIND.VALUE, value, resultSabId);
+  } catch (err) {
+    if (!(err instanceof codec.NeedsPost)) {
+      return codec.encodeError(taskError(
+        `the task's result cannot be cloned: ${err?.message}`), resultSabId);
+    }
+  }
+  const id = ++posts;
+  try {
+    PORT.postMessage({ post: id, value });
+  } catch (err) {
+    return codec.encodeError(taskError(
+      `the task's result cannot be cloned: ${err?.message}`), resultSabId);
+  }
+  return codec.posted(GEN, id);
+}
+
+// The task awaiting its promise on this thread, if any (at most one).
+let pending = null;
+
+function settleLater(promise) {
+  pending = promise.then(
+    (value) => (typeof value === 'number' || value === undefined
+      ? value : encodeResult(value)),
+    (err) => codec.encodeError(err, resultSabId))
+    .then((out) => {
+      binding.finish(out);
+    });
+}
+
+// Called by the core (through the JS-task kernel) with the task in the
+// mailbox; returns its outcome as the binding takes it: a number,
+// undefined, a payload, or null when it awaits a promise.
+function runner() {
+  const head = mailbox[0];
+  const a = mailbox[1];
+  const b = mailbox[2];
+  const id = Math.floor(head / TAGS);
+  const tag = head - id * TAGS;
+  let result;
+  try {
+    const fn = fns[id] ?? resolve(id);
+    switch (tag) {
+      case 0: result = fn(); break;
+      case 1: result = fn(a); break;
+      case 2: result = fn(a, b); break;
+      default: {
+        // Arguments as a payload: in the arena (3) or a buffer of its
+        // own (4), at byte offset a, b bytes long.
+        const bytes = tag === 3 ? arenaBytes.subarray(a, a + b)
+          : new Uint8Array(sabOf(a), 0, b);
+        const [, args] = codec.decode(bytes, sabOf);
+        result = fn(...args);
+      }
+    }
+    if (typeof result === 'number' || result === undefined) {
+      return result;
+    }
+    if (result !== null && (typeof result === 'object' ||
+        typeof result === 'function') && typeof result.then === 'function') {
+      settleLater(Promise.resolve(result));
+      return null;
+    }
+  } catch (err) {
+    return codec.encodeError(err, resultSabId);
+  }
+  return encodeResult(result);
+}
+
+const notify = (n) => Atomics.notify(i32, EPOCH, n);
+
+async function load() {
+  // An absolute path or a file: URL (lib/task-pool.js checked which).
+  const url = TASKS.startsWith('file:') ? TASKS : pathToFileURL(TASKS).href;
+  if (!/\.mjs$/i.test(url)) {
+    try {
+      return require(TASKS.startsWith('file:')
+        ? require('node:url').fileURLToPath(TASKS) : TASKS);
+    } catch (err) {
+      if (err?.code !== 'ERR_REQUIRE_ESM') throw err;
+    }
+  }
+  return import(url);
+}
+
+async function main() {
+  try {
+    exportsObj = await load();
+    if (typeof exportsObj === 'function') exportsObj = { default: exportsObj };
+  } catch (err) {
+    loadError = err;
+  }
+  // Tells the pool the module's names (or why it failed), once per thread.
+  parentPort.postMessage({
+    ready: true,
+    names: exportsObj === null ? null : Object.keys(exportsObj).map(
+      (k) => [k, typeof exportsObj[k] === 'function']),
+    error: loadError === null ? undefined
+      : codec.errorRecord(loadError),
+  });
+  // Resources this thread has of its own; more means a task left work for
+  // the event loop (a timer, a socket), so park where it can run.
+  const base = process.getActiveResourcesInfo().length;
+  let resume = false;
+  for (;;) {
+    const r = binding.enter(POOL_ID, INDEX, resume, runner, notify, mailbox);
+    if (r >= 0) {
+      // Let the promise jobs that tasks queued run before parking.
+      await undefined;
+      if (process.getActiveResourcesInfo().length > base) {
+        await Atomics.waitAsync(i32, EPOCH, r | 0, PARK_MS).value;
+      } else {
+        Atomics.wait(i32, EPOCH, r | 0, PARK_MS);
+      }
+      resume = true;
+    } else if (r === jsTasks.left) {
+      // A task awaits its promise (or this thread is stopping).
+      if (pending !== null) {
+        const p = pending;
+        pending = null;
+        await p;
+      }
+      resume = false;
+    } else {
+      break; // the pool is closed or gone
+    }
+  }
+  PORT.close();
+}
+
+main();

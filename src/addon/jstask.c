@@ -1,0 +1,424 @@
+/* JavaScript tasks: a pool whose workers are worker_threads lent to the
+ * core (PENNY_POOL_EXTERNAL_THREADS), each running JS jobs by calling
+ * back into its own environment.
+ *
+ * A task pool's Workers run lib/task-worker.js, which calls enter() to
+ * run the worker loop on its thread and parks in Atomics.wait on the
+ * ring's epoch word when the core has nothing for it (so that terminate
+ * and process exit can always stop it). A JS task is the JS-task kernel
+ * (JS_TASK_SIGNATURE): its job calls the thread's runner, which reads the
+ * task from the thread's mailbox, calls the user's function and returns
+ * its result: a number, undefined, the serialized bytes of any other
+ * value or of a thrown error, or null for a promise, which the thread
+ * awaits outside the core and hands over with finish().
+ *
+ * Lent threads find their pool by id in a registry. Every call from a
+ * lent thread that touches the pool looks it up under the registry lock
+ * and either counts itself into the core (enter) or does its work under
+ * the lock (finish, cancelled), so teardown, which removes the pool from
+ * the registry before it destroys the core, never frees a pool that such
+ * a call still uses. */
+#include "addon.h"
+#include "napi_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- The registry of task pools, by id. ---- */
+
+static uv_once_t registry_once = UV_ONCE_INIT;
+static uv_mutex_t registry_lock;
+static pool_t *registry;    /* linked through pool_t.lend_next */
+static int32_t registry_last;
+
+static void registry_init(void) {
+  if (uv_mutex_init(&registry_lock) != 0)
+    abort(); /* cannot happen on the platforms Node runs on */
+}
+
+/* Loop thread: gives the pool an id lent threads can find it by. */
+void penny__lend_register(pool_t *p) {
+  uv_once(&registry_once, registry_init);
+  uv_mutex_lock(&registry_lock);
+  p->lend_id = ++registry_last;
+  p->lend_next = registry;
+  registry = p;
+  uv_mutex_unlock(&registry_lock);
+}
+
+/* Loop thread, before the core is destroyed: no lent thread finds the
+ * pool from now on, and none is using it under the lock. Idempotent. */
+void penny__lend_unregister(pool_t *p) {
+  if (p->lend_id == 0)
+    return;
+  uv_mutex_lock(&registry_lock);
+  for (pool_t **at = &registry; *at != NULL; at = &(*at)->lend_next)
+    if (*at == p) {
+      *at = p->lend_next;
+      break;
+    }
+  p->lend_id = 0;
+  uv_mutex_unlock(&registry_lock);
+}
+
+/* With the lock held: the open pool with this id, or NULL. */
+static pool_t *registry_find(int32_t id) {
+  for (pool_t *p = registry; p != NULL; p = p->lend_next)
+    if (p->lend_id == id)
+      return p->state == POOL_OPEN ? p : NULL;
+  return NULL;
+}
+
+/* ---- The lent thread. ---- */
+
+/* What a lent thread knows while it is inside the core or has a deferred
+ * task: its environment, pool, runner and mailbox. */
+typedef struct {
+  napi_env env;
+  pool_t *pool;               /* inside enter(): pinned by the core */
+  penny_worker_t *worker;     /* the job's worker while a job runs */
+  napi_ref runner;
+  napi_ref notify;
+  double *mailbox;            /* MAILBOX_* */
+  int32_t pool_id;
+  task_t *current;            /* the task whose function runs now */
+} lent_thread_t;
+
+static _Thread_local lent_thread_t *tls_lent;
+/* The thread's deferred task (its pool's id and the slot), if any: one at
+ * a time, since the thread stays out of the core until it settles. */
+static _Thread_local int32_t tls_deferred_pool;
+static _Thread_local int32_t tls_deferred_slot = -1;
+
+/* The mailbox: a Float64Array of the thread's own through which the job
+ * hands the runner its task, so that the call takes no arguments. */
+enum { MAILBOX_HEAD, MAILBOX_A, MAILBOX_B, MAILBOX_SLOT, MAILBOX_LEN };
+
+/* Any thread of a task pool: the core wants parked workers woken. It has
+ * bumped the epoch already; V8's Atomics.wait wakes only for
+ * Atomics.notify, so this calls the notify function of the JS thread it
+ * runs on: a lent thread's own, or the pool's on its loop thread. During
+ * teardown no JS runs: lib/ notifies after close(), and a thread that
+ * misses a wake-up finds the pool gone at its wait's timeout. */
+static void lend_park_wake(void *ctx, int all) {
+  pool_t *p = ctx;
+  napi_env env;
+  napi_ref fn_ref;
+  lent_thread_t *lt = tls_lent;
+  if (lt != NULL && lt->pool == p) {
+    env = lt->env;
+    fn_ref = lt->notify;
+  } else {
+    uv_thread_t self = uv_thread_self();
+    if (p->quiet || !uv_thread_equal(&self, &p->loop_thread))
+      return;
+    env = p->env;
+    fn_ref = p->notify_ref;
+  }
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok)
+    return;
+  napi_value fn, recv, arg, ret;
+  /* A failure means the environment is going away; its threads are
+   * being stopped, and nobody waits for the wake-up. */
+  if (napi_get_reference_value(env, fn_ref, &fn) == napi_ok && fn != NULL &&
+      napi_get_undefined(env, &recv) == napi_ok &&
+      napi_create_int32(env, all ? INT32_MAX : 1, &arg) == napi_ok)
+    (void) napi_call_function(env, recv, fn, 1, &arg, &ret);
+  (void) napi_close_handle_scope(env, scope);
+}
+
+/* Loop thread: the core options of a task pool. */
+void penny__lend_options(penny_pool_options_t *opts, pool_t *p) {
+  opts->flags |= PENNY_POOL_EXTERNAL_THREADS;
+  opts->park_word = (uint32_t *) (void *) (p->ring + RING_EPOCH_OFFSET);
+  opts->park_wake = lend_park_wake;
+  opts->park_ctx = p;
+}
+
+/* ---- The JS-task kernel. ---- */
+
+/* Lent thread, inside a job: `bytes` (a Uint8Array) becomes the task's
+ * payload. False when out of memory or not a Uint8Array. */
+static bool take_payload(napi_env env, napi_value v, task_t *t) {
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, NULL,
+                               NULL) != napi_ok ||
+      type != napi_uint8_array || length == 0)
+    return false;
+  uint8_t *copy = malloc(length);
+  if (copy == NULL)
+    return false;
+  memcpy(copy, data, length);
+  free(t->payload);
+  t->payload = copy;
+  t->payload_len = length;
+  return true;
+}
+
+/* Lent thread: the runner's return value becomes the task's result:
+ * a number, undefined (void), a Uint8Array payload, or null (deferred).
+ * Returns false for anything else. */
+static bool take_result(napi_env env, napi_value ret, task_t *t) {
+  napi_valuetype type;
+  if (napi_typeof(env, ret, &type) != napi_ok)
+    return false;
+  switch (type) {
+  case napi_number:
+    return napi_get_value_double(env, ret, &t->result.num) == napi_ok;
+  case napi_undefined:
+    t->js_void = 1;
+    return true;
+  case napi_null:
+    t->deferred = 1;
+    return true;
+  default:
+    return take_payload(env, ret, t);
+  }
+}
+
+/* The task did not complete because its thread is stopping (or its
+ * runner broke): it rejects with ERR_PENNY_TASK and this message. */
+static void js_task_failed(task_t *t, const char *msg) {
+  t->js_failed = 1;
+  snprintf(t->msg, sizeof(t->msg), "%s", msg);
+}
+
+/* Lent thread: the job of a JS task. args: head (the function's id times
+ * 8 plus lib/'s tag), a, b. */
+static void js_task_kernel(penny_worker_t *w, const penny_arg_t *args,
+                           penny_result_t *result) {
+  /* The result is the task record's; the record holds the rest. */
+  task_t *t = (task_t *) (void *) ((char *) result -
+                                   offsetof(task_t, result));
+  lent_thread_t *lt = tls_lent;
+  if (lt == NULL || lt->pool != t->pool) {
+    js_task_failed(t, "a JS task reached a thread that cannot run it");
+    return;
+  }
+  napi_env env = lt->env;
+  lt->mailbox[MAILBOX_HEAD] = args[0].num;
+  lt->mailbox[MAILBOX_A] = args[1].num;
+  lt->mailbox[MAILBOX_B] = args[2].num;
+  lt->mailbox[MAILBOX_SLOT] = t->slot;
+  lt->worker = w;
+  lt->current = t;
+  napi_handle_scope scope;
+  napi_value fn, recv, ret;
+  bool ok = napi_open_handle_scope(env, &scope) == napi_ok;
+  if (ok) {
+    ok = napi_get_reference_value(env, lt->runner, &fn) == napi_ok &&
+         fn != NULL && napi_get_undefined(env, &recv) == napi_ok &&
+         napi_call_function(env, recv, fn, 0, NULL, &ret) == napi_ok &&
+         take_result(env, ret, t);
+    if (!ok) {
+      /* The runner catches what the task throws, so this is the thread
+       * stopping (process.exit, terminate) or a runner that ran out of
+       * stack or memory. Nothing to report here: clear what is pending. */
+      bool pending = false;
+      napi_value exc;
+      if (napi_is_exception_pending(env, &pending) == napi_ok && pending)
+        (void) napi_get_and_clear_last_exception(env, &exc);
+    }
+    (void) napi_close_handle_scope(env, scope); /* nothing to undo */
+  }
+  lt->current = NULL;
+  lt->worker = NULL;
+  if (!ok) {
+    js_task_failed(t, "the thread running the task stopped before it "
+                      "finished (process.exit, terminate, or a fatal error)");
+    penny_worker_leave(w);
+  } else if (t->deferred) {
+    /* The promise settles on this thread's event loop: leave the core
+     * until then, and answer for the task in finish(). */
+    tls_deferred_pool = lt->pool_id;
+    tls_deferred_slot = t->slot;
+    t->pool->deferred_by[penny_worker_index(w)] = t;
+    penny_worker_leave(w);
+  }
+}
+
+const penny_kernel_t penny__js_task_kernel = {
+  JS_TASK_SIGNATURE, js_task_kernel, NULL
+};
+
+/* ---- The lent thread's calls. ---- */
+
+/* Codes enter() returns besides an epoch (>= 0) to wait on. */
+enum { ENTER_GONE = -1, ENTER_LEFT = -2, ENTER_BUSY = -3 };
+
+static napi_value make_int(napi_env env, int32_t v) {
+  napi_value out;
+  PENNY_NAPI_CALL(env, napi_create_int32(env, v, &out));
+  return out;
+}
+
+/* Lent thread: enter(id, index, resume, runner, notify, mailbox) runs the
+ * worker loop on this thread as worker `index` of pool `id`. Returns the
+ * epoch to wait on when there is nothing to do (then enter again with
+ * resume true), ENTER_LEFT when the thread left the core (its task
+ * awaits a promise, or the thread is stopping; enter again with resume
+ * false), ENTER_GONE once the pool is closed or gone, ENTER_BUSY if the
+ * worker is taken. */
+napi_value penny__js_enter(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  int32_t id, index;
+  bool resume;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6 || napi_get_value_int32(env, argv[0], &id) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &index) != napi_ok ||
+      napi_get_value_bool(env, argv[2], &resume) != napi_ok ||
+      napi_get_typedarray_info(env, argv[5], &type, &length, &data, NULL,
+                               NULL) != napi_ok ||
+      type != napi_float64_array || length < MAILBOX_LEN || index < 0)
+    return penny__throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
+                             "enter(id, index, resume, runner, notify, "
+                             "mailbox)");
+  lent_thread_t lt;
+  memset(&lt, 0, sizeof(lt));
+  lt.env = env;
+  lt.pool_id = id;
+  lt.mailbox = data;
+  PENNY_NAPI_CALL(env, napi_create_reference(env, argv[3], 1, &lt.runner));
+  if (napi_create_reference(env, argv[4], 1, &lt.notify) != napi_ok) {
+    (void) napi_delete_reference(env, lt.runner); /* runs no JS */
+    penny__throw_last_error(env, "enter");
+    return NULL;
+  }
+  uv_once(&registry_once, registry_init);
+  uv_mutex_lock(&registry_lock);
+  pool_t *p = registry_find(id);
+  int rc = p == NULL ? PENNY_ECLOSED
+                     : penny_worker_enter(p->core, (unsigned) index, resume);
+  uv_mutex_unlock(&registry_lock);
+  int32_t out;
+  if (rc == 0) {
+    /* Counted inside: destroy waits for us, so p stays valid until
+     * run_entered returns. */
+    uint32_t epoch = 0;
+    lt.pool = p;
+    tls_lent = &lt;
+    rc = penny_worker_run_entered(p->core, (unsigned) index, &epoch);
+    tls_lent = NULL;
+    out = rc == PENNY_WORKER_PARK ? (int32_t) (epoch & INT32_MAX)
+        : rc == PENNY_WORKER_LEFT ? ENTER_LEFT : ENTER_GONE;
+  } else {
+    out = rc == PENNY_EBUSY ? ENTER_BUSY : ENTER_GONE;
+  }
+  (void) napi_delete_reference(env, lt.runner); /* runs no JS */
+  (void) napi_delete_reference(env, lt.notify);
+  return make_int(env, out);
+}
+
+/* Lent thread: finish(value) settles the thread's deferred task with the
+ * runner's encoding of its outcome (see take_result; not null). Returns
+ * false if there is none, or its pool is gone (its promise has been
+ * rejected already). */
+napi_value penny__js_finish(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_value out;
+  PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool done = false;
+  int32_t id = tls_deferred_pool, slot = tls_deferred_slot;
+  tls_deferred_slot = -1;
+  if (slot >= 0 && argc == 1) {
+    uv_mutex_lock(&registry_lock);
+    pool_t *p = registry_find(id);
+    /* Acquire: pairs with the release in penny__slots_grow. */
+    if (p != NULL && (uint32_t) slot < atomic_load_explicit(
+                         &p->nslots, memory_order_acquire)) {
+      task_t *t = slot_task(p, (uint32_t) slot);
+      if (t->deferred) {
+        t->deferred = 0;
+        if (!take_result(env, argv[0], t) || t->deferred) {
+          t->deferred = 0;
+          js_task_failed(t, "the task's result could not be read");
+        }
+        for (unsigned i = 0; i < penny_pool_threads(p->core); i++)
+          if (p->deferred_by[i] == t)
+            p->deferred_by[i] = NULL;
+        penny__task_post(t);
+        done = true;
+      }
+    }
+    uv_mutex_unlock(&registry_lock);
+  }
+  PENNY_NAPI_CALL(env, napi_get_boolean(env, done, &out));
+  return out;
+}
+
+/* Any JS thread: cancelled() -> whether the task running on this thread
+ * (or awaiting its promise here) was asked to stop: its signal aborted,
+ * or its pool is closing it. False outside a task. */
+napi_value penny__js_cancelled(napi_env env, napi_callback_info info) {
+  (void) info;
+  bool yes = false;
+  lent_thread_t *lt = tls_lent;
+  napi_value out;
+  if (lt != NULL && lt->current != NULL) {
+    /* Relaxed: a request flag, polled. */
+    yes = penny_cancelled(lt->worker) ||
+          atomic_load_explicit(&lt->current->cancel_req,
+                               memory_order_relaxed);
+  } else if (tls_deferred_slot >= 0) {
+    uv_mutex_lock(&registry_lock);
+    pool_t *p = registry_find(tls_deferred_pool);
+    yes = p == NULL ||
+          atomic_load_explicit(&slot_task(p, (uint32_t) tls_deferred_slot)
+                                  ->cancel_req, memory_order_relaxed);
+    uv_mutex_unlock(&registry_lock);
+  }
+  PENNY_NAPI_CALL(env, napi_get_boolean(env, yes, &out));
+  return out;
+}
+
+/* ---- The loop thread's side. ---- */
+
+/* Loop thread: worker `index`'s thread has exited. Its worker becomes
+ * vacant, and a task it was awaiting rejects. */
+int penny__lend_vacate(pool_t *p, unsigned index) {
+  if (p->state != POOL_OPEN || index >= penny_pool_threads(p->core))
+    return PENNY_EINVAL;
+  int rc = penny_worker_vacate(p->core, index);
+  if (rc != 0)
+    return rc;
+  uv_mutex_lock(&registry_lock);
+  task_t *t = p->deferred_by[index];
+  p->deferred_by[index] = NULL;
+  if (t != NULL && t->deferred) {
+    t->deferred = 0;
+    js_task_failed(t, "the thread running the task exited before its "
+                      "promise settled");
+    penny__task_post(t);
+  }
+  uv_mutex_unlock(&registry_lock);
+  return 0;
+}
+
+/* Loop thread: the payload of a finished task, as a fresh Uint8Array (and
+ * gone from the record), or undefined if it has none. */
+napi_value penny__lend_payload(napi_env env, pool_t *p, uint32_t slot) {
+  napi_value ab, out;
+  task_t *t = slot_task(p, slot);
+  if (t->payload == NULL) {
+    PENNY_NAPI_CALL(env, napi_get_undefined(env, &out));
+    return out;
+  }
+  void *data;
+  PENNY_NAPI_CALL(env, napi_create_arraybuffer(env, t->payload_len, &data,
+                                               &ab));
+  memcpy(data, t->payload, t->payload_len);
+  PENNY_NAPI_CALL(env, napi_create_typedarray(env, napi_uint8_array,
+                                              t->payload_len, ab, 0, &out));
+  free(t->payload);
+  t->payload = NULL;
+  t->payload_len = 0;
+  return out;
+}
