@@ -46,6 +46,31 @@ export interface PoolOptions {
   /** Size of the SharedArrayBuffer arena in bytes; default 64 MiB. Any
    * other option is a TypeError `ERR_PENNY_ARG`. */
   arenaBytes?: number;
+  /** A CommonJS or ES module whose exported functions the pool runs as
+   * tasks: an absolute path, or a `file:` URL as a string or a URL. Its
+   * threads are Worker threads that load it. */
+  tasks?: string | URL;
+}
+
+/** The functions of a task module, for typed calls:
+ * `new Pool<typeof import('./tasks.js')>({ tasks })`. */
+export type TaskModule = object;
+
+/** Exported function names of a task module. */
+export type TaskName<T> = {
+  [K in keyof T]: T[K] extends (...args: any[]) => unknown ? K : never
+}[keyof T] & string;
+
+/** `pool.run` for the functions of a task module `T`: arguments and result
+ * are cloned (views over a SharedArrayBuffer are shared), and a task that
+ * returns a promise resolves with what it settles to. */
+export interface RunTask<T> {
+  <K extends TaskName<T>>(name: K,
+    args: T[K] extends (...args: infer A) => unknown ? Readonly<A> : never,
+    options?: RunOptions): Promise<
+      T[K] extends (...args: any[]) => infer R ? Awaited<R> : never>;
+  <K extends TaskName<T>>(name: T[K] extends () => unknown ? K : never):
+    Promise<T[K] extends (...args: any[]) => infer R ? Awaited<R> : never>;
 }
 
 export interface RunOptions {
@@ -158,7 +183,9 @@ export interface RunKernel {
     options?: RunOptions): Promise<number | bigint | undefined>;
 }
 
-export class Pool {
+/** A pool. `T` types the functions of its task module, if it has one:
+ * `new Pool<typeof import('./tasks.js')>({ tasks: ... })`. */
+export class Pool<T extends TaskModule = {}> {
   constructor(options?: PoolOptions);
   /** Number of worker threads. */
   readonly threads: number;
@@ -178,8 +205,10 @@ export class Pool {
   /** Returns a view from `alloc()` to the arena heap. Only that very view:
    * a subarray or another view over its memory throws `ERR_PENNY_ARG`. */
   free(view: PennyArray): void;
-  /** Runs a kernel on the pool's threads; resolves to its result. */
-  run: RunKernel;
+  /** Runs a kernel, or a function of the pool's task module, on the
+   * pool's threads; resolves to its result. A name the task module
+   * exports runs that function. */
+  run: RunKernel & RunTask<T>;
   stats(): PoolStats;
   /** Loads a plugin (a shared library of C kernels, see docs/plugins.md)
    * into this pool and returns the names of its kernels. Throws an Error
@@ -192,6 +221,11 @@ export class Pool {
   /** Lets queued and running tasks finish, then stops the threads and
    * frees the pool's native memory. Idempotent. */
   close(): Promise<void>;
+  /** Stops the pool now: every unfinished task rejects with
+   * `ERR_PENNY_CLOSED`, running kernels are asked to stop, and a task
+   * pool's threads are terminated, even one in an endless loop. Resolves
+   * once they are gone. Idempotent. */
+  terminate(): Promise<void>;
 }
 
 /** `pool.run` on a lazily created default pool. */
@@ -207,7 +241,7 @@ export const include: string;
 /** Error codes carried by `err.code`. */
 export type PennyErrorCode =
   | 'ERR_PENNY_ARG' | 'ERR_PENNY_RANGE' | 'ERR_PENNY_KERNEL'
-  | 'ERR_PENNY_CLOSED' | 'ERR_PENNY_PLUGIN';
+  | 'ERR_PENNY_CLOSED' | 'ERR_PENNY_PLUGIN' | 'ERR_PENNY_TASK';
 
 declare const penny: {
   Pool: typeof Pool;

@@ -21,7 +21,7 @@ const {
 } = binding.contract.completions;
 const {
   RESULT, VOID, ARG_TYPE, ARG_RANGE, BIGINT, FAILED, CANCELLED, PAYLOAD,
-  TASK_FAILED,
+  TASK_FAILED, THROWN,
 } = binding.contract.status;
 
 function taskError(message) {
@@ -212,7 +212,7 @@ class Completions {
           error = taskError(binding.message(this.#handle, slot));
         }
         let value = code === BIGINT ? bigAt(this.#bigs, k) : r[at + VALUE];
-        if (code === PAYLOAD) {
+        if (code === PAYLOAD || code === THROWN) {
           const out = this.#outcome(binding.payload(this.#handle, slot));
           if ('error' in out) error = out.error;
           else value = out.value;

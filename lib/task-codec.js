@@ -15,7 +15,9 @@ const { isSharedArrayBuffer, isNativeError } = require('node:util').types;
 
 const KIND = Object.freeze({
   VALUE: 1,     // a value (an argument list, or a result)
-  ERROR: 2,     // a thrown value, errors as an error record (below)
+  // A thrown value, errors as an error record (below); the binding counts
+  // such a task as failed.
+  ERROR: require('./binding').contract.jsTasks.errorKind,
   POSTED: 3,    // a result sent with postMessage instead: [3, gen, id]
 });
 const HEADER = 8;

@@ -32,7 +32,8 @@ static completion_status_t completion_status(const task_t *t) {
   if (t->status != 0)
     return COMPLETION_FAILED;
   if (t->payload != NULL)
-    return COMPLETION_PAYLOAD;
+    return t->payload[0] == JS_PAYLOAD_ERROR ? COMPLETION_THROWN
+                                             : COMPLETION_PAYLOAD;
   if (t->js_void || t->entry->sig.result == PENNY_TYPE_NONE)
     return COMPLETION_VOID;
   if (t->result.big)
@@ -164,6 +165,7 @@ static void count_completion(pool_t *p, int status) {
     break;
   case COMPLETION_FAILED:
   case COMPLETION_TASK_FAILED:
+  case COMPLETION_THROWN:
     p->failed++;
     break;
   default:

@@ -51,6 +51,7 @@ static const constant_t statuses[] = {
   { "FAILED", COMPLETION_FAILED },
   { "PAYLOAD", COMPLETION_PAYLOAD },
   { "TASK_FAILED", COMPLETION_TASK_FAILED },
+  { "THROWN", COMPLETION_THROWN },
   { "CANCELLED", COMPLETION_CANCELLED },
 };
 
@@ -65,6 +66,7 @@ static const constant_t errors[] = {
  * enter() codes besides an epoch. */
 static const constant_t js_tasks[] = {
   { "tags", JS_TASK_TAGS },
+  { "errorKind", JS_PAYLOAD_ERROR },
   { "gone", -1 },
   { "left", -2 },
   { "busy", -3 },

@@ -85,6 +85,8 @@ typedef enum {
   /* A JS task that could not finish (its thread stopped); message() says
    * why. */
   COMPLETION_TASK_FAILED = 7,
+  /* As PAYLOAD, for a JS task that threw: the payload holds the error. */
+  COMPLETION_THROWN = 8,
   /* Cancelled before or while it ran. */
   COMPLETION_CANCELLED = PENNY_ECANCELED
 } completion_status_t;
@@ -110,6 +112,8 @@ _Static_assert(sizeof(((penny_result_t *) 0)->limbs) ==
  * two underscores are the binding's own and not in pool.kernels. */
 #define JS_TASK_SIGNATURE "__task(f64 head, f64 a, f64 b) -> f64"
 #define JS_TASK_TAGS 8
+/* The first byte of a payload that holds a thrown error. */
+#define JS_PAYLOAD_ERROR 2
 
 /* ---- Limits. ---- */
 

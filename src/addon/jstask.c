@@ -341,6 +341,10 @@ napi_value penny__js_finish(napi_env env, napi_callback_info info) {
           t->deferred = 0;
           js_task_failed(t, "the task's result could not be read");
         }
+        /* Cancelled while it awaited: it settles as a cancelled kernel
+         * does, whatever it returned. Relaxed: a request flag. */
+        if (atomic_load_explicit(&t->cancel_req, memory_order_relaxed))
+          t->status = PENNY_ECANCELED;
         for (unsigned i = 0; i < penny_pool_threads(p->core); i++)
           if (p->deferred_by[i] == t)
             p->deferred_by[i] = NULL;

@@ -79,3 +79,23 @@ async function main(): Promise<void> {
 }
 
 void main;
+
+// A task pool typed by its module.
+async function tasks(): Promise<void> {
+  const pool = new Pool<typeof import('./tasks')>({
+    threads: 2, tasks: new URL('./tasks.js', 'file:///app/'),
+  });
+  const sum: number = await pool.run('add', [1, 2]);
+  const hi: string = await pool.run('greet', ['x']);
+  const none: void = await pool.run('scale', [pool.alloc(Float64Array, 4), 2]);
+  const t: number = await pool.run('now');
+  const k: number | bigint = await pool.run('sum', [pool.alloc(Float64Array, 4)]);
+  // @ts-expect-error add takes numbers
+  await pool.run('add', ['1', 2]);
+  // @ts-expect-error greet resolves to a string
+  const wrong: number = await pool.run('greet', ['x']);
+  // @ts-expect-error not an export of the module, nor a kernel
+  await pool.run('nope', []);
+  await pool.terminate();
+}
+void tasks;

@@ -1,0 +1,5 @@
+// penny/task for ES modules: the same functions as lib/task.js.
+import task from './task.js';
+
+export const { cancelled } = task;
+export default task;

@@ -1,0 +1,343 @@
+'use strict';
+
+// JS tasks (new Pool({ tasks })): a module's functions run on the pool's
+// threads, values cloned, errors carried over, abort, close, terminate,
+// threads that die, async functions.
+
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { pathToFileURL } = require('node:url');
+const { Pool } = require('../..');
+
+const DIR = path.join(__dirname, 'fixtures', 'tasks');
+const BASIC = path.join(DIR, 'basic.js');
+const ESM = pathToFileURL(path.join(DIR, 'module.mjs'));
+
+describe('JS tasks', function () {
+  this.timeout(60000);
+  let pool;
+  beforeEach(() => {
+    pool = new Pool({ threads: 2, tasks: BASIC });
+  });
+  afterEach(async () => {
+    await pool.terminate();
+  });
+
+  describe('modules', () => {
+    it('runs a CommonJS module\'s functions by name, right after new Pool',
+      async () => {
+        assert.equal(await pool.run('add', [2, 3]), 5);
+        assert.equal(await pool.run('concat', ['a', 1]), 'a1');
+        assert.equal(await pool.run('none'), undefined);
+      });
+
+    it('runs an ES module given as a file: URL object or string', async () => {
+      for (const tasks of [ESM, ESM.href]) {
+        const p = new Pool({ threads: 1, tasks });
+        try {
+          assert.equal(await p.run('mul', [6, 7]), 42);
+          assert.equal(await p.run('default', ['x']), 'default x');
+        } finally {
+          await p.close();
+        }
+      }
+    });
+
+    it('still runs kernels, by their names and indexes', async () => {
+      const v = pool.alloc(Float64Array, 4).fill(2);
+      assert.equal(await pool.run('sum', [v]), 8);
+      assert.equal(await pool.run(pool.kernels.fib.index, [10]), 55);
+      assert.equal(pool.kernels.__task, undefined);
+    });
+
+    it('refuses a relative path or another scheme at construction', () => {
+      for (const tasks of ['tasks.js', './x.js', 'https://example.com/t.js',
+        42, '']) {
+        assert.throws(() => new Pool({ threads: 1, tasks }),
+          { code: 'ERR_PENNY_ARG' });
+      }
+    });
+
+    it('rejects unknown names, and exports that are not functions',
+      async () => {
+        await assert.rejects(pool.run('nope', []), {
+          name: 'RangeError', code: 'ERR_PENNY_RANGE',
+        });
+        await assert.rejects(pool.run('notAFunction', []), {
+          code: 'ERR_PENNY_TASK', message: /not a function/,
+        });
+        assert.equal(await pool.run('add', [1, 1]), 2);
+      });
+
+    for (const [file, why] of [
+      ['throws-at-load.js', /does not load/],
+      ['syntax-error.mjs', /SyntaxError|Unexpected/],
+      ['missing.js', /Cannot find module|ERR_MODULE_NOT_FOUND|missing/],
+    ]) {
+      it(`rejects every JS task of a module that fails to load (${file})`,
+        async () => {
+          const p = new Pool({ threads: 2, tasks: path.join(DIR, file) });
+          try {
+            // Names that are not kernels (a kernel name runs the kernel).
+            const runs = [p.run('double', [1]), p.run('anything', [])];
+            for (const run of runs) {
+              await assert.rejects(run, (err) => {
+                assert.equal(err.code, 'ERR_PENNY_TASK');
+                assert.match(err.message, why);
+                return true;
+              });
+            }
+            // The threads still run kernels.
+            assert.equal(await p.run('fib', [12]), 144);
+          } finally {
+            await p.close();
+          }
+        });
+    }
+  });
+
+  describe('values', () => {
+    it('clones arguments and results with structured-clone semantics',
+      async () => {
+        const date = new Date(5);
+        const [o, m, d, b, big, n] = await pool.run('echo', [
+          { a: [1, { b: 'c' }] }, new Map([[1, 'x']]), date,
+          Buffer.from('hi'), 10n ** 30n, null,
+        ]);
+        assert.deepEqual(o, { a: [1, { b: 'c' }] });
+        assert.deepEqual(m, new Map([[1, 'x']]));
+        assert.equal(d.getTime(), 5);
+        assert.notEqual(d, date);
+        assert.deepEqual([...b], [104, 105]);
+        assert.equal(big, 10n ** 30n);
+        assert.equal(n, null);
+        const shape = await pool.run('shape', [Object.create({ inherited: 1 },
+          { own: { value: 2, enumerable: true } })]);
+        assert.deepEqual(shape, { keys: ['own'], type: '[object Object]' });
+      });
+
+    it('copies ordinary arrays: the task\'s writes do not come back',
+      async () => {
+        const arr = new Float64Array([1, 2]);
+        const back = await pool.run('mutate', [arr]);
+        assert.equal(arr[0], 1);
+        assert.equal(back[0], 99);
+      });
+
+    it('shares views over the arena and over other SharedArrayBuffers',
+      async () => {
+        const a = pool.alloc(Float64Array, 1000);
+        await pool.run('fill', [a, 3]);
+        assert.equal(a[999], 3);
+        assert.equal(await pool.run('sum', [a.subarray(10, 20)]), 30);
+        const s = new Int16Array(new SharedArrayBuffer(64), 8, 4);
+        await pool.run('fill', [s, -2]);
+        assert.deepEqual([...s], [-2, -2, -2, -2]);
+        assert.equal(new Int16Array(s.buffer)[3], 0);
+        // A result over a SharedArrayBuffer the task made is shared too.
+        const r = await pool.run('sharedResult', []);
+        assert.ok(r.buffer instanceof SharedArrayBuffer);
+        assert.equal(r[0], 7);
+      });
+
+    it('rejects values that cannot be cloned with ERR_PENNY_TASK',
+      async () => {
+        await assert.rejects(pool.run('echo', [() => 1]),
+          { code: 'ERR_PENNY_TASK' });
+        await assert.rejects(pool.run('echo', [new SharedArrayBuffer(8)]),
+          { code: 'ERR_PENNY_TASK' });
+        await assert.rejects(pool.run('returnFunction', []),
+          { code: 'ERR_PENNY_TASK', message: /cannot be cloned/ });
+        assert.equal(await pool.run('add', [1, 2]), 3);
+      });
+
+    it('reads its arguments once, at the call', async () => {
+      let reads = 0;
+      const args = new Proxy(['a', 'b'], {
+        get(target, key) {
+          if (key === '0') reads++;
+          return Reflect.get(target, key);
+        },
+      });
+      const p = pool.run('concat', args);
+      args[0] = 'changed';
+      assert.equal(await p, 'ab');
+      assert.equal(reads, 1);
+    });
+  });
+
+  describe('errors', () => {
+    it('rejects with the thrown error\'s class, message, stack and own properties',
+      async () => {
+        await assert.rejects(pool.run('fail', ['too big']), (err) => {
+          assert.ok(err instanceof RangeError);
+          assert.equal(err.message, 'too big');
+          assert.equal(err.code, 'E_TASK');
+          assert.deepEqual(err.detail, { n: 1 });
+          assert.match(err.stack, /basic\.js/);
+          return true;
+        });
+        await assert.rejects(pool.run('failCustom', []), (err) => {
+          assert.equal(err.name, 'CustomError');
+          assert.equal(err.message, 'custom');
+          assert.equal(err.level, 3);
+          return true;
+        });
+        await assert.rejects(pool.run('throwValue', []), (v) => v === 42);
+        await assert.rejects(pool.run('failUncloneable', []), (err) => {
+          assert.equal(err.message, 'with fn');
+          assert.equal(err.code, 'E_FN');
+          assert.equal(err.fn, undefined);
+          return true;
+        });
+        const s = pool.stats();
+        assert.equal(s.failed, 4);
+      });
+  });
+
+  describe('async functions', () => {
+    it('awaits a returned promise on the task\'s thread', async () => {
+      const results = await Promise.all([1, 2, 3, 4].map(
+        (x) => pool.run('later', [x, 20])));
+      assert.deepEqual(results, [2, 4, 6, 8]);
+      await assert.rejects(pool.run('laterFail', []),
+        { name: 'TypeError', message: 'async failure' });
+    });
+
+    it('runs callbacks a task left behind', async () => {
+      const v = pool.alloc(Int32Array, 1);
+      await pool.run('writeLater', [v]);
+      for (let i = 0; i < 200 && v[0] === 0; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(v[0], 1);
+    });
+  });
+
+  describe('abort, close and terminate', () => {
+    it('cancelled() tells a running task its signal aborted', async () => {
+      const ac = new AbortController();
+      const run = pool.run('spinUntilCancelled', [], { signal: ac.signal });
+      setTimeout(() => ac.abort(new Error('enough')), 50);
+      await assert.rejects(run, { message: 'enough' });
+      const ac2 = new AbortController();
+      const run2 = pool.run('asyncUntilCancelled', [], { signal: ac2.signal });
+      setTimeout(() => ac2.abort(), 50);
+      await assert.rejects(run2, { name: 'AbortError' });
+      assert.equal(await pool.run('isCancelled', []), false);
+      assert.equal(require('penny/task').cancelled(), false);
+    });
+
+    it('rejects at once with an aborted signal', async () => {
+      await assert.rejects(pool.run('add', [1, 2],
+        { signal: AbortSignal.abort(new Error('no')) }), { message: 'no' });
+    });
+
+    it('close() lets every task finish, then refuses new ones', async () => {
+      const runs = [];
+      for (let i = 0; i < 1000; i++) runs.push(pool.run('add', [i, 1]));
+      runs.push(pool.run('later', [5, 30]));
+      const closing = pool.close();
+      await assert.rejects(pool.run('add', [1, 2]), { code: 'ERR_PENNY_CLOSED' });
+      const out = await Promise.all(runs);
+      assert.equal(out[999], 1000);
+      assert.equal(out[1000], 10);
+      await closing;
+    });
+
+    it('terminate() stops an endless task and rejects the rest', async () => {
+      const endless = pool.run('forever', []);
+      const queued = [];
+      for (let i = 0; i < 100; i++) queued.push(pool.run('busy', [1]));
+      const settled = Promise.allSettled(queued);
+      const endlessSettled = endless.catch((err) => err);
+      await new Promise((r) => setTimeout(r, 50));
+      await pool.terminate();
+      assert.equal((await endlessSettled).code, 'ERR_PENNY_CLOSED');
+      for (const s of await settled) {
+        if (s.status === 'rejected') assert.equal(s.reason.code, 'ERR_PENNY_CLOSED');
+        else assert.equal(s.value, 1);
+      }
+      await assert.rejects(pool.run('add', [1, 2]), { code: 'ERR_PENNY_CLOSED' });
+      await pool.close();
+    });
+  });
+
+  describe('threads that die', () => {
+    it('process.exit in a task rejects that task only, and the thread is replaced',
+      async () => {
+        const ids = async () => new Set(await Promise.all(
+          [0, 1, 2, 3].map(() => pool.run('busyThreadId', [30]))));
+        const before = await ids();
+        const others = [];
+        for (let i = 0; i < 2000; i++) others.push(pool.run('add', [i, 0]));
+        await assert.rejects(pool.run('exit', [0]), {
+          code: 'ERR_PENNY_TASK', message: /stopped/,
+        });
+        const out = await Promise.all(others);
+        out.forEach((v, i) => assert.equal(v, i));
+        // The pool goes on, on a new thread.
+        const after = await ids();
+        assert.ok([...after].some((id) => !before.has(id)),
+          'a new thread runs tasks');
+        assert.equal(await pool.run('add', [2, 2]), 4);
+      });
+
+    it('an uncaught error in a callback kills the thread, which is replaced',
+      async () => {
+        for (let i = 0; i < 3; i++) {
+          assert.equal(await pool.run('throwLater', []), 'scheduled');
+          await new Promise((r) => setTimeout(r, 50));
+          assert.equal(await pool.run('add', [i, 1]), i + 1);
+        }
+      });
+
+    it('a task awaiting a promise when its thread exits rejects', async () => {
+      await assert.rejects(pool.run('exitWhileAwaiting', []), {
+        code: 'ERR_PENNY_TASK', message: /exited/,
+      });
+      assert.equal(await pool.run('add', [1, 2]), 3);
+    });
+
+    it('a module whose threads keep dying never hangs a task', async () => {
+      const p = new Pool({ threads: 2, tasks: path.join(DIR, 'exits-at-load.js') });
+      try {
+        const settled = await Promise.allSettled(
+          Array.from({ length: 50 }, (_, i) => p.run('add', [i, 1])));
+        for (const [i, s] of settled.entries()) {
+          if (s.status === 'fulfilled') assert.equal(s.value, i + 1);
+          else assert.equal(s.reason.code, 'ERR_PENNY_TASK');
+        }
+      } finally {
+        await p.terminate();
+      }
+    });
+  });
+
+  describe('counts', () => {
+    it('runs every task exactly once: JS tasks and kernels mixed, more threads than cores',
+      async () => {
+        const p = new Pool({ threads: 6, tasks: BASIC });
+        try {
+          const n = 30000;
+          const runs = [];
+          const v = p.alloc(Float64Array, 8).fill(1);
+          for (let i = 0; i < n; i++) {
+            if (i % 7 === 0) runs.push(p.run('sum', [v]));
+            else if (i % 11 === 0) runs.push(p.run('concat', ['k', i]));
+            else runs.push(p.run('add', [i, 1]));
+          }
+          const out = await Promise.all(runs);
+          for (let i = 0; i < n; i++) {
+            const want = i % 7 === 0 ? 8 : i % 11 === 0 ? `k${i}` : i + 1;
+            assert.equal(out[i], want);
+          }
+          const s = p.stats();
+          assert.equal(s.completed, n);
+          assert.equal(s.pending, 0);
+        } finally {
+          await p.close();
+        }
+      });
+  });
+});
