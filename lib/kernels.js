@@ -31,22 +31,11 @@ class KernelTable {
     this.arrayParams = base ? base.arrayParams.slice() : []; // see below
     this.ringArrays = base ? base.ringArrays.slice() : [];
     const byName = Object.create(null);
-    for (const info of this.list) {
-      if (!info.name.startsWith('__')) byName[info.name] = info;
-    }
-    this.jsTaskIndex = base ? base.jsTaskIndex : -1;
+    for (const info of this.list) byName[info.name] = info;
     for (const k of added) {
       const index = this.list.length;
       const info = describeKernel(index, k);
       this.list.push(info);
-      // The binding's own kernels (two underscores) keep their index but
-      // are not the user's to name.
-      if (info.name.startsWith('__')) {
-        if (info.name === '__task') this.jsTaskIndex = index;
-        this.arrayParams.push(null);
-        this.ringArrays.push(null);
-        continue;
-      }
       this.byName.set(info.name, index);
       // [[paramIndex, copyBack], ...] for array parameters, or null.
       const arrays = [];
@@ -74,7 +63,7 @@ class KernelTable {
     }
     if (typeof kernel === 'number') {
       if (!Number.isInteger(kernel) || kernel < 0 ||
-          kernel >= this.list.length || kernel === this.jsTaskIndex) {
+          kernel >= this.list.length) {
         throw rangeError(`unknown kernel index ${kernel}`);
       }
       return kernel;

@@ -85,7 +85,6 @@ class Pool {
   #closeResolve = null;
   #stopped = false;     // the binding has closed the pool
   #threads = null;      // a task pool's TaskThreads
-  #jsIndex = -1;        // the JS-task kernel's index
   #waiting = 0;         // runs that wait for the task module's names
   #ringI32 = null;
   #epochIndex = 0;
@@ -125,7 +124,6 @@ class Pool {
     this.#ring = new Ring(handle, ring, ringStart, arena);
 
     this.#kt = builtinTable(binding, handle);
-    this.#jsIndex = this.#kt.jsTaskIndex;
     if (spec !== null) {
       this.#epochIndex = (ringStart + RING_LAYOUT.epochOffset) / 4;
       try {
@@ -279,9 +277,9 @@ class Pool {
       JS_ARGS[0] = head;
       JS_ARGS[1] = a;
       JS_ARGS[2] = b;
-      if (!this.#ring.push(JS_RING_KINDS, this.#jsIndex, slot, JS_ARGS,
+      if (!this.#ring.push(JS_RING_KINDS, jsTasks.kernelIndex, slot, JS_ARGS,
         null)) {
-        this.#handle(this.#jsIndex, slot, head, a, b);
+        this.#handle(jsTasks.kernelIndex, slot, head, a, b);
       }
     } catch (err) {
       if (slot >= 0) tasks.untake(slot);

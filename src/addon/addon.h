@@ -47,12 +47,10 @@
 
 /* ---- Per-environment state. ---- */
 
-/* Entries before the plugins in every pool's table: the built-in kernels,
- * then the JS-task kernel (jstask.c). */
-#define BUILTIN_ENTRIES (penny__builtin_kernel_count + 1)
 
 typedef struct {
   penny__sig_t *builtin_sigs; /* parsed once per environment */
+  penny__sig_t js_task_sig;   /* the JS-task kernel's (jstask.c) */
 } env_data_t;
 
 /* A plugin library one pool loaded, with its table entries. */
@@ -192,7 +190,19 @@ struct pool_s {
   uv_thread_t loop_thread;
   bool quiet;
   task_t **deferred_by;
+  /* The JS-task kernel, at index JS_TASK_INDEX past the table; only a
+   * task pool has it (kernel != NULL). */
+  entry_t js_entry;
 };
+
+/* Any thread: the kernel at `index` of a table of `n`, or NULL. */
+static inline const entry_t *pool_entry(const pool_t *p, uint32_t index,
+                                        size_t n) {
+  if (index < n)
+    return p->table[index];
+  return index == JS_TASK_INDEX && p->js_entry.kernel != NULL ? &p->js_entry
+                                                              : NULL;
+}
 
 /* Any thread: the record of a slot below nslots. */
 static inline task_t *slot_task(pool_t *p, uint32_t slot) {

@@ -88,13 +88,15 @@ static napi_value js_submit(napi_env env, napi_callback_info info) {
     return penny__throw_code(env, ERR_PLAIN, "ERR_PENNY_CLOSED",
                              "pool is closed");
   int32_t index = -1;
-  if (argc < 2 || napi_get_value_int32(env, argv[0], &index) != napi_ok ||
-      index < 0 ||
-      (size_t) index >= atomic_load_explicit(&p->table_len,
-                                             memory_order_relaxed))
+  const entry_t *e = NULL;
+  /* Relaxed: only this thread appends to the table. */
+  if (argc >= 2 && napi_get_value_int32(env, argv[0], &index) == napi_ok &&
+      index >= 0)
+    e = pool_entry(p, (uint32_t) index,
+                   atomic_load_explicit(&p->table_len, memory_order_relaxed));
+  if (e == NULL)
     return penny__throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
                              "unknown kernel index");
-  const entry_t *e = p->table[index];
   size_t nargs = argc - 2;
   if (nargs != e->sig.nparams)
     return penny__throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
@@ -436,16 +438,19 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   env_data_t *ed = calloc(1, sizeof(*ed));
   if (ed == NULL)
     return penny__throw_code(env, ERR_PLAIN, NULL, "penny: out of memory");
-  ed->builtin_sigs = calloc(BUILTIN_ENTRIES, sizeof(penny__sig_t));
+  ed->builtin_sigs = calloc(penny__builtin_kernel_count,
+                            sizeof(penny__sig_t));
   if (ed->builtin_sigs == NULL) {
     free(ed);
     return penny__throw_code(env, ERR_PLAIN, NULL, "penny: out of memory");
   }
-  for (size_t i = 0; i < BUILTIN_ENTRIES; i++) {
+  const char *js_err = NULL;
+  if (penny__sig_parse(penny__js_task_kernel.signature, &ed->js_task_sig,
+                       &js_err) != 0)
+    napi_fatal_error("penny", NAPI_AUTO_LENGTH, js_err, NAPI_AUTO_LENGTH);
+  for (size_t i = 0; i < penny__builtin_kernel_count; i++) {
     const char *err = NULL;
-    if (penny__sig_parse(i < penny__builtin_kernel_count
-                             ? penny__builtin_kernels[i].signature
-                             : penny__js_task_kernel.signature,
+    if (penny__sig_parse(penny__builtin_kernels[i].signature,
                          &ed->builtin_sigs[i], &err) != 0)
       napi_fatal_error("penny", NAPI_AUTO_LENGTH, err, NAPI_AUTO_LENGTH);
   }

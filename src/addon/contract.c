@@ -67,6 +67,7 @@ static const constant_t errors[] = {
 static const constant_t js_tasks[] = {
   { "tags", JS_TASK_TAGS },
   { "errorKind", JS_PAYLOAD_ERROR },
+  { "kernelIndex", JS_TASK_INDEX },
   { "gone", -1 },
   { "left", -2 },
   { "busy", -3 },

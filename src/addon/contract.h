@@ -106,12 +106,13 @@ _Static_assert(sizeof(((penny_result_t *) 0)->limbs) ==
 
 /* ---- JS tasks. ---- */
 
-/* The kernel a JS task runs as (jstask.c), after the built-ins in every
- * pool's table: head is the function's id times JS_TASK_TAGS plus a tag
- * that says what a and b hold (lib/task-codec.js). Names that start with
- * two underscores are the binding's own and not in pool.kernels. */
+/* The kernel a JS task runs as (jstask.c), which only a task pool has and
+ * which is not in its table: head is the function's id times JS_TASK_TAGS
+ * plus a tag that says what a and b hold (lib/pool.js). */
 #define JS_TASK_SIGNATURE "__task(f64 head, f64 a, f64 b) -> f64"
 #define JS_TASK_TAGS 8
+/* Its index in submissions: past every table. */
+#define JS_TASK_INDEX MAX_KERNELS
 /* The first byte of a payload that holds a thrown error. */
 #define JS_PAYLOAD_ERROR 2
 

@@ -20,21 +20,18 @@
  * (the caller frees what was allocated with pool_free_body). */
 static bool pool_alloc_body(pool_t *p, const env_data_t *ed) {
   p->table = calloc(MAX_KERNELS, sizeof(entry_t *));
-  /* The built-ins, then the JS-task kernel. */
-  p->builtins = calloc(BUILTIN_ENTRIES, sizeof(entry_t));
+  p->builtins = calloc(penny__builtin_kernel_count, sizeof(entry_t));
   p->chunks = calloc(MAX_CHUNKS, sizeof(task_t *));
   p->done = penny__pages_alloc(sizeof(done_ring_t)); /* zeroed: empty */
   if (p->table == NULL || p->builtins == NULL || p->chunks == NULL ||
       p->done == NULL)
     return false;
-  for (size_t i = 0; i < BUILTIN_ENTRIES; i++) {
+  for (size_t i = 0; i < penny__builtin_kernel_count; i++) {
     p->builtins[i].sig = ed->builtin_sigs[i];
-    p->builtins[i].kernel = i < penny__builtin_kernel_count
-                                ? &penny__builtin_kernels[i]
-                                : &penny__js_task_kernel;
+    p->builtins[i].kernel = &penny__builtin_kernels[i];
     p->table[i] = &p->builtins[i];
   }
-  atomic_init(&p->table_len, BUILTIN_ENTRIES);
+  atomic_init(&p->table_len, penny__builtin_kernel_count);
   atomic_init(&p->done_head, NULL);
   atomic_init(&p->ring_head, 0);
   atomic_init(&p->nslots, 0);
@@ -258,6 +255,8 @@ napi_value penny__pool_create(napi_env env, const env_data_t *ed,
           napi_ok)
       goto fail;
     p->loop_thread = uv_thread_self();
+    p->js_entry.sig = ed->js_task_sig;
+    p->js_entry.kernel = &penny__js_task_kernel;
     penny__lend_options(&opts, p);
     /* Found by lent threads once it is open; its id is out[4]. */
     penny__lend_register(p);

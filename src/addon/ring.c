@@ -53,10 +53,11 @@ static int check_cell(pool_t *p, const ring_cell_t *c, task_t *t) {
   /* Acquire: pairs with penny__plugin_load's release; the entries are set
    * up. */
   size_t nkernels = atomic_load_explicit(&p->table_len, memory_order_acquire);
-  if (c->kernel < 0 || (size_t) c->kernel >= nkernels)
+  const entry_t *e = c->kernel < 0 ? NULL
+                     : pool_entry(p, (uint32_t) c->kernel, nkernels);
+  if (e == NULL)
     return penny__arg_error(t->msg, PENNY_ERANGE, "unknown kernel index %d",
                             c->kernel);
-  const entry_t *e = p->table[c->kernel];
   t->entry = e;
   const uint32_t type_mask = (1u << RING_META_BITS) - 1;
   unsigned nargs = c->meta & type_mask;

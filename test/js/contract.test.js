@@ -22,7 +22,8 @@ describe('binding.contract', () => {
   it('is a frozen object of numbers', () => {
     assertDeepFrozen(contract, 'contract');
     assert.deepEqual(Object.keys(contract).sort(),
-      ['completions', 'errors', 'limits', 'ring', 'status', 'types']);
+      ['completions', 'errors', 'jsTasks', 'limits', 'ring', 'status',
+        'types']);
     assert.throws(() => { contract.ring.maxCells = 1; }, TypeError);
   });
 
