@@ -9,6 +9,17 @@
 //       single task through an idle pool.
 //   (c) the sum of a 10^7-element Float64Array in the arena, against a
 //       single-thread JS loop: a parallel kernel on zero-copy data.
+// And for JS tasks (a pool with a task module, 2 threads, against piscina
+// with 2 threads running the same functions; piscina is measured with its
+// default atomics mode and with atomics disabled, and the better of the
+// two is the baseline):
+//   (d) 20,000 tiny JS tasks, (a, b) => a + b, submitted at once;
+//   (e) the same task awaited one at a time: median round trip;
+//   (f) a JS task summing a 10^7-element Float64Array over a
+//       SharedArrayBuffer: Penny's overhead over the loop as timed inside
+//       the task (no copy);
+//   (g) a fresh process: time from creating the pool to its first
+//       result, and RSS growth once idle (bench/addon/first-result.js).
 // Prints medians and ratios, writes JSON (default build/bench/addon.json).
 //
 //   node bench/addon.js [--reps N] [--quick] [--json FILE]
@@ -16,6 +27,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { execFileSync } = require('node:child_process');
 const { Piscina } = require('piscina');
 const penny = require('..');
 const {
@@ -28,6 +40,16 @@ const reps = Number(opt('--reps', quick ? 3 : 15));
 const jsonPath = opt('--json', path.join(__dirname, '..', 'build', 'bench',
   'addon.json'));
 const SUM_N = 1e7;
+const TASK_THREADS = 2;
+const TASKS = path.join(__dirname, 'addon', 'tasks.js');
+
+// (g): one fresh process per sample.
+function firstResult(which) {
+  const out = execFileSync(process.execPath,
+    [path.join(__dirname, 'addon', 'first-result.js'), which],
+    { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop());
+}
 
 function jsSum(x) {
   let s = 0;
@@ -46,6 +68,20 @@ async function main() {
   const pennyNoop = () => pool.run('noop');
   const piscinaNoop = () => piscina.run(null);
 
+  const taskPool = new penny.Pool({ threads: TASK_THREADS, tasks: TASKS });
+  const piscinas = [
+    new Piscina({ filename: path.join(__dirname, 'addon', 'piscina-add.js'),
+      minThreads: TASK_THREADS, maxThreads: TASK_THREADS }),
+    new Piscina({ filename: path.join(__dirname, 'addon', 'piscina-add.js'),
+      minThreads: TASK_THREADS, maxThreads: TASK_THREADS,
+      atomics: 'disabled' }),
+  ];
+  let k = 0;
+  const pennyAdd = () => taskPool.run('add', [k++, 1]);
+  const piscinaAdds = piscinas.map((p) => () => p.run({ a: k++, b: 1 }));
+  const shared = new Float64Array(new SharedArrayBuffer(SUM_N * 8));
+  for (let i = 0; i < SUM_N; i++) shared[i] = (i % 1000) * 0.5;
+
   // Penny reads an arena view; the JS loop reads an ordinary
   // Float64Array with the same contents (V8 reads views over a
   // SharedArrayBuffer about 3x slower, which would flatter Penny).
@@ -63,12 +99,23 @@ async function main() {
     jsSum(plain);
     await pool.run('sum', [x]);
   }
+  await burst(pennyAdd);
+  for (const run of piscinaAdds) await burst(run);
+  for (let i = 0; i < 200; i++) await pennyAdd();
+  for (const run of piscinaAdds) for (let i = 0; i < 200; i++) await run();
+  for (let i = 0; i < 3; i++) await taskPool.run('sumTimed', [shared]);
 
   const r = {
     burst: { penny: [], piscina: [] },
     oneByOne: { penny: [], piscina: [] },
     sum: { penny: [], js: [] },
+    taskBurst: { penny: [], piscina: [], piscinaNoAtomics: [] },
+    taskOneByOne: { penny: [], piscina: [], piscinaNoAtomics: [] },
+    taskSumOverhead: { penny: [] },
+    firstResult: { penny: [], piscina: [] },
+    idleRss: { penny: [], piscina: [] },
   };
+  const gReps = Math.max(3, Math.ceil(reps / 3));
   for (let rep = 0; rep < reps; rep++) {
     r.burst.penny.push(await burst(pennyNoop));
     r.burst.piscina.push(await burst(piscinaNoop));
@@ -85,9 +132,30 @@ async function main() {
       throw new Error(`sum mismatch: penny ${got}, js ${js}, ` +
         `expected ${expected}`);
     }
+
+    r.taskBurst.penny.push(await burst(pennyAdd));
+    r.taskBurst.piscina.push(await burst(piscinaAdds[0]));
+    r.taskBurst.piscinaNoAtomics.push(await burst(piscinaAdds[1]));
+    r.taskOneByOne.penny.push(await oneByOne(pennyAdd));
+    r.taskOneByOne.piscina.push(await oneByOne(piscinaAdds[0]));
+    r.taskOneByOne.piscinaNoAtomics.push(await oneByOne(piscinaAdds[1]));
+    t0 = now();
+    const [s, loopUs] = await taskPool.run('sumTimed', [shared]);
+    r.taskSumOverhead.penny.push(us(t0, now()) - loopUs);
+    if (s !== expected) throw new Error(`task sum mismatch: ${s}`);
+    if (rep < gReps) {
+      for (const which of rep % 2 ? ['piscina', 'penny']
+        : ['penny', 'piscina']) {
+        const g = firstResult(which);
+        r.firstResult[which].push(g.firstMs);
+        r.idleRss[which].push(g.rssMB);
+      }
+    }
   }
   await pool.close();
   await piscina.destroy();
+  await taskPool.close();
+  for (const p of piscinas) await p.destroy();
 
   const m = (xs) => median(xs);
   const rows = [
@@ -101,8 +169,28 @@ async function main() {
       m(r.sum.penny), m(r.sum.js), m(r.sum.js) / m(r.sum.penny),
       '>= 3x the JS loop'],
   ];
-  const fmt = (v) => (v >= 1000 ? Math.round(v).toLocaleString('en-US')
-    : v.toFixed(2));
+  const bestBurst = Math.max(m(r.taskBurst.piscina),
+    m(r.taskBurst.piscinaNoAtomics));
+  const bestTrip = Math.min(m(r.taskOneByOne.piscina),
+    m(r.taskOneByOne.piscinaNoAtomics));
+  rows.push(
+    ['(d) 20,000 JS tasks (a, b) => a + b at once', 'tasks/s',
+      m(r.taskBurst.penny), bestBurst, m(r.taskBurst.penny) / bestBurst,
+      '>= 1,000,000 tasks/s and >= 40x'],
+    ['(e) one JS task round trip', 'us',
+      m(r.taskOneByOne.penny), bestTrip, bestTrip / m(r.taskOneByOne.penny),
+      '<= 10 us and >= 8x'],
+    ['(f) JS task summing 1e7 shared doubles: overhead', 'us',
+      m(r.taskSumOverhead.penny), NaN, NaN, '<= 50 us'],
+    ['(g) fresh task pool to first result', 'ms',
+      m(r.firstResult.penny), m(r.firstResult.piscina),
+      m(r.firstResult.piscina) / m(r.firstResult.penny), 'no worse (>= 1x)'],
+    ['(g) idle RSS growth of a task pool', 'MiB',
+      m(r.idleRss.penny), m(r.idleRss.piscina),
+      m(r.idleRss.piscina) / m(r.idleRss.penny), 'no worse (>= 1x)'],
+  );
+  const fmt = (v) => (Number.isNaN(v) ? '-'
+    : v >= 1000 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2));
   console.log(`penny ${require('../package.json').version}, ` +
     `${threads} threads, node ${process.version}, ${reps} reps (medians)`);
   console.log('');
@@ -111,11 +199,13 @@ async function main() {
   console.log('|---|---|---|---|---|---|');
   for (const [name, unit, p, b, ratio, target] of rows) {
     console.log(`| ${name} | ${unit} | ${fmt(p)} | ${fmt(b)} ` +
-      `| ${ratio.toFixed(2)}x | ${target} |`);
+      `| ${Number.isNaN(ratio) ? '-' : `${ratio.toFixed(2)}x`} | ${
+        target} |`);
   }
   console.log('');
   console.log('baseline: piscina for (a) and (b), a single-thread JS loop ' +
-    'for (c)');
+    'for (c), the better of piscina\'s default and atomics: \'disabled\' ' +
+    'for (d) and (e), piscina for (g)');
 
   fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
   fs.writeFileSync(jsonPath, JSON.stringify({

@@ -202,7 +202,8 @@ class Pool {
 
   #dispatch(name, list, signal) {
     const threads = this.#threads;
-    const isFunction = threads.exports?.get(name);
+    if (threads.loadError !== null) throw threads.loadError;
+    const isFunction = threads.exports.get(name);
     if (isFunction === true) return this.#submitTask(name, list, signal);
     if (isFunction === false) {
       throw taskError(`the task module's export '${name}' is not a function`);
@@ -211,7 +212,6 @@ class Pool {
       return this.#submit(name, list, signal === undefined ? undefined
         : { signal });
     }
-    if (threads.loadError !== null) throw threads.loadError;
     throw rangeError(`unknown task or kernel '${name}': the task module ` +
       'does not export it and no kernel has that name');
   }

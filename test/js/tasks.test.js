@@ -78,8 +78,7 @@ describe('JS tasks', function () {
         async () => {
           const p = new Pool({ threads: 2, tasks: path.join(DIR, file) });
           try {
-            // Names that are not kernels (a kernel name runs the kernel).
-            const runs = [p.run('double', [1]), p.run('anything', [])];
+            const runs = [p.run('add', [1, 2]), p.run('anything', [])];
             for (const run of runs) {
               await assert.rejects(run, (err) => {
                 assert.equal(err.code, 'ERR_PENNY_TASK');
@@ -87,8 +86,8 @@ describe('JS tasks', function () {
                 return true;
               });
             }
-            // The threads still run kernels.
-            assert.equal(await p.run('fib', [12]), 144);
+            // The threads still run kernels, by index.
+            assert.equal(await p.run(p.kernels.fib.index, [12]), 144);
           } finally {
             await p.close();
           }
