@@ -197,7 +197,13 @@ PENNY_EXTERN int penny_pool_create(penny_pool_t **pool,
  * penny_worker_vacate, or the pool would count it as asleep forever; one
  * cannot die inside penny_worker_run. Destroy waits for every thread
  * inside penny_worker_run to return, and completes the jobs nobody took
- * with PENNY_ECANCELED itself. */
+ * with PENNY_ECANCELED itself (queued jobs do not wait for a parked thread
+ * to come back); from a job on a lent thread it returns PENNY_EDEADLK.
+ * Destroy wakes parked threads but frees the pool without waiting for
+ * them: a thread must not call penny_worker_run after destroy has begun.
+ * A lender whose parked threads may wake then guards the pool's lifetime
+ * itself, for instance with penny_worker_enter under a lock that destroy
+ * also takes (as the Node binding does). */
 #define PENNY_WORKER_PARK 1
 #define PENNY_WORKER_LEFT 2
 PENNY_EXTERN int penny_worker_run(penny_pool_t *pool, unsigned index,

@@ -29,6 +29,11 @@ const TAGS = jsTasks.tags;
 const JS_RING_KINDS = Object.freeze([false, false, false]);
 
 const EMPTY = Object.freeze([]);
+
+// Task pools dropped without close(): their threads stop.
+const unreachable = new FinalizationRegistry(([threads, i32, index]) => {
+  threads.stop(i32, index);
+});
 const JS_ARGS = [0, 0, 0]; // a JS task's ring arguments, reused
 
 function terminatedError() {
@@ -109,11 +114,13 @@ class Pool {
     }, this.#heap, this.#outcome);
     const ring = new SharedArrayBuffer(RING_BUFFER_BYTES);
     let notify;
+    const epoch = { index: 0 };
     if (spec !== null) {
       // A task pool's threads park on the ring's epoch word; the binding
-      // wakes them through this from the pool's own thread.
+      // wakes them through this from the pool's own thread. It holds
+      // nothing of the Pool, which stays collectible.
       const i32 = new Int32Array(ring);
-      notify = (n) => Atomics.notify(i32, this.#epochIndex, n);
+      notify = (n) => Atomics.notify(i32, epoch.index, n);
       this.#ringI32 = i32;
     }
     const [handle, results, bigs, ringStart, id] = binding.create(arenaView,
@@ -125,7 +132,8 @@ class Pool {
 
     this.#kt = builtinTable(binding, handle);
     if (spec !== null) {
-      this.#epochIndex = (ringStart + RING_LAYOUT.epochOffset) / 4;
+      this.#epochIndex = epoch.index =
+        (ringStart + RING_LAYOUT.epochOffset) / 4;
       try {
         this.#threads = new TaskThreads(spec, threads, id, handle,
           { ring, ringStart, arena });
@@ -133,6 +141,11 @@ class Pool {
         binding.close(handle);
         throw err;
       }
+      // The threads hold the binding's pool, not this object: if this
+      // becomes unreachable while idle, they stop, and the binding's pool
+      // is collected after them.
+      unreachable.register(this,
+        [this.#threads, this.#ringI32, this.#epochIndex], this);
     }
 
     Object.defineProperties(this, {
@@ -186,9 +199,9 @@ class Pool {
     const threads = this.#threads;
     if (threads.exports === null && threads.loadError === null) {
       // No thread has loaded the module yet: wait for its names.
-      this.#waiting++;
+      if (this.#waiting++ === 0) threads.hold(true);
       return threads.ready.then(() => {
-        this.#waiting--;
+        if (--this.#waiting === 0) threads.hold(false);
         if (this.#terminated !== null) throw terminatedError();
         return this.#dispatch(name, list, signal);
       }).finally(() => {
@@ -468,6 +481,7 @@ class Pool {
   }
 
   #stopThreads() {
+    unreachable.unregister(this);
     return this.#threads.stop(this.#ringI32, this.#epochIndex);
   }
 

@@ -80,6 +80,7 @@ class TaskThreads {
   #gen = 0;
   #deaths;               // index -> deaths in a row, young
   #stopping = false;
+  #held = false;         // runs wait for the module: keep the process up
   #names = new Map();    // task name -> id
   #sabIds = new WeakMap(); // SharedArrayBuffer -> id
   #sabs = new Map();     // id -> WeakRef of the SharedArrayBuffer
@@ -121,7 +122,6 @@ class TaskThreads {
       },
       transferList: [port2],
     });
-    worker.unref();
     const thread = new Thread(index, gen, worker, port1);
     this.#threads[index] = thread;
     this.#byGen.set(gen, thread);
@@ -129,7 +129,21 @@ class TaskThreads {
     // An error event names why the thread ended; the exit that follows
     // is what counts.
     worker.on('error', () => {});
-    worker.on('exit', () => this.#onExit(thread));
+    worker.on('exit', (code) => this.#onExit(thread, code));
+    // After the listeners, which would ref its port again: an idle pool
+    // keeps nothing alive.
+    if (!this.#held) worker.unref();
+  }
+
+  // While runs wait for the module's names, the threads keep the process
+  // alive, as a pending task does.
+  hold(held) {
+    this.#held = held;
+    for (const t of this.#threads) {
+      if (t === undefined) continue;
+      if (held) t.worker.ref();
+      else t.worker.unref();
+    }
   }
 
   #onMessage(msg) {
@@ -146,8 +160,14 @@ class TaskThreads {
     this.onReady();
   }
 
-  #onExit(thread) {
+  #onExit(thread, code) {
     if (this.#stopping || this.#threads[thread.index] !== thread) return;
+    if (this.exports === null && this.loadError === null) {
+      // It died loading the module: every run by name fails with that.
+      this.loadError = taskError(`the task module ${this.#spec} failed to ` +
+        `load: its thread exited with code ${code} while loading it`);
+      this.onReady();
+    }
     // The binding rejects the task the thread was awaiting, and frees its
     // worker for the next thread.
     binding.vacate(this.#handle, thread.index);

@@ -9,6 +9,14 @@
 #include "sleep.h"
 #include "worker.h"
 
+/* The pool whose loop this lent thread runs now, if any: destroy from
+ * one of its jobs could only wait for itself. */
+static _Thread_local penny_pool_t *lent_self;
+
+bool penny__lent_is_self(const penny_pool_t *pool) {
+  return lent_self == pool;
+}
+
 /* A worker's searching count is gone (it left): if work is still queued
  * and the others sleep, one of them must look, since a sleeper is only
  * woken while nobody searches (SLEEP.md). */
@@ -55,7 +63,10 @@ int penny_worker_enter(penny_pool_t *pool, unsigned index, int resume) {
 int penny_worker_run_entered(penny_pool_t *pool, unsigned index,
                              uint32_t *epoch) {
   penny_worker_t *w = &pool->workers[index];
+  penny_pool_t *outer = lent_self; /* a job may lend itself to another */
+  lent_self = pool;
   int rc = penny__worker_loop(w, epoch);
+  lent_self = outer;
   if (rc == PENNY_WORKER_LEFT)
     leave_searching(pool);
   /* Release: see the acquire in penny_worker_enter. */

@@ -11,6 +11,9 @@
  * parked one is counted as sleeping. */
 enum { LENT_VACANT, LENT_INSIDE, LENT_PARKED };
 
+/* True on a lent thread inside penny_worker_run for `pool`. */
+bool penny__lent_is_self(const penny_pool_t *pool);
+
 /* Destroy, with `exiting` set and every sleeper woken: waits for the
  * threads inside penny_worker_run to return, then completes the queued
  * jobs that nobody will take with PENNY_ECANCELED. */

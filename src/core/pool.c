@@ -191,6 +191,8 @@ int penny_pool_destroy(penny_pool_t *pool, unsigned flags) {
   if (pool == NULL || (flags & ~PENNY_DESTROY_CANCEL) != 0)
     return PENNY_EINVAL;
   /* A worker cannot wait for itself to exit. */
+  if (pool->external && penny__lent_is_self(pool))
+    return PENNY_EDEADLK;
   for (unsigned i = 0; i < (pool->external ? 0 : pool->threads); i++)
     if (penny__thread_is_self(&pool->workers[i].thread))
       return PENNY_EDEADLK;

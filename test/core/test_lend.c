@@ -847,3 +847,35 @@ TEST_IMPL(lent_thread_bad_arguments) {
   lender_free(&l);
   return 0;
 }
+
+/* ---- 7. Destroy from a job on a lent thread. ---- */
+
+static _Atomic int destroy_from_job_rc = 1;
+static penny_pool_t *destroy_from_job_pool;
+
+static void destroy_job_fn(penny_worker_t *w, void *arg) {
+  (void) w;
+  ljob_t *j = arg;
+  atomic_store(&destroy_from_job_rc,
+               penny_pool_destroy(destroy_from_job_pool, 0));
+  atomic_fetch_add(&j->runs, 1);
+}
+
+TEST_IMPL(destroy_from_a_lent_thread_is_refused) {
+  lender_t l;
+  tally_t tally;
+  atomic_init(&tally.done, 0);
+  lender_init(&l, 0);
+  penny_pool_t *pool = lender_pool(&l, 2, 0);
+  lender_start(&l, 0, 0);
+  ljob_t j;
+  ljob_init(&j, &tally, destroy_job_fn);
+  destroy_from_job_pool = pool;
+  ljob_submit(pool, &j);
+  tally_wait(&tally, 1);
+  ASSERT_EQ(atomic_load(&destroy_from_job_rc), PENNY_EDEADLK);
+  ASSERT_EQ(atomic_load(&j.runs), 1);
+  lender_destroy(&l);
+  lender_free(&l);
+  return 0;
+}
