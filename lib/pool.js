@@ -30,6 +30,13 @@ const JS_RING_KINDS = Object.freeze([false, false, false]);
 
 const EMPTY = Object.freeze([]);
 
+// Wakes `n` threads parked on a task pool's epoch word. Made out here so
+// that its closure holds no context of the Pool's constructor (the
+// binding keeps it for as long as the native pool lives).
+function notifier(i32, epoch) {
+  return (n) => Atomics.notify(i32, epoch.index, n);
+}
+
 // Task pools dropped without close(): their threads stop.
 const unreachable = new FinalizationRegistry(([threads, i32, index]) => {
   threads.stop(i32, index);
@@ -120,7 +127,7 @@ class Pool {
       // wakes them through this from the pool's own thread. It holds
       // nothing of the Pool, which stays collectible.
       const i32 = new Int32Array(ring);
-      notify = (n) => Atomics.notify(i32, epoch.index, n);
+      notify = notifier(i32, epoch);
       this.#ringI32 = i32;
     }
     const [handle, results, bigs, ringStart, id] = binding.create(arenaView,

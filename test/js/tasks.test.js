@@ -7,6 +7,8 @@
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
+const { execFile } = require('node:child_process');
+const os = require('node:os');
 const { Pool } = require('../..');
 
 const DIR = path.join(__dirname, 'fixtures', 'tasks');
@@ -313,6 +315,53 @@ describe('JS tasks', function () {
       } finally {
         await p.terminate();
       }
+    });
+  });
+
+  describe('lifetime', () => {
+    // Runs a fixture in a fresh process: { code, signal, stdout, stderr,
+    // timedOut }.
+    const runNode = (file, nodeArgs = []) => new Promise((resolve) => {
+      const child = execFile(process.execPath,
+        [...nodeArgs, path.join(DIR, file)], {
+          cwd: os.tmpdir(), timeout: 30000, killSignal: 'SIGKILL',
+        }, (err, stdout, stderr) => resolve({
+          code: child.exitCode, signal: child.signalCode,
+          timedOut: Boolean(err && err.killed), stdout, stderr,
+        }));
+    });
+    const clean = (r, what) => {
+      assert.equal(r.timedOut, false, `${what} hung\n${r.stdout}`);
+      assert.equal(r.signal, null, `${what} died of ${r.signal}\n${r.stderr}`);
+      assert.equal(r.code, 0, `${what} exited with ${r.code}\n${r.stderr}`);
+    };
+
+    it('an idle task pool never keeps the process alive', async () => {
+      const r = await runNode('exit-idle.js');
+      clean(r, 'a process with an idle task pool');
+      assert.equal(r.stdout.trim(), 'result 3');
+    });
+
+    it('process.exit with an endless task running exits cleanly', async () => {
+      const r = await runNode('exit-endless.js');
+      clean(r, 'process.exit during an endless task');
+      assert.equal(r.stdout.trim(), 'result 3');
+    });
+
+    it('terminating a Worker that owns a busy task pool leaves the process well',
+      async () => {
+        const r = await runNode('worker-owns-task-pool.js');
+        clean(r, 'terminating Workers with task pools');
+        assert.equal(r.stdout.trim(), 'terminated 3');
+      });
+
+    it('a task pool dropped without close() stops its threads', async function () {
+      if (process.platform !== 'linux') this.skip(); // counts /proc/self/task
+      const r = await runNode('gc-task-pools.js', ['--expose-gc']);
+      clean(r, 'dropped task pools');
+      const { before, during, after } = JSON.parse(r.stdout);
+      assert.ok(during >= before + 8, `8 task threads started: ${r.stdout}`);
+      assert.ok(after <= before, `every one stopped: ${r.stdout}`);
     });
   });
 
