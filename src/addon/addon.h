@@ -13,7 +13,10 @@
  * Worker's), the "loop thread". The job functions, penny__task_done and
  * the ring's source functions run on Penny's worker threads, which never
  * call napi_* and touch only the task record and memory pinned by
- * references. Each function says where it runs.
+ * references. The one exception is a task pool's: its workers are
+ * worker_threads lent to the core, each with a JS environment of its own,
+ * and jstask.c calls into that environment (never the pool's) from them.
+ * Each function says where it runs.
  *
  * The files:
  *   binding.c     the exports and module init
