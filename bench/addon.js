@@ -17,7 +17,9 @@
 //   (e) the same task awaited one at a time: median round trip;
 //   (f) a JS task summing a 10^7-element Float64Array over a
 //       SharedArrayBuffer: Penny's overhead over the loop as timed inside
-//       the task (no copy);
+//       the task (no copy), against piscina's for the same task on the
+//       same buffer; and, for scale, the overhead of a C kernel that spins
+//       about as long, which is what waking an idle JS thread costs here;
 //   (g) a fresh process: time from creating the pool to its first
 //       result, and RSS growth once idle (bench/addon/first-result.js).
 // Prints medians and ratios, writes JSON (default build/bench/addon.json).
@@ -79,6 +81,9 @@ async function main() {
   let k = 0;
   const pennyAdd = () => taskPool.run('add', [k++, 1]);
   const piscinaAdds = piscinas.map((p) => () => p.run({ a: k++, b: 1 }));
+  const piscinaSum = new Piscina({
+    filename: path.join(__dirname, 'addon', 'piscina-sum.js'),
+    minThreads: TASK_THREADS, maxThreads: TASK_THREADS });
   const shared = new Float64Array(new SharedArrayBuffer(SUM_N * 8));
   for (let i = 0; i < SUM_N; i++) shared[i] = (i % 1000) * 0.5;
 
@@ -103,7 +108,10 @@ async function main() {
   for (const run of piscinaAdds) await burst(run);
   for (let i = 0; i < 200; i++) await pennyAdd();
   for (const run of piscinaAdds) for (let i = 0; i < 200; i++) await run();
-  for (let i = 0; i < 3; i++) await taskPool.run('sumTimed', [shared]);
+  for (let i = 0; i < 3; i++) {
+    await taskPool.run('sumTimed', [shared]);
+    await piscinaSum.run({ x: shared });
+  }
 
   const r = {
     burst: { penny: [], piscina: [] },
@@ -111,7 +119,8 @@ async function main() {
     sum: { penny: [], js: [] },
     taskBurst: { penny: [], piscina: [], piscinaNoAtomics: [] },
     taskOneByOne: { penny: [], piscina: [], piscinaNoAtomics: [] },
-    taskSumOverhead: { penny: [] },
+    taskSumOverhead: { penny: [], piscina: [] },
+    kernelWaitOverhead: { penny: [] },
     firstResult: { penny: [], piscina: [] },
     idleRss: { penny: [], piscina: [] },
   };
@@ -143,6 +152,14 @@ async function main() {
     const [s, loopUs] = await taskPool.run('sumTimed', [shared]);
     r.taskSumOverhead.penny.push(us(t0, now()) - loopUs);
     if (s !== expected) throw new Error(`task sum mismatch: ${s}`);
+    t0 = now();
+    const [ps, pLoopUs] = await piscinaSum.run({ x: shared });
+    r.taskSumOverhead.piscina.push(us(t0, now()) - pLoopUs);
+    if (ps !== expected) throw new Error(`piscina sum mismatch: ${ps}`);
+    const spinUs = Math.round(loopUs);
+    t0 = now();
+    await pool.run('spin', [spinUs]);
+    r.kernelWaitOverhead.penny.push(us(t0, now()) - spinUs);
     if (rep < gReps) {
       for (const which of rep % 2 ? ['piscina', 'penny']
         : ['penny', 'piscina']) {
@@ -156,6 +173,7 @@ async function main() {
   await piscina.destroy();
   await taskPool.close();
   for (const p of piscinas) await p.destroy();
+  await piscinaSum.destroy();
 
   const m = (xs) => median(xs);
   const rows = [
@@ -181,7 +199,10 @@ async function main() {
       m(r.taskOneByOne.penny), bestTrip, bestTrip / m(r.taskOneByOne.penny),
       '<= 10 us and >= 8x'],
     ['(f) JS task summing 1e7 shared doubles: overhead', 'us',
-      m(r.taskSumOverhead.penny), NaN, NaN, '<= 50 us'],
+      m(r.taskSumOverhead.penny), m(r.taskSumOverhead.piscina),
+      m(r.taskSumOverhead.piscina) / m(r.taskSumOverhead.penny), '<= 50 us'],
+    ['(f) for scale: a C kernel spinning as long, overhead', 'us',
+      m(r.kernelWaitOverhead.penny), NaN, NaN, '-'],
     ['(g) fresh task pool to first result', 'ms',
       m(r.firstResult.penny), m(r.firstResult.piscina),
       m(r.firstResult.piscina) / m(r.firstResult.penny), 'no worse (>= 1x)'],
@@ -205,7 +226,7 @@ async function main() {
   console.log('');
   console.log('baseline: piscina for (a) and (b), a single-thread JS loop ' +
     'for (c), the better of piscina\'s default and atomics: \'disabled\' ' +
-    'for (d) and (e), piscina for (g)');
+    'for (d) and (e), piscina for (f) and (g)');
 
   fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
   fs.writeFileSync(jsonPath, JSON.stringify({
