@@ -73,9 +73,10 @@ function failure(code, watch) {
 }
 
 // Settles one task's promise from its status: with `error` if the task
-// brought one, else with its value, undefined, or its failure.
-function settle(resolve, code, value, error, watch) {
-  if (error !== undefined) resolve(new Rejection(error));
+// brought one (`threw`: a JS task threw it, whatever it is), else with
+// its value, undefined, or its failure.
+function settle(resolve, code, value, error, watch, threw) {
+  if (error !== undefined || threw) resolve(new Rejection(error));
   else if (code === VOID) resolve(undefined);
   else if (code === RESULT || code === BIGINT || code === PAYLOAD) {
     resolve(value);
@@ -212,9 +213,11 @@ class Completions {
           error = taskError(binding.message(this.#handle, slot));
         }
         let value = code === BIGINT ? bigAt(this.#bigs, k) : r[at + VALUE];
+        let threw = false;
         if (code === PAYLOAD || code === THROWN) {
           const out = this.#outcome(binding.payload(this.#handle, slot));
-          if ('error' in out) error = out.error;
+          threw = 'error' in out;
+          if (threw) error = out.error;
           else value = out.value;
         }
         let watch;
@@ -222,7 +225,7 @@ class Completions {
           error = this.#finish(extra, code, error);
           watch = extra.watch;
         }
-        settle(resolve, code, value, error, watch);
+        settle(resolve, code, value, error, watch, threw);
       } catch (err) {
         resolve(new Rejection(err)); // ignored if it already settled
       }

@@ -37,6 +37,16 @@ function notifier(i32, epoch) {
   return (n) => Atomics.notify(i32, epoch.index, n);
 }
 
+// What a task pool does when its threads die loading the module: no task
+// already queued will run, so each rejects with why (and the binding
+// cancels it, so a thread that does come up skips it).
+function brokenHandler(tasks, handle) {
+  return (error) => {
+    for (const slot of tasks.slots()) binding.cancel(handle, slot);
+    tasks.rejectAll(error);
+  };
+}
+
 // Task pools dropped without close(): their threads stop.
 const unreachable = new FinalizationRegistry(([threads, i32, index]) => {
   threads.stop(i32, index);
@@ -148,6 +158,7 @@ class Pool {
         binding.close(handle);
         throw err;
       }
+      this.#threads.onBroken = brokenHandler(this.#tasks, handle);
       // The threads hold the binding's pool, not this object: if this
       // becomes unreachable while idle, they stop, and the binding's pool
       // is collected after them.
@@ -189,8 +200,11 @@ class Pool {
   // kernel of that name); its arguments and result are cloned.
   run(kernel, args = EMPTY, options) {
     try {
-      if (this.#threads !== null && typeof kernel === 'string') {
-        return this.#runNamed(kernel, args, options);
+      if (this.#threads !== null) {
+        if (this.#threads.broken) throw this.#threads.loadError;
+        if (typeof kernel === 'string') {
+          return this.#runNamed(kernel, args, options);
+        }
       }
       return this.#submit(kernel, args, options);
     } catch (err) {
@@ -210,27 +224,32 @@ class Pool {
       return threads.ready.then(() => {
         if (--this.#waiting === 0) threads.hold(false);
         if (this.#terminated !== null) throw terminatedError();
-        return this.#dispatch(name, list, signal);
+        if (threads.broken) throw threads.loadError;
+        // Accepted before any close(): it runs even if one came since.
+        return this.#dispatch(name, list, signal, true);
       }).finally(() => {
         if (this.#waiting === 0 && this.#closeResolve !== null) {
           setImmediate(this.#finishClose);
         }
       });
     }
-    return this.#dispatch(name, list, signal);
+    return this.#dispatch(name, list, signal, false);
   }
 
-  #dispatch(name, list, signal) {
+  // `late`: a run accepted before close() that waited for the module.
+  #dispatch(name, list, signal, late) {
     const threads = this.#threads;
     if (threads.loadError !== null) throw threads.loadError;
     const isFunction = threads.exports.get(name);
-    if (isFunction === true) return this.#submitTask(name, list, signal);
+    if (isFunction === true) {
+      return this.#submitTask(name, list, signal, late);
+    }
     if (isFunction === false) {
       throw taskError(`the task module's export '${name}' is not a function`);
     }
     if (this.#kt.byName.has(name)) {
       return this.#submit(name, list, signal === undefined ? undefined
-        : { signal });
+        : { signal }, late);
     }
     throw rangeError(`unknown task or kernel '${name}': the task module ` +
       'does not export it and no kernel has that name');
@@ -238,7 +257,7 @@ class Pool {
 
   // Queues a JS task: numbers ride in the ring cell itself, anything
   // else as a payload in the arena (or a buffer of its own).
-  #submitTask(name, list, signal) {
+  #submitTask(name, list, signal, late) {
     const threads = this.#threads;
     const fnId = threads.nameId(name);
     let extra;
@@ -283,6 +302,9 @@ class Pool {
           a = threads.sabId(own);
         }
         b = bytes.length;
+        // Encoding ran user code (getters, toJSON-free but not trap-free):
+        // the pool or the signal may have changed under it.
+        this.#recheck(signal, late);
         if (keep.length > 0 || block >= 0) {
           extra ??= new Extra(null);
           extra.keep = keep;
@@ -324,8 +346,16 @@ class Pool {
     return { value };
   };
 
-  #submit(kernel, args, options) {
-    if (this.#closed) throw closedError();
+  // Throws if the pool can no longer take a task: closed (unless `late`,
+  // a run accepted before close()), terminated, or its signal aborted.
+  #recheck(signal, late) {
+    if (this.#terminated !== null) throw terminatedError();
+    if (this.#closed && !late) throw closedError();
+    if (signal !== undefined && isAborted(signal)) throw reasonOf(signal);
+  }
+
+  #submit(kernel, args, options, late = false) {
+    if (this.#closed && !late) throw closedError();
     const kt = this.#kt;
     const index = kt.indexOf(kernel);
     const k = kt.list[index];
@@ -346,8 +376,7 @@ class Pool {
     let slot = -1;
     let copies;
     try {
-      if (this.#closed) throw closedError();
-      if (signal !== undefined && isAborted(signal)) throw reasonOf(signal);
+      this.#recheck(signal, late);
       // A slot before the copies: growing can fail (too many tasks in
       // flight).
       slot = tasks.take();

@@ -184,52 +184,96 @@ const ERROR_CLASSES = {
   URIError, AggregateError,
 };
 
-// What a task threw, as a plain record that clones: an error's name,
-// message, stack and own cloneable properties (code, cause, errors...),
-// or any other thrown value as it is. Reads the error once; a getter
-// that throws makes that property missing, not the task lost.
-function errorRecord(thrown) {
-  if (!isNativeError(thrown) && !(thrown instanceof Error)) {
-    return { thrown, isError: false };
-  }
-  const read = (key) => {
-    try {
-      return thrown[key];
-    } catch {
-      return undefined;
-    }
-  };
-  const props = {};
-  let keys = [];
+// Marks an error record (below) among the values it travels with.
+const RECORD = '\u0000penny.error';
+const MAX_DEPTH = 8; // errors nested in errors (cause, errors) kept
+
+function isError(v) {
   try {
-    keys = Reflect.ownKeys(thrown);
-  } catch { /* a Proxy: no extra properties */ }
-  for (const key of keys) {
-    if (typeof key !== 'string' || key === 'stack' || key === 'message') {
-      continue;
-    }
-    props[key] = read(key);
+    return isNativeError(v) || v instanceof Error;
+  } catch {
+    return false; // a revoked Proxy, or a getPrototypeOf trap that throws
   }
-  return {
-    isError: true,
-    name: String(read('name') ?? 'Error'),
-    message: String(read('message') ?? ''),
-    stack: read('stack'),
-    props,
-  };
 }
+
+// What a task threw, as a plain record that clones: an error's name,
+// message, stack and own properties (errors among them, such as `cause`,
+// as records in turn), or any other thrown value as it is. It reads the
+// error once; a getter that throws makes that property missing, and an
+// error that cannot be read at all becomes one that says so.
+function errorRecord(thrown, depth = 0, seen = new Set()) {
+  if (!isError(thrown)) return { [RECORD]: true, isError: false, thrown };
+  try {
+    seen.add(thrown);
+    const read = (key) => {
+      try {
+        return thrown[key];
+      } catch {
+        return undefined;
+      }
+    };
+    const text = (v, fallback) => {
+      try {
+        return v === undefined ? fallback : String(v);
+      } catch {
+        return fallback;
+      }
+    };
+    const props = {};
+    let keys = [];
+    try {
+      keys = Reflect.ownKeys(thrown);
+    } catch { /* a Proxy: no extra properties */ }
+    for (const key of keys) {
+      if (typeof key !== 'string' || key === 'stack' || key === 'message') {
+        continue;
+      }
+      let value = read(key);
+      if (isError(value)) {
+        if (seen.has(value) || depth >= MAX_DEPTH) continue;
+        value = errorRecord(value, depth + 1, seen);
+      } else if (key === 'errors' && Array.isArray(value)) {
+        value = value.map((e) => (isError(e) && !seen.has(e) &&
+          depth < MAX_DEPTH ? errorRecord(e, depth + 1, seen) : e));
+      }
+      props[key] = value;
+    }
+    const stack = read('stack');
+    return {
+      [RECORD]: true,
+      isError: true,
+      name: text(read('name'), 'Error'),
+      message: text(read('message'), ''),
+      stack: typeof stack === 'string' ? stack : undefined,
+      props,
+    };
+  } catch {
+    return {
+      [RECORD]: true, isError: true, name: 'Error', stack: undefined,
+      message: 'the task threw an error that cannot be read', props: {},
+    };
+  }
+}
+
+const isRecord = (v) => v !== null && typeof v === 'object' &&
+  v[RECORD] === true;
 
 // The error (or value) a record stands for, rebuilt on this thread.
 function fromRecord(rec) {
+  if (!isRecord(rec)) return rec;
   if (!rec.isError) return rec.thrown;
   const Class = Object.hasOwn(ERROR_CLASSES, rec.name)
     ? ERROR_CLASSES[rec.name] : Error;
+  const props = rec.props ?? {};
+  const errors = Array.isArray(props.errors)
+    ? props.errors.map(fromRecord) : [];
   const err = Class === AggregateError
-    ? new AggregateError(rec.props.errors ?? [], rec.message)
+    ? new AggregateError(errors, rec.message)
     : new Class(rec.message);
-  for (const [key, value] of Object.entries(rec.props)) {
+  for (const [key, value] of Object.entries(props)) {
     Object.defineProperty(err, key, {
-      value, writable: true, configurable: true,
+      value: key === 'errors' ? errors : fromRecord(value),
+      writable: true, configurable: true,
       enumerable: key !== 'cause' && key !== 'errors' && key !== 'name',
     });
   }
@@ -267,8 +311,12 @@ function encodeError(thrown, sabId) {
       return encode(KIND.ERROR, rec, () => -1);
     } catch { /* see below */ }
   }
-  const err = new Error('the task threw a value that cannot be cloned: ' +
-    `${typeof thrown}`);
+  let type = 'a value';
+  try {
+    type = typeof thrown;
+  } catch { /* a revoked Proxy */ }
+  const err = new Error(`the task threw a value that cannot be cloned: ${
+    type}`);
   err.code = 'ERR_PENNY_TASK';
   return encode(KIND.ERROR, errorRecord(err), () => -1);
 }

@@ -88,6 +88,8 @@ class TaskThreads {
   #dropSab = new FinalizationRegistry((id) => this.#drop(id));
   exports = null;        // name -> is a function, once a thread loaded
   loadError = null;      // why the module failed to load, once known
+  broken = false;        // its threads die loading it: nothing can run
+  onBroken = () => {};   // the pool's, called once when it breaks
   ready;                 // settles once the first thread has reported
 
   constructor(spec, threads, id, handle, shared) {
@@ -149,12 +151,19 @@ class TaskThreads {
   #onMessage(msg) {
     if (msg === null || typeof msg !== 'object' || msg.ready !== true ||
         this.exports !== null || this.loadError !== null) return;
-    if (msg.names !== null) {
+    if (Array.isArray(msg.names)) {
       this.exports = new Map(msg.names);
     } else {
-      const cause = codec.fromRecord(msg.error);
+      let cause = codec.fromRecord(msg.error);
+      let why;
+      try {
+        why = cause?.message ?? String(cause);
+      } catch {
+        why = 'it threw a value that cannot be shown';
+        cause = undefined;
+      }
       this.loadError = taskError(`the task module ${this.#spec} failed to ` +
-        `load: ${cause?.message ?? String(cause)}`);
+        `load: ${why}`);
       this.loadError.cause = cause;
     }
     this.onReady();
@@ -163,10 +172,15 @@ class TaskThreads {
   #onExit(thread, code) {
     if (this.#stopping || this.#threads[thread.index] !== thread) return;
     if (this.exports === null && this.loadError === null) {
-      // It died loading the module: every run by name fails with that.
+      // It died loading the module, before any thread had loaded it: no
+      // thread can be counted on to run anything, so the pool fails every
+      // task, now and later, with that, and starts no more threads.
       this.loadError = taskError(`the task module ${this.#spec} failed to ` +
         `load: its thread exited with code ${code} while loading it`);
+      this.broken = true;
       this.onReady();
+      this.onBroken(this.loadError);
+      return;
     }
     // The binding rejects the task the thread was awaiting, and frees its
     // worker for the next thread.

@@ -111,6 +111,7 @@ function settleLater(promise) {
     (value) => (typeof value === 'number' || value === undefined
       ? value : encodeResult(value)),
     (err) => codec.encodeError(err, resultSabId))
+    .catch((err) => codec.encodeError(err, resultSabId))
     .then((out) => {
       binding.finish(out);
     });
@@ -157,34 +158,45 @@ function runner() {
 
 const notify = (n) => Atomics.notify(i32, EPOCH, n);
 
+// The module's exports, in an object of ours: exports are never awaited
+// as a thenable (a CommonJS module may well export `then`).
 async function load() {
   // An absolute path or a file: URL (lib/task-pool.js checked which).
   const url = TASKS.startsWith('file:') ? TASKS : pathToFileURL(TASKS).href;
   if (!/\.mjs$/i.test(url)) {
     try {
-      return require(TASKS.startsWith('file:')
-        ? require('node:url').fileURLToPath(TASKS) : TASKS);
+      return { mod: require(TASKS.startsWith('file:')
+        ? require('node:url').fileURLToPath(TASKS) : TASKS) };
     } catch (err) {
       if (err?.code !== 'ERR_REQUIRE_ESM') throw err;
     }
   }
-  return import(url);
+  return { mod: await import(url) };
+}
+
+// [name, is a function] for each export; throws if they cannot be read.
+function exportNames(mod) {
+  return Object.keys(mod).map((k) => [k, typeof mod[k] === 'function']);
 }
 
 async function main() {
+  let names = null;
   try {
-    exportsObj = await load();
-    if (typeof exportsObj === 'function') exportsObj = { default: exportsObj };
+    const { mod } = await load();
+    // module.exports = fn is the name 'default'; null or a primitive
+    // exports nothing.
+    exportsObj = typeof mod === 'function' ? { default: mod }
+      : mod !== null && typeof mod === 'object' ? mod : {};
+    names = exportNames(exportsObj);
   } catch (err) {
     loadError = err;
+    exportsObj = null;
   }
   // Tells the pool the module's names (or why it failed), once per thread.
   parentPort.postMessage({
     ready: true,
-    names: exportsObj === null ? null : Object.keys(exportsObj).map(
-      (k) => [k, typeof exportsObj[k] === 'function']),
-    error: loadError === null ? undefined
-      : codec.errorRecord(loadError),
+    names,
+    error: names === null ? codec.errorRecord(loadError) : undefined,
   });
   // Resources this thread has of its own; more means a task left work for
   // the event loop (a timer, a socket), so park where it can run.
