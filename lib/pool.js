@@ -39,11 +39,16 @@ function notifier(i32, epoch) {
 
 // What a task pool does when its threads die loading the module: no task
 // already queued will run, so each rejects with why (and the binding
-// cancels it, so a thread that does come up skips it).
+// cancels it, so a thread that does come up skips it). The threads hold
+// this, so it holds the tasks only weakly: an idle Pool stays collectible
+// (pending tasks keep their records alive through the binding).
 function brokenHandler(tasks, handle) {
+  const ref = new WeakRef(tasks);
   return (error) => {
-    for (const slot of tasks.slots()) binding.cancel(handle, slot);
-    tasks.rejectAll(error);
+    const live = ref.deref();
+    if (live === undefined) return;
+    for (const slot of live.slots()) binding.cancel(handle, slot);
+    live.rejectAll(error);
   };
 }
 
