@@ -13,7 +13,7 @@
 
 const binding = require('./binding');
 const {
-  argError, rangeError, kernelError, abortError,
+  argError, rangeError, kernelError, abortError, taskError,
 } = require('./errors');
 
 const {
@@ -24,11 +24,6 @@ const {
   TASK_FAILED, THROWN,
 } = binding.contract.status;
 
-function taskError(message) {
-  const err = new Error(message);
-  err.code = 'ERR_PENNY_TASK';
-  return err;
-}
 
 // One reusable promise executor: saves a closure per task on the hot path.
 // Only the resolve function is kept for a pending task; the reject

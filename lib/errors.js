@@ -21,6 +21,9 @@ const closedError = () =>
   withCode(Error, 'ERR_PENNY_CLOSED', 'the pool is closed');
 const kernelError = (message) =>
   withCode(Error, 'ERR_PENNY_KERNEL', message);
+const taskError = (message) => withCode(Error, 'ERR_PENNY_TASK', message);
+const terminatedError = () =>
+  withCode(Error, 'ERR_PENNY_CLOSED', 'the pool was terminated');
 
 // What a cancelled task rejects with when no signal supplied a reason
 // (the pool was torn down under it).
@@ -62,4 +65,5 @@ const isArray = (value) => !isProxy(value) && Array.isArray(value);
 module.exports = {
   isArray, checkInteger,
   argError, rangeError, closedError, kernelError, abortError, describe,
+  taskError, terminatedError,
 };

@@ -13,7 +13,8 @@ const binding = require('./binding');
 const { Heap } = require('./heap');
 const { builtinTable } = require('./kernels');
 const {
-  argError, rangeError, closedError, checkInteger, describe,
+  argError, rangeError, closedError, checkInteger, describe, taskError,
+  terminatedError,
 } = require('./errors');
 const { viewInfo, TYPE_CLASSES } = require('./views');
 const { readSignal, isAborted, reasonOf, Signals } = require('./abort');
@@ -21,7 +22,7 @@ const { Copier } = require('./copies');
 const { readOptions } = require('./options');
 const { Ring, RING_BUFFER_BYTES } = require('./ring');
 const { Completions, Extra } = require('./completions');
-const { TaskThreads, readTasks, taskError } = require('./task-pool');
+const { TaskThreads, readTasks } = require('./task-pool');
 const codec = require('./task-codec');
 
 const { jsTasks, ring: RING_LAYOUT } = binding.contract;
@@ -58,11 +59,6 @@ const unreachable = new FinalizationRegistry(([threads, i32, index]) => {
 });
 const JS_ARGS = [0, 0, 0]; // a JS task's ring arguments, reused
 
-function terminatedError() {
-  const err = new Error('the pool was terminated');
-  err.code = 'ERR_PENNY_CLOSED';
-  return err;
-}
 
 // A JS task's arguments, read once into a fresh array.
 function readTaskArgs(args) {

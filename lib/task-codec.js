@@ -12,6 +12,7 @@
 
 const v8 = require('node:v8');
 const { isSharedArrayBuffer, isNativeError } = require('node:util').types;
+const { taskError } = require('./errors');
 
 const KIND = Object.freeze({
   VALUE: 1,     // a value (an argument list, or a result)
@@ -315,9 +316,8 @@ function encodeError(thrown, sabId) {
   try {
     type = typeof thrown;
   } catch { /* a revoked Proxy */ }
-  const err = new Error(`the task threw a value that cannot be cloned: ${
-    type}`);
-  err.code = 'ERR_PENNY_TASK';
+  const err = taskError(
+    `the task threw a value that cannot be cloned: ${type}`);
   return encode(KIND.ERROR, errorRecord(err), () => -1);
 }
 

@@ -10,13 +10,13 @@
 // only the task it ran, which the binding rejects, and is replaced.
 
 const nodePath = require('node:path');
-const { pathToFileURL, fileURLToPath } = require('node:url');
+const { fileURLToPath } = require('node:url');
 const {
   Worker, MessageChannel, receiveMessageOnPort,
 } = require('node:worker_threads');
 const binding = require('./binding');
 const codec = require('./task-codec');
-const { argError, describe } = require('./errors');
+const { argError, describe, taskError } = require('./errors');
 
 const WORKER = nodePath.join(__dirname, 'task-worker.js');
 // A thread that dies within this long of its start is replaced after a
@@ -53,11 +53,6 @@ function readTasks(tasks) {
   return spec;
 }
 
-function taskError(message) {
-  const err = new Error(message);
-  err.code = 'ERR_PENNY_TASK';
-  return err;
-}
 
 class Thread {
   constructor(index, gen, worker, port) {
@@ -269,4 +264,4 @@ class TaskThreads {
   }
 }
 
-module.exports = { TaskThreads, readTasks, taskError, pathToFileURL };
+module.exports = { TaskThreads, readTasks };

@@ -14,6 +14,7 @@ const {
 const { pathToFileURL } = require('node:url');
 const binding = require('./binding');
 const codec = require('./task-codec');
+const { taskError } = require('./errors');
 
 const { jsTasks, ring } = binding.contract;
 const {
@@ -50,11 +51,6 @@ function drainPort() {
   }
 }
 
-function taskError(message) {
-  const err = new Error(message);
-  err.code = 'ERR_PENNY_TASK';
-  return err;
-}
 
 // The function with this id; throws ERR_PENNY_TASK if there is none.
 function resolve(id) {
