@@ -7,13 +7,13 @@
 // in the task (codes 0 and others), process.exit from a timer while the
 // task awaits, an uncaught throw in a timer or a microtask the task left
 // behind, an unhandled rejection it left behind, a promise that never
-// settles (the thread's loop runs dry), and a thrown value that the pool
-// cannot turn into an error record; among them, async tasks that make a
-// kernel pool or a task pool of their own on their thread. They are
-// submitted right after new Pool (they wait for the module's names) and
-// again on a warm pool. Then endless tasks (a busy loop, promises that
-// never settle, a thread whose own task pool runs an endless task) and a
-// burst, and terminate() while they run.
+// settles (the thread's loop runs dry) -- and a thrown revoked Proxy,
+// which the pool cannot clone and which fails only its own task; among
+// them, async tasks that make a kernel pool or a task pool of their own on
+// their thread. They are submitted right after new Pool (they wait for the
+// module's names) and again on a warm pool. Then endless tasks (a busy
+// loop, promises that never settle, a thread whose own task pool runs an
+// endless task) and a burst, and terminate() while they run.
 //
 // Why: README "Your own JavaScript": a task whose thread dies rejects
 // with ERR_PENNY_TASK, no other task is lost, the pool starts a new thread
@@ -27,7 +27,8 @@
 // its thread with a timer another task left behind) resolves with its
 // value or rejects with ERR_PENNY_TASK; each killer rejects with
 // ERR_PENNY_TASK (or resolves 'scheduled' when the death comes later, from
-// what it left behind); the pool then runs tasks on every thread again;
+// what it left behind), a thrown revoked Proxy with ERR_PENNY_TASK
+// "cannot be cloned"; the pool then runs tasks on every thread again;
 // after terminate() every task settles exactly once (an ordinary one with
 // its value or ERR_PENNY_CLOSED, an endless one with ERR_PENNY_CLOSED or,
 // for a promise that never settles, ERR_PENNY_TASK), terminate() resolves
@@ -100,8 +101,10 @@ function killer(s, closing) {
   const scheduled = (r) => (r.status === 'resolved' && r.value === 'scheduled'
     ? null : (closing && r.status === 'rejected' && isClosed(r.value) ? null
       : `${r.status} with ${show(r.value)}, expected 'scheduled'`));
-  const anyRejection = (r) => (r.status === 'rejected' ? null
-    : `resolved with ${show(r.value)}`);
+  const uncloneable = (r) => (r.status === 'rejected' && ((isTask(r.value) &&
+    /cannot be cloned/.test(r.value.message)) ||
+    (closing && isClosed(r.value))) ? null : `${r.status} with ${
+    show(r.value)}, expected ERR_PENNY_TASK "cannot be cloned"`);
   return s.pick([
     ['exit', [0], rejectsTask],
     ['exit', [s.int(1, 200)], rejectsTask],
@@ -111,9 +114,8 @@ function killer(s, closing) {
     ['throwInMicrotask', [], scheduled],
     ['never', [], rejectsTask],
     ['neverAsync', [], rejectsTask],
-    // A thrown revoked Proxy: today it kills the thread; fixed, it is an
-    // ordinary failure. Either way a rejection.
-    ['throwRevokedProxy', [], anyRejection],
+    // Not a death: an ordinary failure among them.
+    ['throwRevokedProxy', [], uncloneable],
   ]);
 }
 

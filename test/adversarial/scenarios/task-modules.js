@@ -1,38 +1,37 @@
 'use strict';
 
 // task-modules: hostile task modules (new Pool({ tasks })): a CommonJS or
-// ES module exporting a function named `then` (a thenable namespace), an
-// export whose getter throws, module.exports a Proxy whose traps throw, a
-// top-level await that never settles or that rejects, process.exit while
-// loading, a load failure that is `undefined` or a revoked Proxy, threads
-// that die a few ms after loading, a load that blocks its thread for
-// 300 ms (and terminate() in the middle of it), module.exports a function
-// or a number, exports named __proto__, constructor, hasOwnProperty,
-// toString and valueOf among 5000 others, and the suite's own task module
-// as an ES module by file: URL.
+// ES module exporting a function named `then` (an ES module's namespace is
+// then a thenable, which import() itself awaits for ever), an export whose
+// getter throws, module.exports a Proxy whose traps throw, a top-level
+// await that never settles or that rejects, process.exit while loading, a
+// load failure that is `undefined` or a revoked Proxy, threads that die a
+// few ms after loading, a load that blocks its thread for 300 ms (and
+// terminate() in the middle of it), module.exports a function, a number
+// or null, exports named __proto__, constructor, hasOwnProperty, toString
+// and valueOf among 5000 others, and the suite's own task module as an ES
+// module by file: URL.
 //
-// Why: README "Your own JavaScript": a module that fails to load rejects
-// every run by name with ERR_PENNY_TASK (kernels still run by index); a
-// name the module does not export runs the kernel of that name, or
-// rejects with ERR_PENNY_RANGE; module.exports = fn is the name
-// 'default'; a thread that dies is replaced, never in a busy loop.
-// DESIGN.md §4: every promise settles exactly once; nothing may crash the
-// process or hang.
+// Why: README "Your own JavaScript": a module that fails to load (it
+// throws or rejects, or its exports cannot be read) rejects every run by
+// name with ERR_PENNY_TASK, while kernels still run by index; a module
+// whose threads die while loading it (process.exit at load, a top-level
+// await that never settles so the thread's loop ends) breaks the pool:
+// every pending and later run, kernels by index included, rejects with
+// ERR_PENNY_TASK, and close() completes. A name the module does not export
+// runs the kernel of that name, or rejects with ERR_PENNY_RANGE;
+// module.exports = fn is the name 'default', null or a number exports
+// nothing; a CommonJS module may export `then`; a thread that dies is
+// replaced, never in a busy loop. DESIGN.md §4: every promise settles
+// exactly once; nothing may crash the process or hang.
 //
 // Checks, per module (a pool of 1 or 2 threads): each run -- a task by
 // name, 'default', a kernel by name and by index, a name nobody exports,
 // and the odd names -- settles exactly once within a bound, with the
-// value the module gives or the rejection its case allows; close()
-// resolves; terminate() during a slow load rejects the waiting runs with
-// ERR_PENNY_CLOSED and resolves; the event loop is never blocked.
-//
-// Known bugs (pending/task-module-shapes.js; left out here until fixed):
-// `module.exports = null` crashes the main thread (TypeError in
-// TaskThreads#onMessage); a kernel run by index never settles (and
-// close() never resolves) when no thread ever finishes loading the module
-// -- so the modules whose threads may never load it get no run by index
-// here; a CommonJS module that exports `then` never loads (its cases
-// accept either outcome).
+// value the module gives or the rejection its case calls for (a load
+// failure says why); close() resolves; terminate() during a slow load
+// rejects the waiting runs with ERR_PENNY_CLOSED and resolves; the event
+// loop is never blocked.
 
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
@@ -60,29 +59,32 @@ const loadFailSaying = (re) => (r) => loadFail(r) ?? (re.test(
   r.value.message) ? null : `its message does not say why: ${
   r.value.message.slice(0, 120)}`);
 
-// loads: true (the module loads), false (it never does: every run by
-// name rejects), 'either'. byIndex: whether a kernel by index is run
-// (see the known bug in the header). extra: more [name, args, judge].
+// loads: true (the module loads), false (it fails to load, its threads
+// live: every run by name rejects, a kernel by index runs) or 'broken' (its
+// threads die loading it: every run rejects, by index too). why: what the
+// load failure's message says. extra: more [name, args, judge].
 const MODULES = [
-  { file: 'then-export.js', loads: 'either', byIndex: false },
-  { file: 'then-export.mjs', loads: 'either', byIndex: false },
-  { file: 'getter-throws.js', loads: 'either', byIndex: false },
-  { file: 'proxy-exports.js', loads: 'either', byIndex: false },
-  { file: 'never-loads.mjs', loads: false, byIndex: false },
-  { file: 'rejects-at-load.mjs', loads: false, byIndex: true,
+  { file: 'then-export.js', loads: true,
+    extra: [['then', [1, 2], value('then 1 2')]] },
+  { file: 'then-export.mjs', loads: 'broken', why: /exited with code 0/ },
+  { file: 'getter-throws.js', loads: false,
+    why: /adversarial export getter/ },
+  { file: 'proxy-exports.js', loads: false, why: /adversarial ownKeys trap/ },
+  { file: 'never-loads.mjs', loads: 'broken', why: /exited with code 0/ },
+  { file: 'rejects-at-load.mjs', loads: false,
     why: /adversarial load rejection/ },
-  { file: 'exits-at-load.js', loads: false, byIndex: false },
-  { file: 'throws-undefined-at-load.js', loads: false, byIndex: true },
-  { file: 'throws-revoked-at-load.js', loads: false, byIndex: false },
-  { file: 'dies-soon.js', loads: true, byIndex: true,
-    add: either(value(3), loadFail) },
-  { file: 'slow-load.js', loads: true, byIndex: true },
-  { file: 'fn-export.js', loads: true, byIndex: true,
-    // No export 'add': the kernel 'add' (three arguments) refuses two.
-    add: either(code('ERR_PENNY_ARG'), loadFail), default: value(12) },
-  { file: 'primitive-export.js', loads: 'either', byIndex: true,
-    add: either(code('ERR_PENNY_ARG'), loadFail) },
-  { file: 'odd-names.js', loads: true, byIndex: true,
+  { file: 'exits-at-load.js', loads: 'broken', why: /exited with code 0/ },
+  { file: 'throws-undefined-at-load.js', loads: false, why: /undefined/ },
+  { file: 'throws-revoked-at-load.js', loads: false, why: /failed to load/ },
+  // Its threads die after loading it: 'add' may meet a dying thread.
+  { file: 'dies-soon.js', loads: true, add: either(value(3), loadFail) },
+  { file: 'slow-load.js', loads: true },
+  // No export 'add': the kernel 'add' (three arguments) refuses two.
+  { file: 'fn-export.js', loads: true, add: code('ERR_PENNY_ARG'),
+    default: value(12) },
+  { file: 'primitive-export.js', loads: true, add: code('ERR_PENNY_ARG') },
+  { file: 'null-export.js', loads: true, add: code('ERR_PENNY_ARG') },
+  { file: 'odd-names.js', loads: true,
     extra: [
       ['__proto__', [1, 2], value('__proto__ 3')],
       ['constructor', [1, 2], value('constructor 3')],
@@ -93,33 +95,30 @@ const MODULES = [
       ['f0', [], value(0)],
     ] },
   { file: pathToFileURL(path.join(__dirname, '..', 'fixtures',
-    'tasks.mjs')).href, loads: true, byIndex: true },
+    'tasks.mjs')).href, loads: true },
 ];
 
 // The runs for one module and their judges.
 function runsFor(m, pool) {
+  const failed = m.why ? loadFailSaying(m.why) : loadFail;
   const loaded = {
     add: m.add ?? value(3),
     default: m.default ?? code('ERR_PENNY_RANGE'),
     fib: value(55),
     nope: code('ERR_PENNY_RANGE'),
-  };
-  const failed = {
-    add: m.why ? loadFailSaying(m.why) : loadFail,
-    default: loadFail, fib: loadFail, nope: loadFail,
+    byIndex: value(55),
   };
   const pick = (key) => (m.loads === true ? loaded[key]
-    : m.loads === false ? failed[key] : either(loaded[key], failed[key]));
+    : key === 'byIndex' && m.loads === false ? loaded[key] : failed);
   const runs = [
     ['add', [1, 2], pick('add')],
     ['default', [3, 4], pick('default')],
     ['fib', [10], pick('fib')],
     ['nope', [], pick('nope')],
+    [pool.kernels.fib.index, [10], pick('byIndex')],
   ];
-  if (m.byIndex) runs.push([pool.kernels.fib.index, [10], value(55)]);
   for (const [name, args, judge] of m.extra ?? []) {
-    runs.push([name, args, m.loads === true ? judge
-      : either(judge, loadFail)]);
+    runs.push([name, args, m.loads === true ? judge : failed]);
   }
   return runs;
 }

@@ -30,15 +30,14 @@
 // ordinary tasks: it settles exactly once with the outcome its case
 // allows; writes a task made through a shared view land exactly on the
 // view's bytes (guard bytes around them keep their pattern); every
-// ordinary task resolves with its value; close() resolves.
-//
-// Known bugs (pending/task-thrown-values.js; their cases accept any
-// rejection here, until fixed): `throw undefined` rejects with
-// ERR_PENNY_KERNEL "kernel failed: unknown error"; a thrown revoked Proxy,
-// or an error whose name/message throw when converted to a string, rejects
-// with ERR_PENNY_TASK "the thread running the task stopped ..." (and, from
-// an async task, kills its thread, which is replaced); an error whose
-// cause is itself rejects with "Unable to deserialize cloned data".
+// ordinary task resolves with its value; close() resolves. Thrown values
+// in particular: `throw undefined` rejects with undefined and `throw null`
+// with null; an error whose name or message cannot be read (a throwing
+// toString or toPrimitive), or that is its own cause, rejects with an
+// Error of what can be read; a thrown revoked Proxy rejects with
+// ERR_PENNY_TASK "cannot be cloned" -- from a sync or an async task alike,
+// and on a pool of one thread the thread that threw is still the one that
+// runs the next task (no such value kills it).
 
 const path = require('node:path');
 const {
@@ -68,8 +67,6 @@ const resolved = (pred, what) => (rec) => {
 const rejectedCode = (code) => (rec) => (rec.status === 'rejected' &&
   isPennyError(rec.value, [code]) ? null
   : `${rec.status} with ${show(rec.value)}, expected ${code}`);
-const rejectedAny = (rec) => (rec.status === 'rejected' ? null
-  : `resolved with ${show(rec.value)}, expected a rejection`);
 const rejectedWith = (pred, what) => (rec) => {
   if (rec.status !== 'rejected') {
     return `resolved with ${show(rec.value)}, expected ${what}`;
@@ -87,6 +84,15 @@ const either = (...judges) => (rec) => {
   return whys.includes(null) ? null : whys.join(' / ');
 };
 const uncloneable = rejectedCode('ERR_PENNY_TASK');
+// A thrown value the pool cannot clone (a revoked Proxy).
+const cannotBeCloned = rejectedWith((e) => isPennyError(e,
+  ['ERR_PENNY_TASK']) && /cannot be cloned/.test(e.message),
+'ERR_PENNY_TASK "cannot be cloned"');
+// An error that cannot be fully read: an Error (not a Penny error saying
+// its thread stopped) with the message that can be read, if given.
+const readable = (message) => rejectedWith((e) => e instanceof Error &&
+  e.code === undefined && (message === undefined || e.message === message),
+`an Error${message === undefined ? '' : ` "${message}"`}`);
 
 // ---- Shared memory with guard bytes. ----
 
@@ -381,7 +387,9 @@ function cases(s, pool) {
       setup: () => [],
       judge: rejectedWith((e) => e.message === 'then threw', 'its error') },
     { label: 'thenable whose then getter throws',
-      name: 'thenableGetterThrows', setup: () => [], judge: rejectedAny },
+      name: 'thenableGetterThrows', setup: () => [],
+      judge: rejectedWith((e) => e.message === 'then getter threw',
+        'its error') },
     { label: 'Proxy result', name: 'proxyResult', setup: () => [],
       judge: uncloneable },
     { label: 'result with a throwing getter', name: 'getterResult',
@@ -417,13 +425,13 @@ function cases(s, pool) {
 
     // -- Errors. --
     { label: 'error with throwing getters', name: 'throwGetters',
-      setup: () => [], judge: rejectedAny },
+      setup: () => [], judge: readable() },
     { label: 'async error with throwing getters', name: 'rejectWithGetters',
-      setup: () => [], judge: rejectedAny },
+      setup: () => [], judge: readable() },
     { label: 'Proxy thrown, throwing traps', name: 'throwProxy',
-      setup: () => [], judge: rejectedAny },
+      setup: () => [], judge: readable() },
     { label: 'Proxy of {} thrown', name: 'throwProxyPlain', setup: () => [],
-      judge: either(uncloneable, rejectedAny) },
+      judge: cannotBeCloned },
     { label: 'function thrown', name: 'throwFunction', setup: () => [],
       judge: uncloneable },
     { label: 'async function rejecting with a function',
@@ -444,22 +452,25 @@ function cases(s, pool) {
       judge: rejectedWith((e) => e.message === 'odd stack', 'its message') },
     { label: 'subclass whose prototype name getter throws',
       name: 'errorSubclassWithGetterPrototype', setup: () => [],
-      judge: rejectedAny },
-    // Known bugs: any rejection until fixed (see the header).
+      judge: readable('weird') },
     { label: 'undefined thrown', name: 'throwUndefined', setup: () => [],
-      judge: rejectedAny },
+      judge: rejectedWith((e) => e === undefined, 'undefined') },
     { label: 'revoked Proxy thrown', name: 'throwRevokedProxy',
-      setup: () => [], judge: rejectedAny },
+      setup: () => [], judge: cannotBeCloned },
     { label: 'name that throws when converted', name: 'throwNameObject',
-      setup: () => [], judge: rejectedAny },
+      setup: () => [], judge: readable('odd name') },
     { label: 'message that throws when converted',
-      name: 'throwMessageObject', setup: () => [], judge: rejectedAny },
+      name: 'throwMessageObject', setup: () => [], judge: readable() },
     { label: 'async rejection with a revoked Proxy',
-      name: 'rejectWithRevokedProxy', setup: () => [], judge: rejectedAny },
+      name: 'rejectWithRevokedProxy', setup: () => [],
+      judge: cannotBeCloned },
     { label: 'async rejection with a name that throws when converted',
-      name: 'rejectWithNameObject', setup: () => [], judge: rejectedAny },
+      name: 'rejectWithNameObject', setup: () => [],
+      judge: readable('odd name') },
     { label: 'error whose cause is itself', name: 'throwCyclicError',
-      setup: () => [], judge: rejectedAny },
+      setup: () => [],
+      judge: rejectedWith((e) => e instanceof TypeError &&
+        e.message === 'cyclic', 'TypeError: cyclic') },
 
     // -- Exports. --
     { label: 'an export that is a number', name: 'notAFunction',
@@ -555,6 +566,36 @@ async function body(s) {
   s.phase = 'close';
   await checkClose(s, pool.close(), 'the task pool', 10000);
   s.info.cases = all.length;
+
+  await sameThread(s);
+}
+
+// On a pool of one thread: values that cannot be read, thrown or rejected
+// with, fail only their own task; the thread lives on.
+async function sameThread(s) {
+  const { Pool } = penny();
+  s.phase = 'unreadable thrown values keep their thread';
+  const pool = new Pool({ threads: 1, tasks: TASKS, arenaBytes: MiB });
+  const first = await within(pool.run('threadId'), 10000);
+  if (!s.check(first.status === 'resolved', () => `threadId ${
+    first.status} with ${show(first.value)}`)) {
+    await within(pool.terminate(), 5000);
+    return;
+  }
+  for (const name of s.shuffle(['throwUndefined', 'throwRevokedProxy',
+    'throwNameObject', 'throwMessageObject', 'rejectWithRevokedProxy',
+    'rejectWithNameObject', 'throwCyclicError', 'throwGetters',
+    'rejectWithGetters', 'throwProxy'])) {
+    const r = await within(pool.run(name), 5000);
+    s.check(r.status === 'rejected', () => `${name} on one thread: ${
+      r.status} with ${show(r.value)}`);
+    const id = await within(pool.run('threadId'), 5000);
+    s.check(id.status === 'resolved' && id.value === first.value, () =>
+      `${name}: the pool's thread was replaced (thread ${first.value} -> ${
+        id.status === 'resolved' ? id.value : `${id.status} ${
+          show(id.value)}`})`);
+  }
+  await checkClose(s, pool.close(), 'the one-thread task pool');
 }
 
 main(body);
