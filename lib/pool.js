@@ -112,6 +112,7 @@ class Pool {
   #ringI32 = null;
   #epochIndex = 0;
   #terminated = null;   // terminate()'s promise
+  #arenaBuf = null;     // a Buffer over the arena, for task arguments
 
   constructor(options = {}) {
     const { threads, arenaBytes, tasks: tasksOption } = readOptions(options);
@@ -150,6 +151,7 @@ class Pool {
 
     this.#kt = builtinTable(binding, handle);
     if (spec !== null) {
+      this.#arenaBuf = Buffer.from(arena);
       this.#epochIndex = epoch.index =
         (ringStart + RING_LAYOUT.epochOffset) / 4;
       try {
@@ -277,32 +279,46 @@ class Pool {
       if (tag > 2 || (tag >= 1 && typeof list[0] !== 'number') ||
           (tag === 2 && typeof list[1] !== 'number')) {
         const keep = [];
-        let bytes;
-        try {
-          bytes = codec.encode(codec.KIND.VALUE, list, (sab) => {
-            if (sab === this.#arena) return 0;
-            keep.push(sab);
-            return threads.sabId(sab);
-          });
-        } catch (err) {
-          throw taskError(`the arguments of '${name}' cannot be cloned: ${
-            err instanceof codec.NeedsPost
-              ? 'a SharedArrayBuffer must be passed as a view over it'
-              : err?.message}`);
+        const sabId = (sab) => {
+          if (sab === this.#arena) return 0;
+          keep.push(sab);
+          return threads.sabId(sab);
+        };
+        // Simple values straight into an arena block; the rest through
+        // V8's serializer (which runs user code: getters, Proxy traps).
+        const bound = codec.fastBound(list);
+        let bytes = null;
+        if (bound < 0) {
+          try {
+            bytes = codec.encode(codec.KIND.VALUE, list, sabId);
+          } catch (err) {
+            throw taskError(`the arguments of '${name}' cannot be cloned: ${
+              err instanceof codec.NeedsPost
+                ? 'a SharedArrayBuffer must be passed as a view over it'
+                : err?.message}`);
+          }
         }
-        block = this.#heap.alloc(bytes.length);
+        const size = bytes === null ? bound : bytes.length;
+        block = this.#heap.alloc(size);
+        let buf = this.#arenaBuf;
+        let at = block;
         if (block >= 0) {
-          new Uint8Array(this.#arena, block, bytes.length).set(bytes);
           tag = 3;
           a = block;
         } else {
-          const own = new SharedArrayBuffer(bytes.length);
-          new Uint8Array(own).set(bytes);
+          const own = new SharedArrayBuffer(size);
+          buf = Buffer.from(own);
+          at = 0;
           keep.push(own);
           tag = 4;
           a = threads.sabId(own);
         }
-        b = bytes.length;
+        if (bytes === null) {
+          b = codec.fastWrite(list, buf, at, sabId);
+        } else {
+          buf.set(bytes, at);
+          b = bytes.length;
+        }
         // Encoding ran user code (getters, toJSON-free but not trap-free):
         // the pool or the signal may have changed under it.
         this.#recheck(signal, late);
@@ -344,6 +360,7 @@ class Pool {
       return { value };
     }
     if (kind === codec.KIND.ERROR) return { error: codec.fromRecord(value) };
+    if (kind === codec.KIND.FAST) return { value: value[0] };
     return { value };
   };
 

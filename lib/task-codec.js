@@ -20,6 +20,7 @@ const KIND = Object.freeze({
   // such a task as failed.
   ERROR: require('./binding').contract.jsTasks.errorKind,
   POSTED: 3,    // a result sent with postMessage instead: [3, gen, id]
+  FAST: 4,      // a list of simple values in our own format (below)
 });
 const HEADER = 8;
 
@@ -149,8 +150,12 @@ function encode(kind, value, sabId) {
 // [kind, value] from a payload (a Uint8Array). `sabOf(id)` returns the
 // SharedArrayBuffer with that id.
 function decode(bytes, sabOf) {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const kind = bytes[0];
+  if (kind === KIND.FAST) {
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return [kind, fastRead(buf, 0, sabOf)];
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (kind === KIND.POSTED) {
     return [kind, [dv.getFloat64(HEADER, true), dv.getFloat64(HEADER + 8,
       true)]];
@@ -173,6 +178,148 @@ function posted(gen, id) {
   out[0] = KIND.POSTED;
   dv.setFloat64(HEADER, gen, true);
   dv.setFloat64(HEADER + 8, id, true);
+  return out;
+}
+
+// ---- The fast path: simple values without V8's serializer. ----
+//
+// A list of numbers, strings, booleans, null, undefined, views over a
+// SharedArrayBuffer and short arrays of numbers is written as
+// [FAST, 0, 0, 0, count u32] and per value a tag and its bytes. These are
+// the values whose structured clone is exactly this copy (or, for views,
+// sharing), so the result is the same as the serializer's, at a fraction
+// of its cost (V8's serializer object alone costs microseconds).
+
+const { isProxy } = require('node:util').types;
+const { byteLength: utf8Length } = Buffer;
+
+const T = { UNDEFINED: 0, NULL: 1, TRUE: 2, FALSE: 3, NUMBER: 4, STRING: 5,
+  VIEW: 6, NUMBERS: 7 };
+const MAX_NUMBERS = 256; // longer arrays take the serializer
+
+// The bytes `list` needs on the fast path (an upper bound), or -1 if some
+// value needs the serializer.
+function fastBound(list) {
+  let n = HEADER;
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i];
+    switch (typeof v) {
+      case 'number': n += 9; break;
+      case 'boolean': case 'undefined': n += 1; break;
+      case 'string':
+        // UTF-8 cannot hold a lone surrogate; the serializer keeps it.
+        if (!v.isWellFormed()) return -1;
+        n += 5 + 3 * v.length;
+        break;
+      case 'object': {
+        if (v === null) {
+          n += 1;
+        } else if (ArrayBuffer.isView(v)) {
+          if (!isSharedArrayBuffer(viewParts(v)[1])) return -1;
+          n += 26;
+        } else if (Array.isArray(v) && !isProxy(v) &&
+            v.length <= MAX_NUMBERS &&
+            Object.getPrototypeOf(v) === Array.prototype &&
+            Object.keys(v).length === v.length) {
+          for (let j = 0; j < v.length; j++) {
+            if (typeof v[j] !== 'number') return -1;
+          }
+          n += 5 + 8 * v.length;
+        } else {
+          return -1;
+        }
+        break;
+      }
+      default: return -1;
+    }
+  }
+  return n;
+}
+
+// Writes `list` at `at` into `buf` (a Buffer, over shared memory or not);
+// returns the bytes written. `fastBound` said yes and gave the room.
+function fastWrite(list, buf, at, sabId) {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let p = at + HEADER;
+  buf[at] = KIND.FAST;
+  buf[at + 1] = buf[at + 2] = buf[at + 3] = 0;
+  dv.setUint32(at + 4, list.length, true);
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i];
+    if (typeof v === 'number') {
+      buf[p] = T.NUMBER;
+      dv.setFloat64(p + 1, v, true);
+      p += 9;
+    } else if (typeof v === 'string') {
+      buf[p] = T.STRING;
+      const len = buf.write(v, p + 5, 'utf8');
+      dv.setUint32(p + 1, len, true);
+      p += 5 + len;
+    } else if (v === undefined) {
+      buf[p++] = T.UNDEFINED;
+    } else if (v === null) {
+      buf[p++] = T.NULL;
+    } else if (v === true || v === false) {
+      buf[p++] = v ? T.TRUE : T.FALSE;
+    } else if (Array.isArray(v)) {
+      buf[p] = T.NUMBERS;
+      dv.setUint32(p + 1, v.length, true);
+      p += 5;
+      for (let j = 0; j < v.length; j++, p += 8) dv.setFloat64(p, v[j], true);
+    } else {
+      const [code, buffer, offset, bytes] = viewParts(v);
+      const id = sabId(buffer);
+      if (id < 0) throw new NeedsPost();
+      buf[p] = T.VIEW;
+      buf[p + 1] = code;
+      dv.setFloat64(p + 2, id, true);
+      dv.setFloat64(p + 10, offset, true);
+      dv.setFloat64(p + 18, bytes, true);
+      p += 26;
+    }
+  }
+  return p - at;
+}
+
+// The list written at `at` in `buf` (a Buffer); `sabOf(id)` returns the
+// SharedArrayBuffer with that id.
+function fastRead(buf, at, sabOf) {
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const count = dv.getUint32(at + 4, true);
+  const out = new Array(count);
+  let p = at + HEADER;
+  for (let i = 0; i < count; i++) {
+    switch (buf[p]) {
+      case T.NUMBER: out[i] = dv.getFloat64(p + 1, true); p += 9; break;
+      case T.STRING: {
+        const len = dv.getUint32(p + 1, true);
+        out[i] = buf.toString('utf8', p + 5, p + 5 + len);
+        p += 5 + len;
+        break;
+      }
+      case T.UNDEFINED: out[i] = undefined; p++; break;
+      case T.NULL: out[i] = null; p++; break;
+      case T.TRUE: out[i] = true; p++; break;
+      case T.FALSE: out[i] = false; p++; break;
+      case T.NUMBERS: {
+        const n = dv.getUint32(p + 1, true);
+        const a = new Array(n);
+        p += 5;
+        for (let j = 0; j < n; j++, p += 8) a[j] = dv.getFloat64(p, true);
+        out[i] = a;
+        break;
+      }
+      case T.VIEW: {
+        const Class = VIEW_CLASSES[buf[p + 1]];
+        const size = Class === DataView ? 1 : Class.BYTES_PER_ELEMENT;
+        out[i] = new Class(sabOf(dv.getFloat64(p + 2, true)),
+          dv.getFloat64(p + 10, true), dv.getFloat64(p + 18, true) / size);
+        p += 26;
+        break;
+      }
+      default: throw new Error('corrupt task payload');
+    }
+  }
   return out;
 }
 
@@ -323,5 +470,5 @@ function encodeError(thrown, sabId) {
 
 module.exports = {
   KIND, NeedsPost, encode, decode, posted, encodeError, fromRecord,
-  errorRecord,
+  errorRecord, fastBound, fastWrite, fastRead,
 };

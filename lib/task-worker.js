@@ -24,6 +24,10 @@ const TAGS = jsTasks.tags;
 const i32 = new Int32Array(workerData.ring);
 const EPOCH = (workerData.ringStart + ring.epochOffset) / 4;
 const arenaBytes = new Uint8Array(ARENA);
+const arenaBuf = Buffer.from(ARENA);
+// Where a simple result is written before the binding copies it.
+let scratch = Buffer.allocUnsafeSlow(4096);
+const ONE = [undefined]; // a result as the fast path's list, reused
 // Over an ArrayBuffer of its own: never in the engine's heap, where the
 // binding's pointer to it could move.
 const mailbox = new Float64Array(new ArrayBuffer(8 * jsTasks.mailboxLength));
@@ -81,6 +85,20 @@ const resultSabId = (sab) => (sab === ARENA ? 0 : -1);
 let posts = 0;
 
 function encodeResult(value) {
+  ONE[0] = value;
+  const bound = codec.fastBound(ONE);
+  if (bound >= 0) {
+    if (bound > scratch.length) scratch = Buffer.allocUnsafeSlow(bound);
+    try {
+      return scratch.subarray(0, codec.fastWrite(ONE, scratch, 0,
+        resultSabId));
+    } catch (err) {
+      if (!(err instanceof codec.NeedsPost)) throw err;
+    } finally {
+      ONE[0] = undefined;
+    }
+  }
+  ONE[0] = undefined;
   try {
     return codec.encode(codec.KIND.VALUE, value, resultSabId);
   } catch (err) {
@@ -132,9 +150,14 @@ function runner() {
       default: {
         // Arguments as a payload: in the arena (3) or a buffer of its
         // own (4), at byte offset a, b bytes long.
-        const bytes = tag === 3 ? arenaBytes.subarray(a, a + b)
-          : new Uint8Array(sabOf(a), 0, b);
-        const [, args] = codec.decode(bytes, sabOf);
+        let args;
+        if (tag === 3 && arenaBuf[a] === codec.KIND.FAST) {
+          args = codec.fastRead(arenaBuf, a, sabOf);
+        } else {
+          const bytes = tag === 3 ? arenaBytes.subarray(a, a + b)
+            : new Uint8Array(sabOf(a), 0, b);
+          args = codec.decode(bytes, sabOf)[1];
+        }
         result = fn(...args);
       }
     }

@@ -117,6 +117,40 @@ describe('JS tasks', function () {
         assert.deepEqual(shape, { keys: ['own'], type: '[object Object]' });
       });
 
+    it('gives simple values back exactly, on the fast path or not',
+      async () => {
+        const sab = new SharedArrayBuffer(32);
+        const values = [0, -0, NaN, Infinity, -1e308, 2 ** 53 + 2, '', 'ascii',
+          'héllo ✓ 🎉', 'lone \ud800 surrogate', 'x'.repeat(100000), true,
+          false, null, undefined, [], [1, -0, NaN], [1, 'mixed'],
+          Object.assign([1, 2], { extra: 3 }), [1, , 3], // eslint-disable-line no-sparse-arrays
+          new Float32Array(sab, 4, 3), new DataView(sab, 8, 8),
+          Array.from({ length: 300 }, (_, i) => i)];
+        const back = await pool.run('echo', values);
+        assert.equal(back.length, values.length);
+        for (let i = 0; i < values.length; i++) {
+          const [v, w] = [values[i], back[i]];
+          if (ArrayBuffer.isView(v)) {
+            // The same memory (a SharedArrayBuffer comes back as a new
+            // object over it, as from postMessage).
+            assert.equal(w.constructor, v.constructor, `value ${i}`);
+            assert.equal(w.byteOffset, v.byteOffset);
+            assert.equal(w.byteLength, v.byteLength);
+            new Uint8Array(w.buffer)[31] = i;
+            assert.equal(new Uint8Array(sab)[31], i, `value ${i} is shared`);
+          } else {
+            assert.deepStrictEqual(w, v, `value ${i}`);
+          }
+        }
+        assert.ok(Object.is(back[1], -0));
+        assert.equal(back[18].extra, 3);
+        assert.ok(!(1 in back[19]));
+        // And each as a result of its own.
+        for (const v of [-0, 'héllo ✓', 'lone \udc00', [1, 2.5], null, true]) {
+          assert.deepStrictEqual(await pool.run('echo', [v]).then((r) => r[0]), v);
+        }
+      });
+
     it('copies ordinary arrays: the task\'s writes do not come back',
       async () => {
         const arr = new Float64Array([1, 2]);
