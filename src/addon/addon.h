@@ -150,6 +150,10 @@ struct pool_s {
   bool js_gone;                /* a call into JS failed: the environment
                                 * is going away, stop delivering */
   uv_async_t async;
+  /* Runs just before the loop would sleep, while tasks are pending: waits
+   * briefly for a completion there rather than in the poll (completion.c,
+   * penny__on_prepare). */
+  uv_prepare_t prepare;
   napi_async_context actx;
   napi_async_cleanup_hook_handle hook;
   napi_ref arena_ref;          /* Uint8Array over the arena, strong */
@@ -236,6 +240,7 @@ void penny__task_done(penny_job_t *job, int status);
 void penny__task_post(task_t *t);
 void penny__drain(pool_t *p, bool call_js);
 void penny__on_async(uv_async_t *handle);
+void penny__on_prepare(uv_prepare_t *handle);
 void penny__set_active(pool_t *p, bool active);
 
 /* ---- jstask.c: JS tasks on lent worker_threads. ---- */

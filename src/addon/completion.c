@@ -10,6 +10,7 @@
  * one napi_deferred per task avoids a V8 global handle and a native call
  * per task, which more than doubles throughput (see bench/). */
 #include "addon.h"
+#include "../core/platform.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -140,9 +141,11 @@ void penny__set_active(pool_t *p, bool active) {
    * environment, where keeping the callback alive no longer matters. */
   if (active) {
     uv_ref((uv_handle_t *) &p->async);
+    (void) uv_prepare_start(&p->prepare, penny__on_prepare); /* cannot fail */
     (void) napi_reference_ref(p->env, p->callback_ref, &count);
   } else {
     uv_unref((uv_handle_t *) &p->async);
+    (void) uv_prepare_stop(&p->prepare);
     (void) napi_reference_unref(p->env, p->callback_ref, &count);
   }
 }
@@ -282,6 +285,39 @@ void penny__drain(pool_t *p, bool call_js) {
   p->draining = false;
   if (scope != NULL)
     (void) napi_close_handle_scope(env, scope); /* nothing to undo */
+}
+
+/* Loop thread: is a completion waiting? Acquire: pairs with the releases
+ * that publish a done cell or a stack entry (the drain acquires again). */
+static bool completions_ready(pool_t *p) {
+  done_ring_t *d = p->done;
+  if (atomic_load_explicit(&p->done_head, memory_order_acquire) != NULL)
+    return true;
+  done_cell_t *c = &d->cells[d->head % DONE_CELLS];
+  return atomic_load_explicit(&c->seq, memory_order_acquire) ==
+         done_lap(d->head) + 1;
+}
+
+/* How long the loop thread waits for a completion before it lets the loop
+ * sleep, while tasks are pending. A short task finishes within this, and
+ * waking a sleeping loop costs far more (tens of microseconds on a
+ * virtual machine, where an idle CPU is handed back to the host). */
+#define PREPARE_SPIN_NS 20000
+
+/* Loop thread: libuv's prepare phase, just before it polls (and sleeps),
+ * while tasks are pending: waits up to PREPARE_SPIN_NS for a completion
+ * and hands over what came, so that the poll does not sleep for it. */
+void penny__on_prepare(uv_prepare_t *handle) {
+  pool_t *p = handle->data;
+  if (p->state != POOL_OPEN || !p->active || p->js_gone)
+    return;
+  uint64_t start = uv_hrtime();
+  while (!completions_ready(p)) {
+    if (uv_hrtime() - start > PREPARE_SPIN_NS)
+      return;
+    penny__cpu_relax();
+  }
+  penny__drain(p, true);
 }
 
 /* Loop thread: libuv calls it after one or more uv_async_send. */

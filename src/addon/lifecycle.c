@@ -2,8 +2,8 @@
  * environment's teardown or the garbage collector tears it down, and its
  * last owner frees it.
  *
- * A pool_t has two owners: the JS handle (through its wrap) and the open
- * uv handle (until its close callback). Teardown is a normal path, not an
+ * A pool_t has three owners: the JS handle (through its wrap) and the two
+ * open uv handles (until their close callbacks). Teardown is a normal path, not an
  * error path: every Node-API call may fail while the environment is going
  * away (a Worker terminating), and none of those failures may crash, leak
  * a thread, or lose a task. */
@@ -60,7 +60,7 @@ static void pool_free_body(pool_t *p) {
 }
 
 /* Loop thread: drops one of the pool's owners (the JS handle, the open uv
- * handle); the last one frees it. */
+ * handles); the last one frees it. */
 static void pool_release(pool_t *p) {
   if (--p->owners > 0)
     return;
@@ -94,6 +94,14 @@ static void on_async_closed(uv_handle_t *handle) {
     (void) napi_remove_async_cleanup_hook(p->hook);
     p->hook = NULL;
   }
+  pool_release(p);
+}
+
+/* Loop thread: the prepare handle is closed; the async handle closes
+ * next, so that the cleanup hook goes only once both have. */
+static void on_prepare_closed(uv_handle_t *handle) {
+  pool_t *p = handle->data;
+  uv_close((uv_handle_t *) &p->async, on_async_closed);
   pool_release(p);
 }
 
@@ -139,7 +147,7 @@ void penny__pool_teardown(pool_t *p, unsigned destroy_flags, bool call_js,
     (void) napi_remove_async_cleanup_hook(p->hook); /* registered: ok */
     p->hook = NULL;
   }
-  uv_close((uv_handle_t *) &p->async, on_async_closed);
+  uv_close((uv_handle_t *) &p->prepare, on_prepare_closed);
 }
 
 /* Loop thread, while the environment shuts down (process exit or
@@ -281,7 +289,11 @@ napi_value penny__pool_create(napi_env env, const env_data_t *ed,
     goto fail_started;
   p->async.data = p;
   uv_unref((uv_handle_t *) &p->async); /* idle pools keep nothing alive */
-  p->owners = 2;
+  /* Cannot fail on an initialized loop either; started while active. */
+  (void) uv_prepare_init(loop, &p->prepare);
+  p->prepare.data = p;
+  uv_unref((uv_handle_t *) &p->prepare);
+  p->owners = 3;
   p->state = POOL_OPEN;
   /* From here the pool runs: a failure is an ordinary teardown. */
   if (napi_add_async_cleanup_hook(env, on_env_cleanup, p,
