@@ -6,6 +6,7 @@
 #include "runner.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include "../../src/core/platform.h"
 
@@ -114,6 +115,49 @@ static inline void fib_task(penny_worker_t *w, void *arg) {
   fib_task(w, &y);
   penny_sync(w, &child);
   a->result = x.result + y.result;
+}
+
+/* A recursive parallel sum with penny_join: halves down to leaves of 64. */
+typedef struct {
+  const int64_t *x;
+  int64_t n;
+  int64_t sum;
+} sum_arg_t;
+
+static inline void sum_task(penny_worker_t *w, void *arg) {
+  sum_arg_t *a = arg;
+  if (a->n <= 64) {
+    int64_t s = 0;
+    for (int64_t i = 0; i < a->n; i++)
+      s += a->x[i];
+    a->sum = s;
+    return;
+  }
+  int64_t h = a->n / 2;
+  sum_arg_t l = { a->x, h, 0 }, r = { a->x + h, a->n - h, 0 };
+  penny_join(w, sum_task, &l, sum_task, &r);
+  a->sum = l.sum + r.sum;
+}
+
+static inline int64_t sum_serial(const int64_t *x, int64_t n) {
+  int64_t s = 0;
+  for (int64_t i = 0; i < n; i++)
+    s += x[i];
+  return s;
+}
+
+/* n values from a 64-bit LCG started at `seed`, each its top 64 - shift
+ * bits centred on zero, so that sums of many of them stay far from
+ * overflow. The caller frees the array. */
+static inline int64_t *random_values(int64_t n, uint64_t seed, int shift) {
+  int64_t *x = malloc(sizeof(int64_t) * (size_t) (n > 0 ? n : 1));
+  ASSERT(x != NULL);
+  uint64_t rng = seed;
+  for (int64_t i = 0; i < n; i++) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    x[i] = (int64_t) (rng >> shift) - (int64_t) (1ll << (63 - shift));
+  }
+  return x;
 }
 
 #endif /* PENNY_TEST_HELPERS_H */

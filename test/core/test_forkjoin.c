@@ -49,48 +49,19 @@ TEST_IMPL(fib_full_deque_runs_inline) {
   return check_fib(3, PENNY_POOL_DEBUG_FULL_DEQUE, 20);
 }
 
-/* A recursive parallel sum with penny_join. */
-typedef struct {
-  const int64_t *x;
-  int64_t n;
-  int64_t sum;
-} sum_arg_t;
-
-static void sum_task(penny_worker_t *w, void *arg) {
-  sum_arg_t *a = arg;
-  if (a->n <= 64) {
-    int64_t s = 0;
-    for (int64_t i = 0; i < a->n; i++)
-      s += a->x[i];
-    a->sum = s;
-    return;
-  }
-  int64_t h = a->n / 2;
-  sum_arg_t l = { a->x, h, 0 }, r = { a->x + h, a->n - h, 0 };
-  penny_join(w, sum_task, &l, sum_task, &r);
-  a->sum = l.sum + r.sum;
-}
-
+/* The recursive parallel sum (sum_task, helpers.h) at many sizes, on
+ * 1 to 8 threads. */
 static int check_sum(unsigned flags) {
   static const int64_t sizes[] = { 0, 1, 2, 3, 63, 64, 65, 1000, 4097,
                                    100003, 1000000 };
   int64_t max = sizes[sizeof(sizes) / sizeof(sizes[0]) - 1];
-  int64_t *x = malloc(sizeof(int64_t) * (size_t) max);
-  ASSERT(x != NULL);
-  uint64_t rng = 12345;
-  for (int64_t i = 0; i < max; i++) {
-    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-    x[i] = (int64_t) (rng >> 20) - (int64_t) (1ll << 43);
-  }
+  int64_t *x = random_values(max, 12345, 20);
   for (unsigned t = 1; t <= 8; t++) {
     penny_pool_t *pool = make_pool(t, flags);
     for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
-      int64_t expect = 0;
-      for (int64_t i = 0; i < sizes[k]; i++)
-        expect += x[i];
       sum_arg_t a = { x, sizes[k], -1 };
       ASSERT_EQ(run_on_pool(pool, sum_task, &a), 0);
-      ASSERT_EQ(a.sum, expect);
+      ASSERT_EQ(a.sum, sum_serial(x, sizes[k]));
     }
     ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
   }

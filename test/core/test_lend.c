@@ -322,6 +322,73 @@ static unsigned ljob_wait_running(ljob_t *j) {
   return (unsigned) atomic_load(&j->worker);
 }
 
+/* n counted jobs, initialised, none submitted. The caller frees them. */
+static ljob_t *ljobs_new(int64_t n, tally_t *t) {
+  ljob_t *jobs = malloc(sizeof(*jobs) * (size_t) n);
+  ASSERT(jobs != NULL);
+  for (int64_t i = 0; i < n; i++)
+    ljob_init(&jobs[i], t, NULL);
+  return jobs;
+}
+
+static void ljobs_check_ran(ljob_t *jobs, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    ljob_check_ran(&jobs[i]);
+}
+
+/* Each of the n jobs was cancelled by destroy without running: done once,
+ * with PENNY_ECANCELED. */
+static void ljobs_check_cancelled(ljob_t *jobs, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    ASSERT_EQ(atomic_load(&jobs[i].runs), 0);
+    ASSERT_EQ(atomic_load(&jobs[i].dones), 1);
+    ASSERT_EQ(atomic_load(&jobs[i].status), PENNY_ECANCELED);
+    ASSERT_EQ(penny_job_state(&jobs[i].job), PENNY_JOB_CANCELLED);
+  }
+}
+
+/* Submits a job that spins, on the worker it returns, until *open. */
+static unsigned ljob_run_gated(penny_pool_t *pool, ljob_t *gate, tally_t *t,
+                               _Atomic int *open) {
+  ljob_init(gate, t, NULL);
+  gate->gate = open;
+  ljob_submit(pool, gate);
+  return ljob_wait_running(gate);
+}
+
+/* Lets the gated job finish, as the `done`-th job of the tally. */
+static void ljob_open_gate(ljob_t *gate, tally_t *t, _Atomic int *open,
+                           int64_t done) {
+  atomic_store_explicit(open, 1, memory_order_release);
+  tally_wait(t, done);
+  ljob_check_ran(gate);
+}
+
+/* Runs a job that calls penny_worker_leave, the first job of the tally
+ * and the first to leave; returns once its thread's run returned LEFT. */
+static void ljob_run_leaver(lender_t *l, ljob_t *leaver, tally_t *t) {
+  ljob_init(leaver, t, NULL);
+  leaver->leave = 1;
+  ljob_submit(l->pool, leaver);
+  lender_wait_lefts(l, 1);
+  tally_wait(t, 1);
+  ljob_check_ran(leaver);
+}
+
+/* A lender and an empty tally for its jobs. */
+static void lender_setup(lender_t *l, tally_t *t, int targeted) {
+  atomic_init(&t->done, 0);
+  lender_init(l, targeted);
+}
+
+/* Destroys the pool (see lender_destroy), checks that `done` jobs were
+ * done in all, and frees the lender. */
+static void lender_finish(lender_t *l, tally_t *t, int64_t done) {
+  lender_destroy(l);
+  ASSERT_EQ(atomic_load(&t->done), done);
+  lender_free(l);
+}
+
 /* ---- 1. Lent threads run every job once. ---- */
 
 TEST_IMPL(lent_threads_run_every_job_once) {
@@ -330,13 +397,9 @@ TEST_IMPL(lent_threads_run_every_job_once) {
   const int64_t burst = n / 200 > 0 ? n / 200 : 1;
   lender_t l;
   tally_t tally;
-  atomic_init(&tally.done, 0);
-  lender_init(&l, 0);
+  lender_setup(&l, &tally, 0);
   penny_pool_t *pool = lender_pool(&l, nt, 0);
-  ljob_t *jobs = malloc(sizeof(*jobs) * (size_t) n);
-  ASSERT(jobs != NULL);
-  for (int64_t i = 0; i < n; i++)
-    ljob_init(&jobs[i], &tally, NULL);
+  ljob_t *jobs = ljobs_new(n, &tally);
   for (unsigned i = 0; i < nt; i++)
     lender_start(&l, i, 0);
   /* Before any work, every thread parks. */
@@ -357,8 +420,7 @@ TEST_IMPL(lent_threads_run_every_job_once) {
     }
   }
   tally_wait(&tally, n);
-  for (int64_t i = 0; i < n; i++)
-    ljob_check_ran(&jobs[i]);
+  ljobs_check_ran(jobs, n);
 
   penny_stats_t st;
   ASSERT_EQ(penny_pool_stats(pool, PENNY_ALL_WORKERS, &st), 0);
@@ -374,12 +436,10 @@ TEST_IMPL(lent_threads_run_every_job_once) {
   }
   ASSERT_GE(parks, nt * 2);
 
-  lender_destroy(&l);
   /* Nothing ran twice while the pool went away. */
-  ASSERT_EQ(atomic_load(&tally.done), n);
+  lender_finish(&l, &tally, n);
   for (int64_t i = 0; i < n; i++)
     ASSERT_EQ(atomic_load(&jobs[i].dones), 1);
-  lender_free(&l);
   free(jobs);
   return 0;
 }
@@ -387,36 +447,15 @@ TEST_IMPL(lent_threads_run_every_job_once) {
 /* ---- 2. More lent threads than cores, jobs that fork. ---- */
 
 typedef struct {
-  const int64_t *x;
-  int64_t n;
-  int64_t sum;
-} lsum_arg_t;
-
-static void lsum_task(penny_worker_t *w, void *arg) {
-  lsum_arg_t *a = arg;
-  if (a->n <= 64) {
-    int64_t s = 0;
-    for (int64_t i = 0; i < a->n; i++)
-      s += a->x[i];
-    a->sum = s;
-    return;
-  }
-  int64_t h = a->n / 2;
-  lsum_arg_t lo = { a->x, h, 0 }, hi = { a->x + h, a->n - h, 0 };
-  penny_join(w, lsum_task, &lo, lsum_task, &hi);
-  a->sum = lo.sum + hi.sum;
-}
-
-typedef struct {
   ljob_t base;
-  lsum_arg_t sum;
+  sum_arg_t sum;
   fib_arg_t fib;
 } fork_job_t;
 
 static void fork_job_fn(penny_worker_t *w, void *arg) {
   fork_job_t *j = arg;
   atomic_fetch_add(&j->base.runs, 1);
-  lsum_task(w, &j->sum);
+  sum_task(w, &j->sum);
   fib_task(w, &j->fib);
 }
 
@@ -458,18 +497,11 @@ TEST_IMPL(more_lent_threads_than_cores) {
   const int64_t nfork = test_scale(2000);
   const int64_t nsteal = test_scale(300) < 20 ? 20 : test_scale(300);
   const int64_t len = 1 << 14;
-  int64_t *x = malloc(sizeof(*x) * (size_t) len);
-  ASSERT(x != NULL);
-  uint64_t rng = 42;
-  for (int64_t i = 0; i < len; i++) {
-    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-    x[i] = (int64_t) (rng >> 24) - (int64_t) (1ll << 39);
-  }
+  int64_t *x = random_values(len, 42, 24);
 
   lender_t l;
   tally_t tally;
-  atomic_init(&tally.done, 0);
-  lender_init(&l, 0);
+  lender_setup(&l, &tally, 0);
   penny_pool_t *pool = lender_pool(&l, nt, 0);
   for (unsigned i = 0; i < nt; i++)
     lender_start(&l, i, 0);
@@ -482,7 +514,7 @@ TEST_IMPL(more_lent_threads_than_cores) {
     fj[i].base.job.arg = &fj[i];
     int64_t off = (i * 977) % len;
     int64_t cnt = 1 + (i * 7919) % (len - off);
-    fj[i].sum = (lsum_arg_t) { x + off, cnt, -1 };
+    fj[i].sum = (sum_arg_t) { x + off, cnt, -1 };
     fj[i].fib = (fib_arg_t) { 8 + (int) (i % 10), -1 };
   }
   for (int64_t i = 0; i < nsteal; i++) {
@@ -509,10 +541,7 @@ TEST_IMPL(more_lent_threads_than_cores) {
 
   for (int64_t i = 0; i < nfork; i++) {
     ljob_check_ran(&fj[i].base);
-    int64_t expect = 0;
-    for (int64_t k = 0; k < fj[i].sum.n; k++)
-      expect += fj[i].sum.x[k];
-    ASSERT_EQ(fj[i].sum.sum, expect);
+    ASSERT_EQ(fj[i].sum.sum, sum_serial(fj[i].sum.x, fj[i].sum.n));
     ASSERT_EQ(fj[i].fib.result, fib_serial(fj[i].fib.n));
   }
   for (int64_t i = 0; i < nsteal; i++) {
@@ -525,8 +554,7 @@ TEST_IMPL(more_lent_threads_than_cores) {
   ASSERT_UEQ(st.jobs, (uint64_t) (nfork + nsteal));
   ASSERT_GE(st.steals, (uint64_t) nsteal);
 
-  lender_destroy(&l);
-  lender_free(&l);
+  lender_finish(&l, &tally, nfork + nsteal);
   free(sj);
   free(fj);
   free(x);
@@ -541,8 +569,7 @@ TEST_IMPL(leave_hands_the_worker_to_another_thread) {
   uint32_t e;
   lender_t l;
   tally_t tally;
-  atomic_init(&tally.done, 0);
-  lender_init(&l, 0);
+  lender_setup(&l, &tally, 0);
   penny_pool_t *pool = lender_pool(&l, 2, 0);
   lender_start(&l, 0, 0);
   lender_start(&l, 1, 0);
@@ -553,12 +580,7 @@ TEST_IMPL(leave_hands_the_worker_to_another_thread) {
 
   /* A job leaves: its thread's run returns LEFT and the thread is done. */
   ljob_t leaver;
-  ljob_init(&leaver, &tally, NULL);
-  leaver.leave = 1;
-  ljob_submit(pool, &leaver);
-  lender_wait_lefts(&l, 1);
-  tally_wait(&tally, 1);
-  ljob_check_ran(&leaver);
+  ljob_run_leaver(&l, &leaver, &tally);
   unsigned k = (unsigned) atomic_load(&leaver.worker);
   ASSERT_LT(k, 2);
   pthread_mutex_lock(&l.mu);
@@ -573,10 +595,7 @@ TEST_IMPL(leave_hands_the_worker_to_another_thread) {
   ASSERT_EQ(penny_worker_run(pool, 1 - k, 0, &e), PENNY_EBUSY);
 
   /* With worker k vacant the other thread does all the work. */
-  ljob_t *jobs = malloc(sizeof(*jobs) * (size_t) n);
-  ASSERT(jobs != NULL);
-  for (int64_t i = 0; i < n; i++)
-    ljob_init(&jobs[i], &tally, NULL);
+  ljob_t *jobs = ljobs_new(n, &tally);
   const int64_t phase = 200;
   for (int64_t i = 0; i < phase; i++)
     ljob_submit(pool, &jobs[i]);
@@ -597,16 +616,11 @@ TEST_IMPL(leave_hands_the_worker_to_another_thread) {
   /* Held while inside, too: a job that blocks until told. */
   _Atomic int open = 0;
   ljob_t gate;
-  ljob_init(&gate, &tally, NULL);
-  gate.gate = &open;
-  ljob_submit(pool, &gate);
-  unsigned g = ljob_wait_running(&gate);
+  unsigned g = ljob_run_gated(pool, &gate, &tally, &open);
   ASSERT_LT(g, 2);
   ASSERT_EQ(penny_worker_run(pool, g, 0, &e), PENNY_EBUSY);
   ASSERT_EQ(penny_worker_run(pool, g, 1, &e), PENNY_EINVAL);
-  atomic_store_explicit(&open, 1, memory_order_release);
-  tally_wait(&tally, 1 + phase + 1);
-  ljob_check_ran(&gate);
+  ljob_open_gate(&gate, &tally, &open, 1 + phase + 1);
 
   /* Many leaves, each thread that leaves starting its successor. */
   pthread_mutex_lock(&l.mu);
@@ -623,8 +637,7 @@ TEST_IMPL(leave_hands_the_worker_to_another_thread) {
       tally_wait(&tally, 1 + 1 + i + 1);
   }
   tally_wait(&tally, 1 + 1 + n);
-  for (int64_t i = 0; i < n; i++)
-    ljob_check_ran(&jobs[i]);
+  ljobs_check_ran(jobs, n);
   lender_wait_lefts(&l, 1 + leaves);
   pthread_mutex_lock(&l.mu);
   ASSERT_EQ(l.lefts, 1 + leaves);
@@ -633,9 +646,7 @@ TEST_IMPL(leave_hands_the_worker_to_another_thread) {
   ASSERT_EQ(penny_pool_stats(pool, PENNY_ALL_WORKERS, &st), 0);
   ASSERT_UEQ(st.jobs, (uint64_t) (n + 2));
 
-  lender_destroy(&l);
-  ASSERT_EQ(atomic_load(&tally.done), n + 2);
-  lender_free(&l);
+  lender_finish(&l, &tally, n + 2);
   free(jobs);
   return 0;
 }
@@ -647,10 +658,9 @@ TEST_IMPL(vacate_a_thread_that_died_parked) {
   uint32_t e;
   lender_t l;
   tally_t tally;
-  atomic_init(&tally.done, 0);
   /* Targeted: a wake-up of one goes to one parked thread, the lowest
    * index first, so the first one goes to the dead thread. */
-  lender_init(&l, 1);
+  lender_setup(&l, &tally, 1);
   penny_pool_t *pool = lender_pool(&l, 2, 0);
   lent_t *dead = lender_start(&l, 0, 1);
   lent_t *live = lender_start(&l, 1, 0);
@@ -662,10 +672,7 @@ TEST_IMPL(vacate_a_thread_that_died_parked) {
 
   /* Work arrives: the one wake-up it sends is handed to the dead thread
    * and the live one, parked as well, sleeps on. */
-  ljob_t *jobs = malloc(sizeof(*jobs) * (size_t) n);
-  ASSERT(jobs != NULL);
-  for (int64_t i = 0; i < n; i++)
-    ljob_init(&jobs[i], &tally, NULL);
+  ljob_t *jobs = ljobs_new(n, &tally);
   const int64_t first = 100;
   for (int64_t i = 0; i < first; i++)
     ljob_submit(pool, &jobs[i]);
@@ -696,15 +703,10 @@ TEST_IMPL(vacate_a_thread_that_died_parked) {
   /* A worker a thread is inside cannot be vacated. */
   _Atomic int open = 0;
   ljob_t gate;
-  ljob_init(&gate, &tally, NULL);
-  gate.gate = &open;
-  ljob_submit(pool, &gate);
-  ASSERT_EQ(ljob_wait_running(&gate), 1);
+  ASSERT_EQ(ljob_run_gated(pool, &gate, &tally, &open), 1);
   ASSERT_EQ(penny_worker_vacate(pool, 1), PENNY_EBUSY);
   ASSERT_EQ(penny_worker_run(pool, 1, 0, &e), PENNY_EBUSY);
-  atomic_store_explicit(&open, 1, memory_order_release);
-  tally_wait(&tally, first + 1);
-  ljob_check_ran(&gate);
+  ljob_open_gate(&gate, &tally, &open, first + 1);
 
   /* A new thread takes the dead one's worker; later jobs, in bursts
    * each of which finds both threads parked, all run. */
@@ -715,12 +717,9 @@ TEST_IMPL(vacate_a_thread_that_died_parked) {
       ljob_submit(pool, &jobs[i]);
     tally_wait(&tally, 1 + (lo + 50 < n ? lo + 50 : n));
   }
-  for (int64_t i = 0; i < n; i++)
-    ljob_check_ran(&jobs[i]);
+  ljobs_check_ran(jobs, n);
 
-  lender_destroy(&l);
-  ASSERT_EQ(atomic_load(&tally.done), n + 1);
-  lender_free(&l);
+  lender_finish(&l, &tally, n + 1);
   free(jobs);
   return 0;
 }
@@ -731,59 +730,37 @@ TEST_IMPL(destroy_with_no_thread_inside_cancels_queued_jobs) {
   const int64_t n = 1000;
   lender_t l;
   tally_t tally;
-  atomic_init(&tally.done, 0);
-  lender_init(&l, 0);
+  lender_setup(&l, &tally, 0);
   /* A small injector: most of the jobs wait in its overflow list. */
   penny_pool_t *pool = lender_pool(&l, 2, 64);
 
   /* Worker 0 was lent once and given back (LEFT); worker 1 never was. */
   ljob_t leaver;
-  ljob_init(&leaver, &tally, NULL);
-  leaver.leave = 1;
   lender_start(&l, 0, 0);
-  ljob_submit(pool, &leaver);
-  lender_wait_lefts(&l, 1);
-  tally_wait(&tally, 1);
-  ljob_check_ran(&leaver);
+  ljob_run_leaver(&l, &leaver, &tally);
 
-  ljob_t *jobs = malloc(sizeof(*jobs) * (size_t) n);
-  ASSERT(jobs != NULL);
+  ljob_t *jobs = ljobs_new(n, &tally);
   for (int64_t i = 0; i < n; i++) {
-    ljob_init(&jobs[i], &tally, NULL);
     ljob_submit(pool, &jobs[i]);
     ASSERT_EQ(penny_job_state(&jobs[i].job), PENNY_JOB_QUEUED);
   }
   ASSERT_EQ(atomic_load(&tally.done), 1);
 
-  lender_destroy(&l);
-  ASSERT_EQ(atomic_load(&tally.done), n + 1);
-  for (int64_t i = 0; i < n; i++) {
-    ASSERT_EQ(atomic_load(&jobs[i].runs), 0);
-    ASSERT_EQ(atomic_load(&jobs[i].dones), 1);
-    ASSERT_EQ(atomic_load(&jobs[i].status), PENNY_ECANCELED);
-    ASSERT_EQ(penny_job_state(&jobs[i].job), PENNY_JOB_CANCELLED);
-  }
+  lender_finish(&l, &tally, n + 1);
+  ljobs_check_cancelled(jobs, n);
 
   /* A pool no thread was ever lent to. */
   lender_t l2;
   tally_t t2;
-  atomic_init(&t2.done, 0);
-  lender_init(&l2, 0);
+  lender_setup(&l2, &t2, 0);
   pool = lender_pool(&l2, 3, 0);
   for (int64_t i = 0; i < n; i++) {
     ljob_init(&jobs[i], &t2, NULL);
     ljob_submit(pool, &jobs[i]);
   }
   ASSERT_EQ(atomic_load(&l2.wakes), 0); /* Nobody to wake. */
-  lender_destroy(&l2);
-  ASSERT_EQ(atomic_load(&t2.done), n);
-  for (int64_t i = 0; i < n; i++) {
-    ASSERT_EQ(atomic_load(&jobs[i].runs), 0);
-    ASSERT_EQ(atomic_load(&jobs[i].dones), 1);
-    ASSERT_EQ(atomic_load(&jobs[i].status), PENNY_ECANCELED);
-  }
-  lender_free(&l2);
-  lender_free(&l);
+  lender_finish(&l2, &t2, n);
+  ljobs_check_cancelled(jobs, n);
   free(jobs);
   return 0;
 }
@@ -864,8 +841,7 @@ static void destroy_job_fn(penny_worker_t *w, void *arg) {
 TEST_IMPL(destroy_from_a_lent_thread_is_refused) {
   lender_t l;
   tally_t tally;
-  atomic_init(&tally.done, 0);
-  lender_init(&l, 0);
+  lender_setup(&l, &tally, 0);
   penny_pool_t *pool = lender_pool(&l, 2, 0);
   lender_start(&l, 0, 0);
   ljob_t j;
@@ -875,7 +851,6 @@ TEST_IMPL(destroy_from_a_lent_thread_is_refused) {
   tally_wait(&tally, 1);
   ASSERT_EQ(atomic_load(&destroy_from_job_rc), PENNY_EDEADLK);
   ASSERT_EQ(atomic_load(&j.runs), 1);
-  lender_destroy(&l);
-  lender_free(&l);
+  lender_finish(&l, &tally, 1);
   return 0;
 }
