@@ -445,6 +445,73 @@ class Heartbeat {
   stop() { clearInterval(this.timer); }
 }
 
+// ---- Workers that end at a chosen moment. ----
+
+// Watches Worker `w`, started from spec ({ id, ending, code }; `what` names
+// it in failures): collects its 'error' events and its 'exit'. terminate()
+// ends it from outside, once, after printing `# terminating <what>` (the
+// line runBatches() shows when the batch's process dies). judge() waits for
+// the 'exit' -- boundMs from its start, or from terminate() -- and counts
+// the checks: it exited within the bound; with timeTerminate, within
+// boundMs of terminate(); terminate() resolved with a number; the exit code
+// is spec.code for the ending 'exit', 1 for 'throw', 0 for 'fall', a
+// number for 'terminate'; a 'throw' gave exactly its own error (`adversarial
+// throw <id>`), any other ending no 'error' at all. judge() resolves false
+// when the Worker never exited (it is then terminated, not waited for).
+function watchWorker(s, w, spec, what, { boundMs, timeTerminate = false }) {
+  const errors = [];
+  w.on('error', (e) => errors.push(e));
+  const exited = new Promise((resolve) => w.once('exit', resolve));
+  let endedAt = null;
+  let terminating = null;
+  const terminate = () => {
+    if (endedAt !== null) return;
+    endedAt = Date.now();
+    process.stdout.write(`# terminating ${what}\n`);
+    terminating = w.terminate();
+  };
+  const judge = async () => {
+    let r = await within(exited, boundMs);
+    if (r.status === 'timeout' && endedAt !== null &&
+        Date.now() - endedAt < boundMs) {
+      r = await within(exited, boundMs - (Date.now() - endedAt));
+    }
+    if (!s.check(r.status === 'resolved', () => `${what}: no 'exit' within ${
+      boundMs} ms of ${endedAt !== null ? 'terminate()' : 'its start'}`)) {
+      w.terminate().catch(() => {});
+      return false;
+    }
+    const code = r.value;
+    if (endedAt !== null) {
+      if (timeTerminate) {
+        const ms = Date.now() - endedAt;
+        s.check(ms < boundMs, `${what}: exit ${ms} ms after terminate()`);
+      }
+      const t = await within(terminating, 1000);
+      s.check(t.status === 'resolved' && typeof t.value === 'number',
+        () => `${what}: terminate() ${t.status} with ${show(t.value)}`);
+    }
+    const expected = { exit: spec.code, throw: 1, fall: 0 }[spec.ending];
+    if (expected !== undefined) {
+      s.check(code === expected, `${what}: exit code ${code}, expected ${
+        expected}`);
+    } else {
+      s.check(typeof code === 'number', `${what}: exit code ${code}`);
+    }
+    if (spec.ending === 'throw') {
+      s.check(errors.length === 1 && errors[0] instanceof Error &&
+        errors[0].message === `adversarial throw ${spec.id}`,
+      () => `${what}: expected its own error, got ${errors.map(show)
+        .join(', ') || 'none'}`);
+    } else {
+      s.check(errors.length === 0, () => `${what}: 'error' event ${
+        errors.map(show).join(', ')}`);
+    }
+    return true;
+  };
+  return { terminate, judge };
+}
+
 // ---- Memory: guard blocks that nothing may write. ----
 
 // A view of bytes filled with a seeded pattern; changed() finds the first
@@ -593,6 +660,98 @@ function exitProblems(r, expectCode) {
   return problems;
 }
 
+// Runs each batch in a child process (`node <file> --child <batch>`, whose
+// main() runs the batch and prints its JSON line) one after the other, and
+// merges each child's tally into `s`. A batch is { name, ... }; it is
+// skipped (counted in info.skippedBatches) once 70% of the deadline has
+// passed. Counts a check per batch: the owning process ended by itself,
+// exit 0 (1 when its line says something broke), no crash sign, with a
+// result line; the failure names the last two stdout lines that start with
+// `# <inFlight>` (what the child was doing). Each child failure is
+// recorded under `batch <name>: `, and the broken checks its line did not
+// list are added to s.broke. merge(json, batch), when given, takes what
+// else the scenario wants from a child's line (its info).
+async function runBatches(s, file, batches, { timeoutMs, inFlight, merge }) {
+  for (const batch of batches) {
+    if (s.overBudget(0.7)) {
+      s.info.skippedBatches = (s.info.skippedBatches || 0) + 1;
+      continue;
+    }
+    s.phase = `batch ${batch.name}`;
+    const env = { ...process.env,
+      PENNY_ADV_DEADLINE_MS: String(timeoutMs - 2000) };
+    const r = await runChild(file, batch, { timeoutMs, env });
+    const json = lastJson(r.stdout);
+    const problems = exitProblems(r, json && json.broke > 0 ? 1 : 0);
+    if (json === null) problems.push('no result line');
+    const last = r.stdout.split('\n')
+      .filter((l) => l.startsWith(`# ${inFlight}`))
+      .slice(-2).map((l) => l.slice(2)).join(' | ');
+    s.check(problems.length === 0, () => `batch ${batch.name}: the owning ` +
+      `process ${problems.join('; ')}${last ? ` (last: ${last})` : ''}`);
+    if (json !== null) {
+      s.checked += json.checked;
+      for (const f of json.failures) s.record(`batch ${batch.name}: ${f}`);
+      s.broke += Math.max(0, json.broke - json.failures.length);
+      if (merge) merge(json, batch);
+    }
+  }
+  s.info.batches = batches.length;
+}
+
+// Runs each spec in a child process that is meant to end the process
+// itself (`node <file> --child <spec>`), two at a time until 75% of the
+// deadline has passed, and counts a check per child. The child prints a
+// JSON line with `exitReport` from its 'exit' event: { total, settled,
+// ... }. The check fails when the child did not exit with spec.code by
+// itself, showed a crash sign, took longer than boundMs, printed no
+// report, fell off its end (ending 'fall') with tasks unsettled, when
+// reportProblems(rep, spec) (given a report) returns problems, or when an
+// ending in `tagged` left no `adversarial-<ending>-<id>` on stderr (its
+// own error). describe(spec) names the child in failures. Sets
+// info.children, info.ran and info.slowestMs.
+async function runExitChildren(s, file, specs, { timeoutMs, boundMs,
+  describe, tagged, reportProblems }) {
+  const runOne = async (spec) => {
+    const r = await runChild(file, spec, { timeoutMs });
+    const problems = exitProblems(r, spec.code);
+    if (!r.timedOut && r.ms > boundMs) {
+      problems.push(`took ${r.ms} ms to exit`);
+    }
+    const rep = lastJson(r.stdout, 'exitReport');
+    if (rep === null) {
+      problems.push('no exit report (the \'exit\' event never ran)');
+    } else {
+      if (spec.ending === 'fall' && rep.settled !== rep.total) {
+        problems.push(`fell off its end with ${rep.total - rep.settled} of ${
+          rep.total} tasks unsettled`);
+      }
+      problems.push(...reportProblems(rep, spec));
+    }
+    if (tagged.includes(spec.ending)) {
+      const tag = `adversarial-${spec.ending}-${spec.id}`;
+      if (!r.stderr.includes(tag)) {
+        problems.push(`stderr lacks its own error ${tag}: ${
+          r.stderr.trim().split('\n')[0] || '(empty)'}`);
+      }
+    }
+    s.check(problems.length === 0, () => `${describe(spec)}: ${
+      problems.join('; ')}`);
+    s.info.slowestMs = Math.max(s.info.slowestMs || 0, r.ms);
+  };
+  s.info.children = specs.length;
+  let next = 0;
+  const lanes = [0, 1].map(async () => {
+    while (next < specs.length && !s.overBudget(0.75)) {
+      const spec = specs[next++];
+      s.phase = `child ${spec.state}/${spec.ending}`;
+      await runOne(spec);
+    }
+  });
+  await Promise.all(lanes);
+  s.info.ran = next;
+}
+
 // RSS in MB.
 const rssMB = () => process.memoryUsage.rss() / (1024 * 1024);
 
@@ -609,5 +768,5 @@ module.exports = {
   checkPoolWorks, checkStats, checkClose,
   isPennyError, isAbortError, show, sleep, tick, crashSign, pennyThreads,
   waitPennyThreads, runNode, runChild, childPayload, lastJson, exitProblems,
-  rssMB, SANITIZED,
+  runBatches, runExitChildren, watchWorker, rssMB, SANITIZED,
 };

@@ -22,7 +22,7 @@
 
 const { Worker } = require('node:worker_threads');
 const {
-  ROOT, MiB, main, childPayload, runChild, lastJson, exitProblems, penny,
+  ROOT, MiB, main, childPayload, runExitChildren, penny,
 } = require('../lib');
 
 const CHILD_TIMEOUT_MS = 10000;
@@ -250,51 +250,23 @@ function plan(s) {
   return s.shuffle(specs);
 }
 
-async function runOne(s, spec) {
-  const what = `${spec.state}/${spec.ending} (when ${spec.when}, variant ${
-    spec.variant}, threads ${spec.threads}, id ${spec.id})`;
-  const r = await runChild(__filename, spec, { timeoutMs: CHILD_TIMEOUT_MS });
-  const problems = exitProblems(r, spec.code);
-  if (!r.timedOut && r.ms > EXIT_BOUND_MS) {
-    problems.push(`took ${r.ms} ms to exit`);
-  }
-  const rep = lastJson(r.stdout, 'exitReport');
-  if (rep === null) {
-    problems.push('no exit report (the \'exit\' event never ran)');
-  } else if (spec.ending === 'fall') {
-    if (rep.settled !== rep.total) {
-      problems.push(`fell off its end with ${rep.total - rep.settled} of ${
-        rep.total} tasks unsettled`);
-    }
-    if (rep.wrong > 0) problems.push(`${rep.wrong} tasks had wrong results`);
-    if (rep.closeCalled && !rep.closeResolved) {
-      problems.push('fell off its end before close() resolved');
-    }
-  }
-  if (spec.ending === 'throw' || spec.ending === 'reject') {
-    const tag = `adversarial-${spec.ending}-${spec.id}`;
-    if (!r.stderr.includes(tag)) {
-      problems.push(`stderr lacks its own error ${tag}: ${
-        r.stderr.trim().split('\n')[0] || '(empty)'}`);
-    }
-  }
-  s.check(problems.length === 0, () => `${what}: ${problems.join('; ')}`);
-  s.info.slowestMs = Math.max(s.info.slowestMs || 0, r.ms);
-}
-
 async function parent(s) {
-  const specs = plan(s);
-  s.info.children = specs.length;
-  let next = 0;
-  const lanes = [0, 1].map(async () => {
-    while (next < specs.length && !s.overBudget(0.75)) {
-      const spec = specs[next++];
-      s.phase = `child ${spec.state}/${spec.ending}`;
-      await runOne(s, spec);
-    }
+  await runExitChildren(s, __filename, plan(s), {
+    timeoutMs: CHILD_TIMEOUT_MS, boundMs: EXIT_BOUND_MS,
+    tagged: ['throw', 'reject'],
+    describe: (spec) => `${spec.state}/${spec.ending} (when ${
+      spec.when}, variant ${spec.variant}, threads ${spec.threads}, id ${
+      spec.id})`,
+    reportProblems: (rep, spec) => {
+      const problems = [];
+      if (spec.ending !== 'fall') return problems;
+      if (rep.wrong > 0) problems.push(`${rep.wrong} tasks had wrong results`);
+      if (rep.closeCalled && !rep.closeResolved) {
+        problems.push('fell off its end before close() resolved');
+      }
+      return problems;
+    },
   });
-  await Promise.all(lanes);
-  s.info.ran = next;
 }
 
 const payload = childPayload();

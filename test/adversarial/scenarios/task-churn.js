@@ -34,8 +34,8 @@ const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { Worker } = require('node:worker_threads');
 const {
-  ROOT, main, childPayload, runChild, lastJson, exitProblems, within, penny,
-  show, sleep,
+  ROOT, main, childPayload, runBatches, watchWorker, within, penny, show,
+  sleep,
 } = require('../lib');
 
 const TASKS = path.join(__dirname, '..', 'fixtures', 'tasks.js');
@@ -230,61 +230,20 @@ async function oneWorker(s, spec) {
   const report = new Int32Array(new SharedArrayBuffer(12));
   const w = new Worker(WORKER_SOURCE, { eval: true,
     workerData: { ...spec, report: report.buffer } });
-  const errors = [];
-  w.on('error', (e) => errors.push(e));
-  const exited = new Promise((resolve) => w.once('exit', resolve));
-  let endedAt = null;
-  let terminating = null;
-  const terminate = () => {
-    if (endedAt !== null) return;
-    endedAt = Date.now();
-    process.stdout.write(`# terminating ${what}\n`);
-    terminating = w.terminate();
-  };
+  const watch = watchWorker(s, w, spec, what, { boundMs: EXIT_BOUND_MS });
   if (spec.ending === 'terminate') {
     if (spec.state === 'constructing' && spec.variant === 'online') {
-      w.once('online', terminate);
+      w.once('online', watch.terminate);
     } else {
       w.once('message', () => {
-        if (spec.delay < 0) terminate();
-        else setTimeout(terminate, spec.delay);
+        if (spec.delay < 0) watch.terminate();
+        else setTimeout(watch.terminate, spec.delay);
       });
     }
   }
 
   const t0 = Date.now();
-  let r = await within(exited, EXIT_BOUND_MS);
-  if (r.status === 'timeout' && endedAt !== null &&
-      Date.now() - endedAt < EXIT_BOUND_MS) {
-    r = await within(exited, EXIT_BOUND_MS - (Date.now() - endedAt));
-  }
-  if (!s.check(r.status === 'resolved', () => `${what}: no 'exit' within ${
-    EXIT_BOUND_MS} ms of ${endedAt !== null ? 'terminate()' : 'its start'}`)) {
-    w.terminate().catch(() => {});
-    return false;
-  }
-  const code = r.value;
-  if (endedAt !== null) {
-    const t = await within(terminating, 1000);
-    s.check(t.status === 'resolved' && typeof t.value === 'number',
-      () => `${what}: terminate() ${t.status} with ${show(t.value)}`);
-  }
-  const expected = { exit: spec.code, throw: 1, fall: 0 }[spec.ending];
-  if (expected !== undefined) {
-    s.check(code === expected, `${what}: exit code ${code}, expected ${
-      expected}`);
-  } else {
-    s.check(typeof code === 'number', `${what}: exit code ${code}`);
-  }
-  if (spec.ending === 'throw') {
-    s.check(errors.length === 1 && errors[0] instanceof Error &&
-      errors[0].message === `adversarial throw ${spec.id}`,
-    () => `${what}: expected its own error, got ${errors.map(show)
-      .join(', ') || 'none'}`);
-  } else {
-    s.check(errors.length === 0, () => `${what}: 'error' event ${
-      errors.map(show).join(', ')}`);
-  }
+  if (!(await watch.judge())) return false;
   if (spec.ending === 'fall') {
     const [total, settled, wrong] = report;
     s.check(settled === total && wrong === 0, () => `${what}: fell off ` +
@@ -410,37 +369,16 @@ function planBatches(s) {
 async function parent(s) {
   const batches = planBatches(s);
   let workers = 0;
-  for (const batch of batches) {
-    if (s.overBudget(0.7)) {
-      s.info.skippedBatches = (s.info.skippedBatches || 0) + 1;
-      continue;
-    }
-    s.phase = `batch ${batch.name}`;
-    const env = { ...process.env,
-      PENNY_ADV_DEADLINE_MS: String(BATCH_TIMEOUT_MS - 2000) };
-    const r = await runChild(__filename, batch,
-      { timeoutMs: BATCH_TIMEOUT_MS, env });
-    const json = lastJson(r.stdout);
-    const problems = exitProblems(r, json && json.broke > 0 ? 1 : 0);
-    if (json === null) problems.push('no result line');
-    const inFlight = r.stdout.split('\n')
-      .filter((l) => l.startsWith('# terminating '))
-      .slice(-2).map((l) => l.slice(2)).join(' | ');
-    s.check(problems.length === 0, () => `batch ${batch.name}: the owning ` +
-      `process ${problems.join('; ')}${inFlight ? ` (last: ${inFlight})`
-        : ''}`);
-    if (json !== null) {
-      s.checked += json.checked;
-      for (const f of json.failures) s.record(`batch ${batch.name}: ${f}`);
-      s.broke += Math.max(0, json.broke - json.failures.length);
+  await runBatches(s, __filename, batches, {
+    timeoutMs: BATCH_TIMEOUT_MS, inFlight: 'terminating ',
+    merge: (json) => {
       workers += json.info.workers || 0;
       s.info.slowestExitMs = Math.max(s.info.slowestExitMs || 0,
         json.info.slowestExitMs || 0);
       s.info.maxThreadsAfter = Math.max(s.info.maxThreadsAfter || 0,
         json.info.threadsAfter || 0);
-    }
-  }
-  s.info.batches = batches.length;
+    },
+  });
   s.info.workersCompleted = workers;
 }
 

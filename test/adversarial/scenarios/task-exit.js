@@ -31,7 +31,7 @@ const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { Worker } = require('node:worker_threads');
 const {
-  ROOT, main, childPayload, runChild, lastJson, exitProblems, penny,
+  ROOT, main, childPayload, runExitChildren, penny,
 } = require('../lib');
 
 const TASKS = path.join(__dirname, '..', 'fixtures', 'tasks.js');
@@ -269,50 +269,14 @@ function plan(s) {
   return s.shuffle(specs);
 }
 
-async function runOne(s, spec) {
-  const what = `${spec.state}/${spec.ending} (when ${spec.when}, threads ${
-    spec.threads}, code ${spec.code}, id ${spec.id})`;
-  const r = await runChild(__filename, spec, { timeoutMs: CHILD_TIMEOUT_MS });
-  const problems = exitProblems(r, spec.code);
-  if (!r.timedOut && r.ms > EXIT_BOUND_MS) {
-    problems.push(`took ${r.ms} ms to exit`);
-  }
-  const rep = lastJson(r.stdout, 'exitReport');
-  if (rep === null) {
-    problems.push('no exit report (the \'exit\' event never ran)');
-  } else if (spec.ending === 'fall') {
-    if (rep.settled !== rep.total) {
-      problems.push(`fell off its end with ${rep.total - rep.settled} of ${
-        rep.total} tasks unsettled`);
-    }
-  }
-  if (rep !== null && rep.wrong.length > 0) {
-    problems.push(`wrong outcomes: ${rep.wrong.join('; ')}`);
-  }
-  if (spec.ending === 'throw') {
-    const tag = `adversarial-throw-${spec.id}`;
-    if (!r.stderr.includes(tag)) {
-      problems.push(`stderr lacks its own error ${tag}: ${
-        r.stderr.trim().split('\n')[0] || '(empty)'}`);
-    }
-  }
-  s.check(problems.length === 0, () => `${what}: ${problems.join('; ')}`);
-  s.info.slowestMs = Math.max(s.info.slowestMs || 0, r.ms);
-}
-
 async function parent(s) {
-  const specs = plan(s);
-  s.info.children = specs.length;
-  let next = 0;
-  const lanes = [0, 1].map(async () => {
-    while (next < specs.length && !s.overBudget(0.75)) {
-      const spec = specs[next++];
-      s.phase = `child ${spec.state}/${spec.ending}`;
-      await runOne(s, spec);
-    }
+  await runExitChildren(s, __filename, plan(s), {
+    timeoutMs: CHILD_TIMEOUT_MS, boundMs: EXIT_BOUND_MS, tagged: ['throw'],
+    describe: (spec) => `${spec.state}/${spec.ending} (when ${
+      spec.when}, threads ${spec.threads}, code ${spec.code}, id ${spec.id})`,
+    reportProblems: (rep) => (rep.wrong.length > 0
+      ? [`wrong outcomes: ${rep.wrong.join('; ')}`] : []),
   });
-  await Promise.all(lanes);
-  s.info.ran = next;
 }
 
 const payload = childPayload();

@@ -175,6 +175,24 @@ function track(c, promise, label, expected, ctrl, hooked = false,
 
 // ---- Actions. ----
 
+// Calls c.pool.close() or c.pool.terminate() (`kind`), noting the call in
+// c.closeCalled / c.terminateCalled and its promise in c.closes /
+// c.terminates.
+function end(c, kind) {
+  c[`${kind}Called`] = true;
+  const p = c.pool[kind]();
+  c[`${kind}s`].push(p);
+}
+
+// The same call twice in a row: both must return the same promise.
+function endTwice(c, kind) {
+  c[`${kind}Called`] = true;
+  const a = c.pool[kind]();
+  const b = c.pool[kind]();
+  c.s.check(a === b, `${c.name}: ${kind}() twice gave two promises`);
+  c[`${kind}s`].push(a);
+}
+
 const ACTIONS = [
   { name: 'run-task',
     run: (c) => track(c, c.pool.run('add', [40, 2]), 'inner add', 42) },
@@ -191,45 +209,21 @@ const ACTIONS = [
     }]), 'nested tag', 'n:m') },
   { name: 'run-kernel',
     run: (c) => track(c, c.pool.run('fib', [10]), 'inner fib', 55) },
-  { name: 'close', destructive: true,
-    run: (c) => {
-      c.closeCalled = true;
-      c.closes.push(c.pool.close());
-    } },
+  { name: 'close', destructive: true, run: (c) => end(c, 'close') },
   { name: 'close-twice', destructive: true,
-    run: (c) => {
-      c.closeCalled = true;
-      const a = c.pool.close();
-      const b = c.pool.close();
-      c.s.check(a === b, `${c.name}: close() twice gave two promises`);
-      c.closes.push(a);
-    } },
-  { name: 'terminate', destructive: true,
-    run: (c) => {
-      c.terminateCalled = true;
-      c.terminates.push(c.pool.terminate());
-    } },
+    run: (c) => endTwice(c, 'close') },
+  { name: 'terminate', destructive: true, run: (c) => end(c, 'terminate') },
   { name: 'terminate-twice', destructive: true,
-    run: (c) => {
-      c.terminateCalled = true;
-      const a = c.pool.terminate();
-      const b = c.pool.terminate();
-      c.s.check(a === b, `${c.name}: terminate() twice gave two promises`);
-      c.terminates.push(a);
-    } },
+    run: (c) => endTwice(c, 'terminate') },
   { name: 'close-then-terminate', destructive: true,
     run: (c) => {
-      c.closeCalled = true;
-      c.closes.push(c.pool.close());
-      c.terminateCalled = true;
-      c.terminates.push(c.pool.terminate());
+      end(c, 'close');
+      end(c, 'terminate');
     } },
   { name: 'terminate-then-close', destructive: true,
     run: (c) => {
-      c.terminateCalled = true;
-      c.terminates.push(c.pool.terminate());
-      c.closeCalled = true;
-      c.closes.push(c.pool.close());
+      end(c, 'terminate');
+      end(c, 'close');
     } },
   { name: 'abort-own', run: (c) => c.ctrl.abort(c.ownReason) },
   { name: 'abort-other', run: (c) => c.ctrl2.abort() },

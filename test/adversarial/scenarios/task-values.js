@@ -52,24 +52,11 @@ class HookError extends Error {}
 // ---- Judges: rec -> null (fine) or what is wrong. ----
 
 const fine = () => null;
-const resolved = (pred, what) => (rec) => {
-  if (rec.status !== 'resolved') {
-    return `rejected with ${show(rec.value)}, expected ${what}`;
-  }
-  let ok;
-  try {
-    ok = pred(rec.value);
-  } catch (err) {
-    ok = false;
-  }
-  return ok ? null : `resolved with ${show(rec.value)}, expected ${what}`;
-};
-const rejectedCode = (code) => (rec) => (rec.status === 'rejected' &&
-  isPennyError(rec.value, [code]) ? null
-  : `${rec.status} with ${show(rec.value)}, expected ${code}`);
-const rejectedWith = (pred, what) => (rec) => {
-  if (rec.status !== 'rejected') {
-    return `resolved with ${show(rec.value)}, expected ${what}`;
+// A judge: the promise settled as `status` with a value pred() accepts
+// (`what` names it in the failure).
+const settledAs = (status, other) => (pred, what) => (rec) => {
+  if (rec.status !== status) {
+    return `${other} with ${show(rec.value)}, expected ${what}`;
   }
   let ok;
   try {
@@ -77,8 +64,13 @@ const rejectedWith = (pred, what) => (rec) => {
   } catch {
     ok = false;
   }
-  return ok ? null : `rejected with ${show(rec.value)}, expected ${what}`;
+  return ok ? null : `${status} with ${show(rec.value)}, expected ${what}`;
 };
+const resolved = settledAs('resolved', 'rejected');
+const rejectedWith = settledAs('rejected', 'resolved');
+const rejectedCode = (code) => (rec) => (rec.status === 'rejected' &&
+  isPennyError(rec.value, [code]) ? null
+  : `${rec.status} with ${show(rec.value)}, expected ${code}`);
 const either = (...judges) => (rec) => {
   const whys = judges.map((j) => j(rec));
   return whys.includes(null) ? null : whys.join(' / ');
