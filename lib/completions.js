@@ -210,7 +210,7 @@ class Completions {
         let value = code === BIGINT ? bigAt(this.#bigs, k) : r[at + VALUE];
         let threw = false;
         if (code === PAYLOAD || code === THROWN) {
-          const out = this.#outcome(binding.payload(this.#handle, slot));
+          const out = this.#outcome(this.#payload(slot));
           threw = 'error' in out;
           if (threw) error = out.error;
           else value = out.value;
@@ -232,6 +232,18 @@ class Completions {
       this.#onIdle();
     }
   };
+
+  // A JS task's payload, in a buffer reused from one to the next (the
+  // outcome is decoded before the next is read).
+  #scratch = Buffer.allocUnsafeSlow(4096);
+  #payload(slot) {
+    let n = binding.payload(this.#handle, slot, this.#scratch);
+    if (n < 0) {
+      this.#scratch = Buffer.allocUnsafeSlow(-n);
+      n = binding.payload(this.#handle, slot, this.#scratch);
+    }
+    return this.#scratch.subarray(0, n);
+  }
 
   // Copies back a task's outputs and takes it off its signal; returns the
   // error it must reject with, if any.

@@ -250,7 +250,8 @@ void penny__lend_register(pool_t *p);
 void penny__lend_unregister(pool_t *p);
 void penny__lend_options(penny_pool_options_t *opts, pool_t *p);
 int penny__lend_vacate(pool_t *p, unsigned index);
-napi_value penny__lend_payload(napi_env env, pool_t *p, uint32_t slot);
+double penny__lend_payload(pool_t *p, uint32_t slot, uint8_t *into,
+                           size_t room);
 napi_value penny__js_enter(napi_env env, napi_callback_info info);
 napi_value penny__js_finish(napi_env env, napi_callback_info info);
 napi_value penny__js_cancelled(napi_env env, napi_callback_info info);

@@ -310,21 +310,34 @@ static napi_value js_vacate(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* JS thread: payload(handle, slot) -> the Uint8Array a JS task's
- * completion carries (COMPLETION_PAYLOAD), once; undefined after. */
+/* JS thread: payload(handle, slot, into) copies the bytes a JS task's
+ * completion carries (COMPLETION_PAYLOAD) into the Uint8Array `into`,
+ * once, and returns their length; minus the length if `into` is too
+ * small (nothing copied), 0 if there are none. */
 static napi_value js_payload(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
+  napi_value argv[3], out;
   uint32_t slot;
-  pool_t *p = penny__pool_args(env, info, 2, argv, "payload(handle, slot)");
+  napi_typedarray_type type;
+  size_t room;
+  void *into;
+  pool_t *p = penny__pool_args(env, info, 3, argv,
+                               "payload(handle, slot, into)");
   if (p == NULL)
     return NULL;
   PENNY_NAPI_CALL(env, napi_get_value_uint32(env, argv[1], &slot));
+  if (napi_get_typedarray_info(env, argv[2], &type, &room, &into, NULL,
+                               NULL) != napi_ok || type != napi_uint8_array)
+    return penny__throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
+                             "payload: into must be a Uint8Array");
   /* Relaxed: only this thread grows the slots. */
   if (p->state != POOL_OPEN ||
       slot >= atomic_load_explicit(&p->nslots, memory_order_relaxed))
     return penny__throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
                              "payload: no slot %u", slot);
-  return penny__lend_payload(env, p, slot);
+  PENNY_NAPI_CALL(env, napi_create_double(
+                           env, penny__lend_payload(p, slot, into, room),
+                           &out));
+  return out;
 }
 
 /* JS thread: adviseHuge(u8) asks for huge pages behind a Uint8Array over a

@@ -406,23 +406,22 @@ int penny__lend_vacate(pool_t *p, unsigned index) {
   return 0;
 }
 
-/* Loop thread: the payload of a finished task, as a fresh Uint8Array (and
- * gone from the record), or undefined if it has none. */
-napi_value penny__lend_payload(napi_env env, pool_t *p, uint32_t slot) {
-  napi_value ab, out;
+/* Loop thread: copies the payload of a finished task into `into`, lib/'s
+ * reusable buffer, and drops it from the record; returns its length. When
+ * `into` is too small it copies nothing and returns minus the length (lib/
+ * grows its buffer and asks again); -0 never happens, since a payload is
+ * never empty. 0: the task has none. */
+double penny__lend_payload(pool_t *p, uint32_t slot, uint8_t *into,
+                           size_t room) {
   task_t *t = slot_task(p, slot);
-  if (t->payload == NULL) {
-    PENNY_NAPI_CALL(env, napi_get_undefined(env, &out));
-    return out;
-  }
-  void *data;
-  PENNY_NAPI_CALL(env, napi_create_arraybuffer(env, t->payload_len, &data,
-                                               &ab));
-  memcpy(data, t->payload, t->payload_len);
-  PENNY_NAPI_CALL(env, napi_create_typedarray(env, napi_uint8_array,
-                                              t->payload_len, ab, 0, &out));
+  if (t->payload == NULL)
+    return 0;
+  if (t->payload_len > room)
+    return -(double) t->payload_len;
+  memcpy(into, t->payload, t->payload_len);
+  double len = (double) t->payload_len;
   free(t->payload);
   t->payload = NULL;
   t->payload_len = 0;
-  return out;
+  return len;
 }
