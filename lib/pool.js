@@ -272,7 +272,8 @@ class Pool {
     let slot = -1;
     let block = -1;
     try {
-      if (signal !== undefined && isAborted(signal)) throw reasonOf(signal);
+      // Adding the abort listener may have run user code (as in #submit).
+      this.#recheck(signal, late);
       let tag = list.length;
       let a = 0;
       let b = 0;
