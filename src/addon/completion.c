@@ -304,20 +304,35 @@ static bool completions_ready(pool_t *p) {
  * virtual machine, where an idle CPU is handed back to the host). */
 #define PREPARE_SPIN_NS 20000
 
+/* How long one prepare phase may go on handing completions over before it
+ * lets the loop run its other phases (timers, I/O, setImmediate). */
+#define PREPARE_BUDGET_NS 200000
+
 /* Loop thread: libuv's prepare phase, just before it polls (and sleeps),
  * while tasks are pending: waits up to PREPARE_SPIN_NS for a completion
- * and hands over what came, so that the poll does not sleep for it. */
+ * and hands over what came, so that the poll does not sleep for it. Then,
+ * within PREPARE_BUDGET_NS, it waits for the next one the same way: a
+ * continuation that submits again (a task awaited at a time) is answered
+ * here, without a trip around the loop and its system calls. The pool
+ * outlives the callbacks: it is freed only by the close callbacks that
+ * teardown starts, which run in a later phase. */
 void penny__on_prepare(uv_prepare_t *handle) {
   pool_t *p = handle->data;
-  if (p->state != POOL_OPEN || !p->active || p->js_gone)
-    return;
-  uint64_t start = uv_hrtime();
-  while (!completions_ready(p)) {
-    if (uv_hrtime() - start > PREPARE_SPIN_NS)
+  uint64_t entry = uv_hrtime();
+  uint64_t start = entry;
+  for (;;) {
+    if (p->state != POOL_OPEN || !p->active || p->js_gone)
       return;
-    penny__cpu_relax();
+    while (!completions_ready(p)) {
+      if (uv_hrtime() - start > PREPARE_SPIN_NS)
+        return;
+      penny__cpu_relax();
+    }
+    penny__drain(p, true);
+    start = uv_hrtime();
+    if (start - entry > PREPARE_BUDGET_NS)
+      return;
   }
-  penny__drain(p, true);
 }
 
 /* Loop thread: libuv calls it after one or more uv_async_send. */

@@ -7,11 +7,14 @@
 // writes into the public arena, which must not reach it.
 
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
 const penny = require('../..');
 const { MiB, assertRunRejects } = require('./fixtures/common');
 
 // The ring's size: a burst beyond it takes the native path.
 const { RING_CELLS } = require('../../lib/ring');
+const TASKS = path.join(__dirname, 'fixtures', 'tasks', 'basic.js');
 
 describe('submission ring', () => {
   let pool;
@@ -115,6 +118,29 @@ describe('submission ring', () => {
     assert.equal(s.pending, 0);
     assert.equal(s.submitted, s.completed + s.failed + s.cancelled);
   });
+
+  // The loop thread answers a task awaited right after another without a
+  // trip around the event loop, but only for so long: timers, I/O and
+  // setImmediate still get their turns. A loop that never let them run
+  // would spin here until the test's timeout.
+  for (const tasks of [undefined, TASKS]) {
+    it(`tasks awaited one after another leave the event loop its turns ${
+      tasks ? '(JS tasks)' : '(kernels)'}`, async () => {
+      pool = new penny.Pool({ threads: 2, tasks });
+      const run = tasks ? () => pool.run('add', [1, 2])
+        : () => pool.run('noop');
+      const seen = new Set();
+      setImmediate(() => seen.add('immediate'));
+      setTimeout(() => seen.add('timer'), 1);
+      fs.stat(__filename, () => seen.add('io'));
+      let n = 0;
+      while (seen.size < 3) {
+        await run();
+        n++;
+      }
+      assert.equal(pool.stats().completed, n);
+    });
+  }
 });
 
 function fibOf(n) {
