@@ -330,6 +330,20 @@ PENNY_EXTERN int penny_cancelled(const penny_worker_t *w);
  * once its kernel returns. The first failure wins. */
 PENNY_EXTERN void penny_fail(penny_worker_t *w, int err);
 
+/* Fork-join for a caller that runs its children itself, such as a lent
+ * thread whose children are functions of another language:
+ * penny_spawn_try pushes `child` as penny_spawn does and returns 1, or
+ * returns 0 when the deque is full (the child counts as inlined) and the
+ * caller runs it now. penny_sync_try, for a pushed child, returns 1 when
+ * no thief took it, without calling fn: the caller runs it. Otherwise it
+ * waits for the thief and returns 0; meanwhile, if `help` is non-zero, it
+ * runs other frames (the thief's first), never new root jobs. fn runs
+ * only on a thief. The ordering rule of penny_sync applies. */
+PENNY_EXTERN int penny_spawn_try(penny_worker_t *w, penny_task_t *child,
+                                 penny_task_fn fn, void *arg);
+PENNY_EXTERN int penny_sync_try(penny_worker_t *w, penny_task_t *child,
+                                int help);
+
 /* The worker's index in its pool, from 0, and the pool's worker count. */
 PENNY_EXTERN unsigned penny_worker_index(const penny_worker_t *w);
 PENNY_EXTERN unsigned penny_worker_count(const penny_worker_t *w);

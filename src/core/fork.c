@@ -2,6 +2,9 @@
  * the job is cancelled, failing it, and what a worker knows of itself. */
 #include "fork.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 /* ---- Spawn, sync, join. The built-in kernels call these directly and
  * plugins through penny_api_t; both pay a call per spawn and per sync on
  * top of the inline fast path in fork.h, which penny_join and penny_for
@@ -14,6 +17,38 @@ void penny_spawn(penny_worker_t *w, penny_task_t *child, penny_task_fn fn,
 
 void penny_sync(penny_worker_t *w, penny_task_t *child) {
   penny__sync(w, child);
+}
+
+/* ---- Fork-join where the caller runs its own children (a lent thread
+ * whose children are JavaScript functions): the frame's fn runs only when
+ * a thief takes it. ---- */
+
+int penny_spawn_try(penny_worker_t *w, penny_task_t *child,
+                    penny_task_fn fn, void *arg) {
+  penny__task_t *t = (penny__task_t *) (void *) child;
+  t->fn = fn;
+  t->arg = arg;
+  /* Relaxed, and before the push: as in penny__spawn. */
+  atomic_store_explicit(&t->word, TASK_WORD(TASK_PUSHED, TASK_NO_THIEF),
+                        memory_order_relaxed);
+  if (PENNY_LIKELY(penny__deque_push_notify(w, t)))
+    return 1;
+  PENNY_COUNT(w, inlined);
+  return 0;
+}
+
+int penny_sync_try(penny_worker_t *w, penny_task_t *child, int help) {
+  penny__task_t *t = (penny__task_t *) (void *) child;
+  penny__task_t *p = penny__sync_pop(w, t);
+  if (PENNY_LIKELY(p == t))
+    return 1;
+  if (p != NULL) {
+    fprintf(stderr, "penny: penny_sync_try called out of order; children "
+                    "must be synced in the reverse order of their spawns\n");
+    abort();
+  }
+  penny__wait_stolen(w, t, help ? WAIT_HELP_FRAMES : 0);
+  return 0;
 }
 
 void penny_join(penny_worker_t *w, penny_task_fn fa, void *a,

@@ -31,24 +31,32 @@ static inline void penny__spawn(penny_worker_t *w, penny_task_t *child,
   fn(w, arg);
 }
 
+/* Pops the newest frame for the sync of t and returns it: t itself in
+ * the common case, which the caller then runs. */
+static inline penny__task_t *penny__sync_pop(penny_worker_t *w,
+                                             penny__task_t *t) {
+  int asym = w->asym;
+  int64_t left;
+  penny__task_t *p = penny__deque_pop_fenced(w, asym, &left);
+  /* With symmetric fences, frames remaining above us may have been missed
+   * by a worker on its way to sleep (SLEEP.md, "the pop check"); the fence
+   * in pop orders this load after our earlier pushes. With asymmetric
+   * fences the sleeper's heavy barrier covers that case. */
+  if (PENNY_LIKELY(p == t) && PENNY_UNLIKELY(!asym) && left > 0 &&
+      atomic_load_explicit(&w->pool->idle, memory_order_relaxed) >=
+          IDLE_SLEEPING_ONE)
+    penny__maybe_wake(w->pool, w);
+  return p;
+}
+
 /* The common case pops the child and runs it. A child that ran inline at
  * its spawn (full deque), or was stolen, leaves the pop with some other
  * frame or none: penny__sync_slow sorts that out, so the fast path pays
  * nothing for either. */
 static inline void penny__sync(penny_worker_t *w, penny_task_t *child) {
   penny__task_t *t = (penny__task_t *) (void *) child;
-  int asym = w->asym;
-  int64_t left;
-  penny__task_t *p = penny__deque_pop_fenced(w, asym, &left);
+  penny__task_t *p = penny__sync_pop(w, t);
   if (PENNY_LIKELY(p == t)) {
-    /* With symmetric fences, frames remaining above us may have been
-     * missed by a worker on its way to sleep (SLEEP.md, "the pop check");
-     * the fence in pop orders this load after our earlier pushes. With
-     * asymmetric fences the sleeper's heavy barrier covers that case. */
-    if (PENNY_UNLIKELY(!asym) && left > 0 &&
-        atomic_load_explicit(&w->pool->idle, memory_order_relaxed) >=
-            IDLE_SLEEPING_ONE)
-      penny__maybe_wake(w->pool, w);
     t->fn(w, t->arg);
     return;
   }

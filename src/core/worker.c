@@ -227,6 +227,13 @@ void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
                     "be synced in the reverse order of their spawns\n");
     abort();
   }
+  penny__wait_stolen(w, t, WAIT_HELP_FRAMES | WAIT_HELP_JOBS);
+}
+
+void penny__wait_stolen(penny_worker_t *w, penny__task_t *t, int help) {
+  /* Root jobs on a lent thread could leave the core (a JS task awaiting
+   * its promise) with this frame still on the thread's stack. */
+  bool jobs = (help & WAIT_HELP_JOBS) && !w->pool->external;
   unsigned idle_rounds = 0;
   for (;;) {
     /* Acquire pairs with the thief's release store of TASK_DONE. A stale
@@ -237,7 +244,8 @@ void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
     penny__task_t *task = NULL;
     penny_job_t *job = NULL;
     uint32_t thief = TASK_THIEF(word);
-    if (thief < w->count && thief != w->index &&
+    if ((help & WAIT_HELP_FRAMES) && thief < w->count &&
+        thief != w->index &&
         penny__deque_steal(&w->pool->workers[thief], &task, &job) ==
             STEAL_SUCCESS) {
       penny__notify(w->pool, w);
@@ -245,8 +253,9 @@ void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
       idle_rounds = 0;
       continue;
     }
-    if (penny__find_work(w, &task, &job,
-                         w->nested_jobs < MAX_NESTED_JOBS)) {
+    if ((help & WAIT_HELP_FRAMES) &&
+        penny__find_work(w, &task, &job,
+                         jobs && w->nested_jobs < MAX_NESTED_JOBS)) {
       penny__notify(w->pool, w);
       if (task) {
         penny__run_stolen(w, task, job);

@@ -29,6 +29,13 @@ uint64_t penny__rand(penny_worker_t *w);
 PENNY_NOINLINE void penny__sync_slow(penny_worker_t *w, penny__task_t *t,
                                      penny__task_t *popped);
 
+/* Waits until a thief has finished t, a frame of this worker's that was
+ * stolen. With WAIT_HELP_FRAMES it runs other frames meanwhile, the
+ * thief's first (leapfrogging), and with WAIT_HELP_JOBS also new root jobs
+ * (never on a lent thread); with neither it only waits. */
+enum { WAIT_HELP_FRAMES = 1, WAIT_HELP_JOBS = 2 };
+void penny__wait_stolen(penny_worker_t *w, penny__task_t *t, int help);
+
 /* The worker's current root job; only its owner calls these. Relaxed:
  * thieves read the job with the ordering argued in penny__deque_steal. */
 static inline penny_job_t *penny__job_of(const penny_worker_t *w) {

@@ -364,3 +364,77 @@ TEST_IMPL(nested_parallel_for) {
 TEST_IMPL(fib_spawn_sixteen_threads) {
   return check_fib(16, 0, test_scale(8) >= 8 ? 24 : 18);
 }
+
+/* penny_spawn_try / penny_sync_try: fib where the caller runs each child
+ * that no thief took, as a lent thread running JavaScript does; fn runs
+ * only on thieves. Counts who ran each child: every child exactly once,
+ * and with 4 threads some were stolen. `help` 0 waits without working. */
+typedef struct {
+  int n;
+  int help;
+  int64_t result;
+  _Atomic int64_t *runs_here, *runs_stolen;
+} tfib_arg_t;
+
+static void tfib(penny_worker_t *w, tfib_arg_t *a);
+
+static void tfib_stolen(penny_worker_t *w, void *arg) {
+  tfib_arg_t *a = arg;
+  atomic_fetch_add(a->runs_stolen, 1);
+  tfib(w, a);
+}
+
+static void tfib(penny_worker_t *w, tfib_arg_t *a) {
+  if (a->n < 2) {
+    a->result = a->n;
+    return;
+  }
+  tfib_arg_t x = *a, y = *a;
+  x.n = a->n - 1;
+  y.n = a->n - 2;
+  penny_task_t child;
+  int pushed = penny_spawn_try(w, &child, tfib_stolen, &x);
+  if (!pushed) {
+    atomic_fetch_add(a->runs_here, 1);
+    tfib(w, &x);
+  }
+  tfib(w, &y);
+  if (pushed && penny_sync_try(w, &child, a->help)) {
+    atomic_fetch_add(a->runs_here, 1);
+    tfib(w, &x);
+  }
+  a->result = x.result + y.result;
+}
+
+static void tfib_root(penny_worker_t *w, void *arg) {
+  tfib(w, arg);
+}
+
+static int check_tfib(unsigned threads, unsigned flags, int help) {
+  penny_pool_t *pool = make_pool(threads, flags);
+  _Atomic int64_t here = 0, stolen = 0;
+  int n = test_scale(8) >= 8 ? 24 : 18;
+  tfib_arg_t a = { n, help, -1, &here, &stolen };
+  ASSERT_EQ(run_on_pool(pool, tfib_root, &a), 0);
+  ASSERT_EQ(a.result, fib_serial(n));
+  /* fib(n) with a child at every level below n >= 2: fib(n+1) - 1 of
+   * them, each run once, here or on a thief. */
+  ASSERT_EQ(atomic_load(&here) + atomic_load(&stolen), fib_serial(n + 1) - 1);
+  penny_stats_t st;
+  ASSERT_EQ(penny_pool_stats(pool, PENNY_ALL_WORKERS, &st), 0);
+  ASSERT_UEQ(st.steals, (uint64_t) atomic_load(&stolen));
+  if (flags & PENNY_POOL_DEBUG_FULL_DEQUE)
+    ASSERT_UEQ(st.inlined, (uint64_t) atomic_load(&here));
+  ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  return 0;
+}
+
+TEST_IMPL(spawn_try_caller_runs_children) {
+  for (unsigned t = 1; t <= 4; t++) {
+    ASSERT_EQ(check_tfib(t, 0, 1), 0);
+    ASSERT_EQ(check_tfib(t, 0, 0), 0);
+    ASSERT_EQ(check_tfib(t, PENNY_POOL_DEBUG_RACE, 1), 0);
+  }
+  ASSERT_EQ(check_tfib(3, PENNY_POOL_DEBUG_FULL_DEQUE, 1), 0);
+  return 0;
+}
