@@ -35,7 +35,8 @@
       "src/addon/ring.c",
       "src/addon/signature.c",
       "src/addon/tasks.c",
-      "src/addon/jstask.c"
+      "src/addon/jstask.c",
+      "src/addon/jsfork.c"
     ],
     "include_dirs": ["include"],
     "defines": ["_GNU_SOURCE", "NAPI_VERSION=9"],

@@ -19,6 +19,12 @@ const codec = require('./task-codec');
 const { argError, describe, taskError } = require('./errors');
 
 const WORKER = nodePath.join(__dirname, 'task-worker.js');
+// Each thread's stack (Node's default for a Worker is 4 MiB; the memory
+// is reserved, and used only as deep as the code goes). Fork-join lets a
+// sync whose child was stolen run other children on top of its stack for
+// up to HELP_SHARE of it; the rest is the user's own recursion's.
+const STACK_MB = 64;
+const HELP_SHARE = 0.5;
 // A thread that dies within this long of its start is replaced after a
 // delay that doubles each time, up to the last, so that a module that
 // kills every thread it loads on does not spin.
@@ -115,9 +121,12 @@ class TaskThreads {
     const worker = new Worker(WORKER, {
       workerData: {
         id: this.#id, index, gen, tasks: this.#spec, names, sabs,
-        port: port2, ...this.#shared,
+        port: port2, threads: this.#threads.length,
+        stackBudget: STACK_MB * 1024 * 1024 * HELP_SHARE,
+        ...this.#shared,
       },
       transferList: [port2],
+      resourceLimits: { stackSizeMb: STACK_MB },
     });
     const thread = new Thread(index, gen, worker, port1);
     this.#threads[index] = thread;

@@ -14,13 +14,18 @@ const {
 const { pathToFileURL } = require('node:url');
 const binding = require('./binding');
 const codec = require('./task-codec');
-const { taskError } = require('./errors');
+const { taskError, argError } = require('./errors');
+const fork = require('./task-fork');
 
 const { jsTasks, ring } = binding.contract;
 const {
   id: POOL_ID, index: INDEX, gen: GEN, tasks: TASKS, arena: ARENA, port: PORT,
 } = workerData;
 const TAGS = jsTasks.tags;
+// The mailbox's slot word for a stolen child, and once its runner has
+// read it (src/addon/addon.h).
+const CHILD = -1;
+const STARTED = -2;
 const i32 = new Int32Array(workerData.ring);
 const EPOCH = (workerData.ringStart + ring.epochOffset) / 4;
 const arenaBytes = new Uint8Array(ARENA);
@@ -40,6 +45,7 @@ const PARK_MS = 2000;
 const names = new Map(workerData.names);
 const sabs = new Map(workerData.sabs);
 sabs.set(0, ARENA);
+const sabIds = new WeakMap([...sabs].map(([id, sab]) => [sab, id]));
 let fns = [];             // id -> the function, once resolved
 let exportsObj = null;    // the module's exports (namespace)
 let loadError = null;     // why the module failed to load
@@ -50,7 +56,10 @@ function drainPort() {
   while ((m = receiveMessageOnPort(PORT)) !== undefined) {
     const msg = m.message;
     if (msg.name !== undefined) names.set(msg.id, msg.name);
-    else if (msg.sab !== undefined) sabs.set(msg.id, msg.sab);
+    else if (msg.sab !== undefined) {
+      sabs.set(msg.id, msg.sab);
+      sabIds.set(msg.sab, msg.id);
+    }
     else if (msg.drop !== undefined) sabs.delete(msg.drop);
   }
 }
@@ -82,6 +91,15 @@ function sabOf(id) {
 // Results: only the arena's views travel by id; a value that holds any
 // other SharedArrayBuffer goes by postMessage, which shares it.
 const resultSabId = (sab) => (sab === ARENA ? 0 : -1);
+// Children's values: any buffer the pool gave every thread travels by id.
+function childSabId(sab) {
+  let id = sabIds.get(sab);
+  if (id === undefined) {
+    drainPort();
+    id = sabIds.get(sab);
+  }
+  return id ?? -1;
+}
 let posts = 0;
 
 function encodeResult(value) {
@@ -142,11 +160,13 @@ function runner() {
   const tag = head - id * TAGS;
   let result;
   try {
+    if (mailbox[3] === CHILD) {
+      mailbox[3] = STARTED;
+      return fork.runChild(head, a, b);
+    }
     const fn = fns[id] ?? resolve(id);
     switch (tag) {
-      case 0: result = fn(); break;
-      case 1: result = fn(a); break;
-      case 2: result = fn(a, b); break;
+      case 0: case 1: case 2: result = fork.callLevel(fn, tag, a, b); break;
       default: {
         // Arguments as a payload: in the arena (3) or a buffer of its
         // own (4), at byte offset a, b bytes long.
@@ -158,7 +178,7 @@ function runner() {
             : new Uint8Array(sabOf(a), 0, b);
           args = codec.decode(bytes, sabOf)[1];
         }
-        result = fn(...args);
+        result = fork.callLevel(fn, args);
       }
     }
     if (typeof result === 'number' || result === undefined) {
@@ -198,6 +218,42 @@ function exportNames(mod) {
   return Object.keys(mod).map((k) => [k, typeof mod[k] === 'function']);
 }
 
+// Children name their function by its place among the module's exported
+// functions in name order: the same on every thread of the pool, as long
+// as the module exports the same functions on each.
+function installFork(names) {
+  const childNames = names.filter(([, isFn]) => isFn).map(([k]) => k).sort();
+  const childFns = childNames.map((k) => exportsObj[k]);
+  const byName = new Map(childNames.map((k, i) => [k, i]));
+  const byFn = new Map();
+  let lastFn = null;
+  let lastId = -1;
+  childFns.forEach((f, i) => {
+    if (!byFn.has(f)) byFn.set(f, i);
+  });
+  fork.install({
+    mailbox,
+    threads: workerData.threads,
+    sabId: childSabId,
+    sabOf,
+    fnOf: (id) => childFns[id],
+    idOf(fn) {
+      // The last one asked for, again: a recursive task forks itself.
+      if (fn === lastFn) return lastId;
+      const id = typeof fn === 'string' ? byName.get(fn) : byFn.get(fn);
+      if (id === undefined) {
+        throw argError(typeof fn === 'string'
+          ? `the task module has no exported function '${fn}'`
+          : 'a child must be an exported function of the task module, ' +
+            'or its name');
+      }
+      lastFn = fn;
+      lastId = id;
+      return id;
+    },
+  });
+}
+
 async function main() {
   let names = null;
   try {
@@ -207,6 +263,7 @@ async function main() {
     exportsObj = typeof mod === 'function' ? { default: mod }
       : mod !== null && typeof mod === 'object' ? mod : {};
     names = exportNames(exportsObj);
+    installFork(names);
   } catch (err) {
     loadError = err;
     exportsObj = null;
@@ -222,7 +279,8 @@ async function main() {
   const base = process.getActiveResourcesInfo().length;
   let resume = false;
   for (;;) {
-    const r = binding.enter(POOL_ID, INDEX, resume, runner, notify, mailbox);
+    const r = binding.enter(POOL_ID, INDEX, resume, runner, notify, mailbox,
+      workerData.stackBudget);
     if (r >= 0) {
       // Let the promise jobs that tasks queued run before parking.
       await undefined;

@@ -12,4 +12,10 @@ function cancelled() {
   return binding.cancelled();
 }
 
-module.exports = { cancelled };
+const {
+  join, spawn, sync, parallelFor,
+} = require('./task-fork');
+
+module.exports = {
+  join, spawn, sync, parallelFor, cancelled,
+};

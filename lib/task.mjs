@@ -1,5 +1,7 @@
 // penny/task for ES modules: the same functions as lib/task.js.
 import task from './task.js';
 
-export const { cancelled } = task;
+export const {
+  join, spawn, sync, parallelFor, cancelled,
+} = task;
 export default task;

@@ -245,6 +245,41 @@ void penny__set_active(pool_t *p, bool active);
 
 /* ---- jstask.c: JS tasks on lent worker_threads. ---- */
 
+/* The mailbox: a Float64Array of the thread's own through which the job
+ * hands the runner its task or child, so that the call takes no
+ * arguments. The runner sets MAILBOX_SLOT to MAILBOX_STARTED once it has
+ * read a child's (whose slot reads MAILBOX_CHILD). */
+enum { MAILBOX_HEAD, MAILBOX_A, MAILBOX_B, MAILBOX_SLOT, MAILBOX_LEN };
+#define MAILBOX_CHILD (-1.0)
+#define MAILBOX_STARTED (-2.0)
+
+/* What a lent thread knows while it is inside the core or has a deferred
+ * task: its environment, pool, runner and mailbox, and for fork-join
+ * (jsfork.c) where its stack began and how much of it waiting syncs may
+ * fill with other work. */
+typedef struct {
+  napi_env env;
+  pool_t *pool;               /* inside enter(): pinned by the core */
+  penny_worker_t *worker;     /* the job's worker while a job runs */
+  napi_ref runner;
+  napi_ref notify;
+  double *mailbox;            /* MAILBOX_* */
+  int32_t pool_id;
+  task_t *current;            /* the root task whose code runs now */
+  const char *stack_base;     /* an address near enter()'s frame */
+  size_t stack_budget;        /* bytes below it that helping may use */
+  struct js_child_s *child;   /* the stolen child whose code runs now */
+  bool dying;                 /* a call into JS failed: it is stopping */
+} lent_thread_t;
+
+/* The calling thread's, while it is inside enter(); NULL otherwise. */
+extern _Thread_local lent_thread_t *penny__lent;
+
+/* Lent thread: calls the runner, which reads the mailbox; *ret is its
+ * return value. False if the call failed (the thread is stopping, or the
+ * runner ran out of stack or memory), with the exception cleared. */
+bool penny__lent_call(lent_thread_t *lt, napi_value *ret);
+
 extern const penny_kernel_t penny__js_task_kernel;
 void penny__lend_register(pool_t *p);
 void penny__lend_unregister(pool_t *p);
@@ -255,6 +290,16 @@ double penny__lend_payload(pool_t *p, uint32_t slot, uint8_t *into,
 napi_value penny__js_enter(napi_env env, napi_callback_info info);
 napi_value penny__js_finish(napi_env env, napi_callback_info info);
 napi_value penny__js_cancelled(napi_env env, napi_callback_info info);
+
+/* ---- jsfork.c: join, spawn, sync and parallelFor inside JS tasks. ---- */
+
+size_t penny__fork_depth(void);
+void penny__fork_unwind(penny_worker_t *w, size_t base);
+void penny__fork_release(void);
+napi_value penny__js_fork(napi_env env, napi_callback_info info);
+napi_value penny__js_sync(napi_env env, napi_callback_info info);
+napi_value penny__js_child_args(napi_env env, napi_callback_info info);
+napi_value penny__js_fork_idle(napi_env env, napi_callback_info info);
 
 /* ---- plugin.c: plugin libraries and the table handed to them. ---- */
 

@@ -497,6 +497,12 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       ed },
     { "cancelled", NULL, penny__js_cancelled, NULL, NULL, NULL,
       napi_enumerable, ed },
+    { "fork", NULL, penny__js_fork, NULL, NULL, NULL, napi_enumerable, ed },
+    { "sync", NULL, penny__js_sync, NULL, NULL, NULL, napi_enumerable, ed },
+    { "childArgs", NULL, penny__js_child_args, NULL, NULL, NULL,
+      napi_enumerable, ed },
+    { "forkIdle", NULL, penny__js_fork_idle, NULL, NULL, NULL,
+      napi_enumerable, ed },
     { "contract", NULL, NULL, NULL, NULL, contract, napi_enumerable, NULL },
   };
 #undef PENNY_EXPORT_

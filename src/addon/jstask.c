@@ -71,28 +71,13 @@ static pool_t *registry_find(int32_t id) {
 
 /* ---- The lent thread. ---- */
 
-/* What a lent thread knows while it is inside the core or has a deferred
- * task: its environment, pool, runner and mailbox. */
-typedef struct {
-  napi_env env;
-  pool_t *pool;               /* inside enter(): pinned by the core */
-  penny_worker_t *worker;     /* the job's worker while a job runs */
-  napi_ref runner;
-  napi_ref notify;
-  double *mailbox;            /* MAILBOX_* */
-  int32_t pool_id;
-  task_t *current;            /* the task whose function runs now */
-} lent_thread_t;
+_Thread_local lent_thread_t *penny__lent;
 
-static _Thread_local lent_thread_t *tls_lent;
 /* The thread's deferred task (its pool's id and the slot), if any: one at
  * a time, since the thread stays out of the core until it settles. */
 static _Thread_local int32_t tls_deferred_pool;
 static _Thread_local int32_t tls_deferred_slot = -1;
 
-/* The mailbox: a Float64Array of the thread's own through which the job
- * hands the runner its task, so that the call takes no arguments. */
-enum { MAILBOX_HEAD, MAILBOX_A, MAILBOX_B, MAILBOX_SLOT, MAILBOX_LEN };
 
 /* Any thread of a task pool: the core wants parked workers woken. It has
  * bumped the epoch already; V8's Atomics.wait wakes only for
@@ -104,7 +89,7 @@ static void lend_park_wake(void *ctx, int all) {
   pool_t *p = ctx;
   napi_env env;
   napi_ref fn_ref;
-  lent_thread_t *lt = tls_lent;
+  lent_thread_t *lt = penny__lent;
   if (lt != NULL && lt->pool == p) {
     env = lt->env;
     fn_ref = lt->notify;
@@ -186,6 +171,24 @@ static void js_task_failed(task_t *t, const char *msg) {
   snprintf(t->msg, sizeof(t->msg), "%s", msg);
 }
 
+bool penny__lent_call(lent_thread_t *lt, napi_value *ret) {
+  napi_env env = lt->env;
+  napi_value fn, recv;
+  if (napi_get_reference_value(env, lt->runner, &fn) == napi_ok &&
+      fn != NULL && napi_get_undefined(env, &recv) == napi_ok &&
+      napi_call_function(env, recv, fn, 0, NULL, ret) == napi_ok)
+    return true;
+  /* The runner catches what the task throws, so this is the thread
+   * stopping (process.exit, terminate) or a runner that ran out of stack
+   * or memory. Nothing to report here: clear what is pending. */
+  bool pending = false;
+  napi_value exc;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending)
+    (void) napi_get_and_clear_last_exception(env, &exc);
+  lt->dying = true;
+  return false;
+}
+
 /* Lent thread: the job of a JS task. args: head (the function's id times
  * 8 plus lib/'s tag), a, b. */
 static void js_task_kernel(penny_worker_t *w, const penny_arg_t *args,
@@ -193,37 +196,28 @@ static void js_task_kernel(penny_worker_t *w, const penny_arg_t *args,
   /* The result is the task record's; the record holds the rest. */
   task_t *t = (task_t *) (void *) ((char *) result -
                                    offsetof(task_t, result));
-  lent_thread_t *lt = tls_lent;
+  lent_thread_t *lt = penny__lent;
   if (lt == NULL || lt->pool != t->pool) {
     js_task_failed(t, "a JS task reached a thread that cannot run it");
     return;
   }
-  napi_env env = lt->env;
   lt->mailbox[MAILBOX_HEAD] = args[0].num;
   lt->mailbox[MAILBOX_A] = args[1].num;
   lt->mailbox[MAILBOX_B] = args[2].num;
   lt->mailbox[MAILBOX_SLOT] = t->slot;
   lt->worker = w;
   lt->current = t;
+  size_t base = penny__fork_depth();
   napi_handle_scope scope;
-  napi_value fn, recv, ret;
-  bool ok = napi_open_handle_scope(env, &scope) == napi_ok;
+  napi_value ret;
+  bool ok = napi_open_handle_scope(lt->env, &scope) == napi_ok;
   if (ok) {
-    ok = napi_get_reference_value(env, lt->runner, &fn) == napi_ok &&
-         fn != NULL && napi_get_undefined(env, &recv) == napi_ok &&
-         napi_call_function(env, recv, fn, 0, NULL, &ret) == napi_ok &&
-         take_result(env, ret, t);
-    if (!ok) {
-      /* The runner catches what the task throws, so this is the thread
-       * stopping (process.exit, terminate) or a runner that ran out of
-       * stack or memory. Nothing to report here: clear what is pending. */
-      bool pending = false;
-      napi_value exc;
-      if (napi_is_exception_pending(env, &pending) == napi_ok && pending)
-        (void) napi_get_and_clear_last_exception(env, &exc);
-    }
-    (void) napi_close_handle_scope(env, scope); /* nothing to undo */
+    ok = penny__lent_call(lt, &ret) && take_result(lt->env, ret, t);
+    (void) napi_close_handle_scope(lt->env, scope); /* nothing to undo */
   }
+  /* Children the task left unsynced: only a runner that failed leaves
+   * any (lib/ syncs the rest), and nobody wants their outcome now. */
+  penny__fork_unwind(w, base);
   lt->current = NULL;
   lt->worker = NULL;
   if (!ok) {
@@ -255,36 +249,43 @@ static napi_value make_int(napi_env env, int32_t v) {
   return out;
 }
 
-/* Lent thread: enter(id, index, resume, runner, notify, mailbox) runs the
- * worker loop on this thread as worker `index` of pool `id`. Returns the
+/* Lent thread: enter(id, index, resume, runner, notify, mailbox,
+ * stackBudget) runs the worker loop on this thread as worker `index` of
+ * pool `id`; a sync waiting for a stolen child runs other work only while
+ * the thread has used less than stackBudget bytes of stack below here. Returns the
  * epoch to wait on when there is nothing to do (then enter again with
  * resume true), ENTER_LEFT when the thread left the core (its task
  * awaits a promise, or the thread is stopping; enter again with resume
  * false), ENTER_GONE once the pool is closed or gone, ENTER_BUSY if the
  * worker is taken. */
 napi_value penny__js_enter(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   int32_t id, index;
+  double budget;
   bool resume;
   napi_typedarray_type type;
   size_t length;
   void *data;
   PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 6 || napi_get_value_int32(env, argv[0], &id) != napi_ok ||
+  if (argc < 7 || napi_get_value_int32(env, argv[0], &id) != napi_ok ||
       napi_get_value_int32(env, argv[1], &index) != napi_ok ||
       napi_get_value_bool(env, argv[2], &resume) != napi_ok ||
       napi_get_typedarray_info(env, argv[5], &type, &length, &data, NULL,
                                NULL) != napi_ok ||
-      type != napi_float64_array || length < MAILBOX_LEN || index < 0)
+      type != napi_float64_array || length < MAILBOX_LEN || index < 0 ||
+      napi_get_value_double(env, argv[6], &budget) != napi_ok ||
+      !(budget >= 0))
     return penny__throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
                              "enter(id, index, resume, runner, notify, "
-                             "mailbox)");
+                             "mailbox, stackBudget)");
   lent_thread_t lt;
   memset(&lt, 0, sizeof(lt));
   lt.env = env;
   lt.pool_id = id;
   lt.mailbox = data;
+  lt.stack_base = (const char *) &lt;
+  lt.stack_budget = budget < (double) SIZE_MAX ? (size_t) budget : SIZE_MAX;
   PENNY_NAPI_CALL(env, napi_create_reference(env, argv[3], 1, &lt.runner));
   if (napi_create_reference(env, argv[4], 1, &lt.notify) != napi_ok) {
     (void) napi_delete_reference(env, lt.runner); /* runs no JS */
@@ -303,9 +304,10 @@ napi_value penny__js_enter(napi_env env, napi_callback_info info) {
      * run_entered returns. */
     uint32_t epoch = 0;
     lt.pool = p;
-    tls_lent = &lt;
+    penny__lent = &lt;
     rc = penny_worker_run_entered(p->core, (unsigned) index, &epoch);
-    tls_lent = NULL;
+    penny__lent = NULL;
+    penny__fork_release();
     out = rc == PENNY_WORKER_PARK ? (int32_t) (epoch & INT32_MAX)
         : rc == PENNY_WORKER_LEFT ? ENTER_LEFT : ENTER_GONE;
   } else {
@@ -364,7 +366,7 @@ napi_value penny__js_finish(napi_env env, napi_callback_info info) {
 napi_value penny__js_cancelled(napi_env env, napi_callback_info info) {
   (void) info;
   bool yes = false;
-  lent_thread_t *lt = tls_lent;
+  lent_thread_t *lt = penny__lent;
   napi_value out;
   if (lt != NULL && lt->current != NULL) {
     /* Relaxed: a request flag, polled. */

@@ -1,0 +1,378 @@
+'use strict';
+
+// Fork-join inside JS tasks: penny/task's join, spawn, sync and
+// parallelFor, on a task pool's thread (lib/task-worker.js installs them).
+//
+// A child goes on this worker's deque in the C core (binding.fork). A sync
+// that finds it still there (binding.sync returns true) calls it right
+// here, as plain JavaScript: a child nobody stole costs two calls into the
+// binding. A child another thread stole ran there (js_child_run in
+// src/addon/jsfork.c calls that thread's runner, which calls runChild
+// below) and its outcome comes back as a number, undefined or an encoded
+// payload; meanwhile this thread runs other children on top of its stack
+// (the thief's first) as long as it has stack to spare.
+//
+// Values: numeric arguments (up to two) ride in the frame; any others are
+// encoded at the spawn, and a child that runs here decodes its own copy,
+// so it sees the same values wherever it runs. A result that is an object
+// is cloned here too. Views over the pool's SharedArrayBuffers are shared.
+//
+// Levels: every task, child and join side is a level; when it returns or
+// throws, its unsynced children are synced, newest first, and their first
+// error propagates. A handle can be synced only in the level that spawned
+// it, so a sync never reaches below a child that an enclosing sync waits
+// for.
+
+const binding = require('./binding');
+const codec = require('./task-codec');
+const { taskError, argError, checkInteger } = require('./errors');
+
+// Array.isArray: inside a task every value is the task's own, so a Proxy
+// that traps is the task's own code running on its own thread.
+const { isArray } = Array;
+
+const TAGS = binding.contract.jsTasks.tags;
+const TAG_PAYLOAD = 5;      // a child's arguments are an encoded payload
+const RANGE = -1;           // the function id of a parallelFor half
+const MAX_GRAIN = 8192;     // as penny_for's automatic grain
+const EMPTY = Object.freeze([]);
+
+const PENDING = 0;
+const SYNCING = 1;
+const DONE = 2;
+const FAILED = 3;
+
+// What the thread's runner told us (install), or null off a task pool's
+// thread: the mailbox, the pool's thread count, and the lookups of task
+// functions by id and SharedArrayBuffers by id.
+let ctx = null;
+let running = 0;            // task or child levels running on this thread
+let levelBase = 0;          // stack index where the running level begins
+const stack = [];           // unsynced children of this thread, oldest first
+
+class Handle {
+  constructor(fn, args) {
+    this.fn = fn;
+    this.args = args;
+    this.bytes = null;      // encoded arguments, if not numbers
+    this.depth = -1;
+    this.state = PENDING;
+    this.value = undefined; // the result, or the error
+  }
+}
+
+function install(context) {
+  ctx = context;
+}
+
+function inTask(what) {
+  if (running === 0 || ctx === null) {
+    throw taskError(`${what}() works only inside a task of a Penny pool, ` +
+      'while its code runs on the task\'s thread (not after it awaits)');
+  }
+}
+
+// ---- Values. ----
+
+function encodeArgs(args) {
+  const bound = codec.fastBound(args);
+  if (bound >= 0) {
+    const buf = Buffer.allocUnsafe(bound);
+    return buf.subarray(0, codec.fastWrite(args, buf, 0, ctx.sabId));
+  }
+  return codec.encode(codec.KIND.VALUE, args, ctx.sabId);
+}
+
+function decodeArgs(bytes) {
+  const [kind, value] = codec.decode(bytes, ctx.sabOf);
+  if (kind !== codec.KIND.FAST && kind !== codec.KIND.VALUE) {
+    throw taskError('corrupt child arguments');
+  }
+  return value;
+}
+
+const isThenable = (v) => v !== null &&
+  (typeof v === 'object' || typeof v === 'function') &&
+  typeof v.then === 'function';
+
+// A child's result as its parent sees it: primitives as they are, objects
+// cloned (as they would be from another thread). Throws for a promise.
+function childResult(v) {
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function')) {
+    return v;
+  }
+  if (isThenable(v)) {
+    throw taskError('a child returned a promise: children of join, spawn ' +
+      'and parallelFor run synchronously (await in the task itself)');
+  }
+  let bytes;
+  try {
+    bytes = codec.encode(codec.KIND.VALUE, v, ctx.sabId);
+  } catch (err) {
+    if (err instanceof codec.NeedsPost) return v; // its buffers are shared
+    throw taskError(`a child's result cannot be cloned: ${err?.message}`);
+  }
+  return codec.decode(bytes, ctx.sabOf)[1];
+}
+
+// ---- Levels. ----
+
+// Calls fn(...args) as a level: afterwards its unsynced children are
+// synced, and if fn returned, the first of their errors is thrown. `args`
+// may instead be a count, 0 to 2, of the numbers a and b to pass (a
+// task's arguments as the ring carries them, with no array to make).
+function callLevel(fn, args, a, b) {
+  const savedBase = levelBase;
+  const base = stack.length;
+  levelBase = base;
+  running++;
+  let result;
+  let threw = false;
+  try {
+    switch (args) {
+      case 0: result = fn(); break;
+      case 1: result = fn(a); break;
+      case 2: result = fn(a, b); break;
+      default: result = fn(...args);
+    }
+  } catch (err) {
+    threw = true;
+    result = err;
+  } finally {
+    let failed = null;
+    try {
+      while (stack.length > base) {
+        const h = syncTop();
+        if (h.state === FAILED) failed = h;
+      }
+    } finally {
+      running--;
+      levelBase = savedBase;
+    }
+    if (threw) throw result;
+    if (failed !== null) throw failed.value;
+  }
+  return result;
+}
+
+// The thread's runner, for a stolen child (the mailbox holds its head and
+// numbers): returns its outcome as the binding takes it.
+function runChild(head, a, b) {
+  const id = Math.floor(head / TAGS);
+  const tag = head - id * TAGS;
+  let result;
+  try {
+    let args;
+    switch (tag) {
+      case 0: args = EMPTY; break;
+      case 1: args = [a]; break;
+      case 2: args = [a, b]; break;
+      default: args = decodeArgs(binding.childArgs());
+    }
+    result = id === RANGE ? callLevel(rangeChild, args)
+      : callLevel(ctx.fnOf(id), args);
+    if (typeof result === 'number' || result === undefined) return result;
+    if (isThenable(result)) childResult(result); // throws
+  } catch (err) {
+    return codec.encodeError(err, ctx.sabId);
+  }
+  try {
+    const bound = codec.fastBound([result]);
+    if (bound >= 0) {
+      const buf = Buffer.allocUnsafe(bound);
+      return buf.subarray(0, codec.fastWrite([result], buf, 0, ctx.sabId));
+    }
+    return codec.encode(codec.KIND.VALUE, result, ctx.sabId);
+  } catch (err) {
+    return codec.encodeError(taskError(err instanceof codec.NeedsPost
+      ? 'a child that ran on another thread returned a SharedArrayBuffer ' +
+        'made inside the task, which only the pool\'s own buffers can be'
+      : `a child's result cannot be cloned: ${err?.message}`), ctx.sabId);
+  }
+}
+
+// ---- Spawn and sync. ----
+
+// Runs h's function here, now, with its own copy of the arguments.
+function runHere(h) {
+  try {
+    const args = h.bytes === null ? h.args : decodeArgs(h.bytes);
+    h.value = childResult(h.bytes === null && args.length <= 2
+      ? callLevel(h.fn, args.length, args[0], args[1])
+      : callLevel(h.fn, args));
+    h.state = DONE;
+  } catch (err) {
+    h.value = err;
+    h.state = FAILED;
+  }
+}
+
+// Pushes a child of function `id` (fn) with `args`; returns its handle.
+function push(id, fn, args) {
+  if (!isArray(args)) {
+    throw argError('a child\'s arguments must be an array');
+  }
+  const h = new Handle(fn, args);
+  const n = args.length;
+  const mb = ctx.mailbox;
+  let pushed;
+  if (n <= 2 && (n < 1 || typeof args[0] === 'number') &&
+      (n < 2 || typeof args[1] === 'number')) {
+    mb[0] = id * TAGS + n;
+    mb[1] = n > 0 ? args[0] : 0;
+    mb[2] = n > 1 ? args[1] : 0;
+    pushed = binding.fork();
+  } else {
+    try {
+      h.bytes = encodeArgs(args);
+    } catch (err) {
+      if (!(err instanceof codec.NeedsPost)) {
+        throw taskError(`a child's arguments cannot be cloned: ${
+          err?.message}`);
+      }
+      // A SharedArrayBuffer the other threads do not know: the child
+      // runs here, now, sharing it (as a full deque would have it).
+      runHere(h);
+      return h;
+    }
+    mb[0] = id * TAGS + TAG_PAYLOAD;
+    pushed = binding.fork(h.bytes);
+  }
+  if (!pushed) {
+    runHere(h); // the deque is full: run it now
+    return h;
+  }
+  h.depth = stack.length;
+  stack.push(h);
+  return h;
+}
+
+// Syncs the newest child; returns its handle, settled.
+function syncTop() {
+  const h = stack[stack.length - 1];
+  h.state = SYNCING;
+  let r;
+  try {
+    r = binding.sync();
+  } finally {
+    stack.pop();
+  }
+  if (r === true) {
+    runHere(h);
+  } else if (r === false) {
+    h.value = taskError('the thread running a child stopped before it ' +
+      'finished (process.exit, terminate, or a fatal error)');
+    h.state = FAILED;
+  } else if (typeof r === 'number' || r === undefined) {
+    h.value = r;
+    h.state = DONE;
+  } else {
+    const [kind, value] = codec.decode(r, ctx.sabOf);
+    if (kind === codec.KIND.ERROR) {
+      h.value = codec.fromRecord(value);
+      h.state = FAILED;
+    } else {
+      h.value = kind === codec.KIND.FAST ? value[0] : value;
+      h.state = DONE;
+    }
+  }
+  return h;
+}
+
+function outcome(h) {
+  if (h.state === FAILED) throw h.value;
+  return h.value;
+}
+
+// ---- The calls of penny/task. ----
+
+function spawn(fn, args = EMPTY) {
+  inTask('spawn');
+  const id = ctx.idOf(fn);
+  return push(id, ctx.fnOf(id), args);
+}
+
+function sync(handle) {
+  inTask('sync');
+  if (!(handle instanceof Handle)) {
+    throw argError('sync() takes a handle from spawn()');
+  }
+  if (handle.state === PENDING) {
+    if (handle.depth < levelBase || stack[handle.depth] !== handle) {
+      throw taskError('sync(): this child belongs to another function, ' +
+        'task or thread; sync a child where it was spawned');
+    }
+    while (handle.state === PENDING) syncTop();
+  } else if (handle.state === SYNCING) {
+    throw taskError('sync(): this child is being synced already');
+  }
+  return outcome(handle);
+}
+
+function join(fnA, argsA, fnB, argsB) {
+  inTask('join');
+  const idA = ctx.idOf(fnA);
+  const idB = ctx.idOf(fnB);
+  if (!isArray(argsA)) {
+    throw argError('join(): argsA must be an array');
+  }
+  const h = push(idB, ctx.fnOf(idB), argsB === undefined ? EMPTY : argsB);
+  let a;
+  let aFailed = false;
+  try {
+    a = callLevel(ctx.fnOf(idA), argsA);
+  } catch (err) {
+    a = err;
+    aFailed = true;
+  }
+  // Both sides finish before either's error propagates (A's first).
+  while (h.state === PENDING) syncTop();
+  if (aFailed) throw a;
+  return [a, outcome(h)];
+}
+
+// ---- parallelFor: lazy binary splitting, as penny_for in the core. ----
+
+function forRange(fn, id, lo, hi, grain, args) {
+  while (hi - lo > grain) {
+    if (binding.cancelled()) return;
+    if (binding.forkIdle()) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      const h = push(RANGE, rangeChild, [id, mid, hi, grain, ...args]);
+      forRange(fn, id, lo, mid, grain, args);
+      while (h.state === PENDING) syncTop();
+      outcome(h);
+      return;
+    }
+    callLevel(fn, [lo, lo + grain, ...args]);
+    lo += grain;
+  }
+  if (lo < hi && !binding.cancelled()) callLevel(fn, [lo, hi, ...args]);
+}
+
+// A stolen (or synced-back) half: [fn id, lo, hi, grain, ...args].
+function rangeChild(id, lo, hi, grain, ...args) {
+  forRange(ctx.fnOf(id), id, lo, hi, grain, args);
+}
+
+function parallelFor(fn, lo, hi, grain = 0, args = EMPTY) {
+  inTask('parallelFor');
+  const id = ctx.idOf(fn);
+  const MAX = Number.MAX_SAFE_INTEGER;
+  checkInteger('parallelFor(): lo', lo, -MAX, MAX);
+  checkInteger('parallelFor(): hi', hi, -MAX, MAX);
+  checkInteger('parallelFor(): grain', grain, 0, MAX);
+  if (!isArray(args)) {
+    throw argError('parallelFor(): args must be an array');
+  }
+  if (hi <= lo) return;
+  if (grain === 0) {
+    grain = Math.min(MAX_GRAIN,
+      Math.max(1, Math.floor((hi - lo) / (ctx.threads * 8))));
+  }
+  forRange(ctx.fnOf(id), id, lo, hi, grain, args);
+}
+
+module.exports = {
+  install, callLevel, runChild, join, spawn, sync, parallelFor,
+};
