@@ -115,6 +115,24 @@ function childResult(v) {
   return codec.decode(bytes, ctx.sabOf)[1];
 }
 
+// `args`, or a copy of them if any is an object: what a child that runs
+// here should see.
+function ownCopy(args) {
+  for (let i = 0; i < args.length; i++) {
+    const v = args[i];
+    if (v !== null && (typeof v === 'object' || typeof v === 'function')) {
+      try {
+        return decodeArgs(encodeArgs(args));
+      } catch (err) {
+        if (err instanceof codec.NeedsPost) return args;
+        throw taskError(`a child's arguments cannot be cloned: ${
+          err?.message}`);
+      }
+    }
+  }
+  return args;
+}
+
 // ---- Levels. ----
 
 // Calls fn(...args) as a level: afterwards its unsynced children are
@@ -320,7 +338,9 @@ function join(fnA, argsA, fnB, argsB) {
   let a;
   let aFailed = false;
   try {
-    a = callLevel(ctx.fnOf(idA), argsA);
+    // Side A always runs here, but as a child it gets its own copy of
+    // its arguments and its result is cloned, as B's are.
+    a = childResult(callLevel(ctx.fnOf(idA), ownCopy(argsA)));
   } catch (err) {
     a = err;
     aFailed = true;

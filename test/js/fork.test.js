@@ -1,0 +1,203 @@
+'use strict';
+
+// Fork-join inside JS tasks (penny/task's join, spawn, sync and
+// parallelFor): results against serial JavaScript on 1 to 4 threads, deep
+// chains of syncs on stolen children, many roots at once, errors at every
+// depth, aborts reaching every descendant, close and terminate during deep
+// recursion, and misuse.
+
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { Pool } = require('../..');
+const task = require('../../lib/task');
+
+const FORK = path.join(__dirname, 'fixtures', 'tasks', 'fork.js');
+const { fib, triSerial } = require(FORK);
+
+describe('fork-join in JS tasks', function () {
+  this.timeout(120000);
+  let pool;
+  afterEach(async () => {
+    if (pool) await pool.terminate();
+    pool = undefined;
+  });
+
+  it('join, spawn/sync and parallelFor match serial JS on 1 to 4 threads',
+    async () => {
+      for (const threads of [1, 2, 3, 4]) {
+        pool = new Pool({ threads, tasks: FORK });
+        for (const n of [0, 1, 2, 10, 20]) {
+          assert.equal(await pool.run('jfib', [n]), fib(n), `jfib(${n})`);
+          assert.equal(await pool.run('sfib', [n]), fib(n), `sfib(${n})`);
+          assert.equal(await pool.run('tri', [n]), triSerial(n), `tri(${n})`);
+        }
+        for (const [n, grain] of [[0, 0], [1, 0], [1000, 0], [1000, 1],
+          [4097, 7], [100000, 0]]) {
+          const counts = new Int32Array(new SharedArrayBuffer(4 * n));
+          assert.equal(await pool.run('pfor', [n, grain, counts]), n);
+          assert.ok(counts.every((c) => c === 1),
+            `parallelFor over ${n} (grain ${grain}) covered each index once`);
+        }
+        const counts = new Int32Array(new SharedArrayBuffer(4 * 5000));
+        await pool.run('pforNested', [5000, counts]);
+        assert.ok(counts.every((c) => c === 1));
+        await pool.terminate();
+      }
+    });
+
+  it('counts stolen JS children in stats().steals', async () => {
+    pool = new Pool({ threads: 2, tasks: FORK });
+    for (let i = 0; i < 20; i++) assert.equal(await pool.run('jfib', [22]), fib(22));
+    assert.ok(pool.stats().steals > 0);
+  });
+
+  it('a chain of 10,000 nested syncs on stolen children completes, with ' +
+     'the stack bounded', async () => {
+    pool = new Pool({ threads: 2, tasks: FORK });
+    const before = pool.stats().steals;
+    const started = new Int32Array(new SharedArrayBuffer(8));
+    assert.equal(await pool.run('chain', [10000, started]), 10000);
+    // Most levels were stolen: each sync waited on a child another thread
+    // ran, with the rest of the chain nested on top of it.
+    assert.ok(pool.stats().steals - before >= 1000,
+      `steals: ${pool.stats().steals - before}`);
+    // Again on more threads than cores.
+    await pool.terminate();
+    pool = new Pool({ threads: 4, tasks: FORK });
+    assert.equal(await pool.run('chain', [10000, started]), 10000);
+  });
+
+  it('many roots at once, each forking, all settle with their results',
+    async () => {
+      pool = new Pool({ threads: 3, tasks: FORK });
+      const ns = Array.from({ length: 60 }, (_, i) => 5 + (i % 15));
+      const got = await Promise.all(ns.map((n, i) =>
+        pool.run(i % 2 ? 'jfib' : 'sfib', [n])));
+      assert.deepEqual(got, ns.map(fib));
+      const s = pool.stats();
+      assert.equal(s.completed, 60);
+      assert.equal(s.pending, 0);
+    });
+
+  it('a child sees the same values wherever it runs; its changes stay ' +
+     'its own, and shared memory is shared', async () => {
+    for (const threads of [1, 2]) {
+      pool = new Pool({ threads, tasks: FORK });
+      for (let i = 0; i < 20; i++) {
+        const view = new Int32Array(new SharedArrayBuffer(8));
+        const r = await pool.run('valuesSeen', [view]);
+        assert.deepEqual(r.parent,
+          { list: [1, 2, 3], s: 'x', big: 10n, m: new Map([[1, 'a']]) });
+        for (const got of [r.got, r.viaSpawn, r.third]) {
+          assert.deepEqual(got,
+            { list: [1, 2, 3, 4], s: 'changed', big: 10n,
+              m: new Map([[1, 'a']]) });
+        }
+        assert.equal(r.sameObject, false);
+        assert.equal(r.shared, 42);
+        assert.equal(view[0], 42);
+      }
+      await pool.terminate();
+    }
+  });
+
+  it('a child\'s error propagates from every depth, either side of a join ' +
+     'and through sync, with its class, message and properties', async () => {
+    pool = new Pool({ threads: 2, tasks: FORK });
+    for (const side of ['a', 'b', 'spawn']) {
+      for (const depth of [0, 1, 2, 5, 12]) {
+        await assert.rejects(pool.run('failAt', [depth, side, 'E_AT']),
+          (err) => {
+            assert.ok(err instanceof RangeError);
+            assert.equal(err.message, `failed at the bottom (${side})`);
+            assert.equal(err.code, 'E_AT');
+            assert.deepEqual(err.extra, { side });
+            return true;
+          }, `${side} at depth ${depth}`);
+      }
+    }
+  });
+
+  it('a join rethrows only after both sides finished', async () => {
+    pool = new Pool({ threads: 2, tasks: FORK });
+    for (let i = 0; i < 5; i++) {
+      const flag = new Int32Array(new SharedArrayBuffer(4));
+      assert.deepEqual(await pool.run('bothSides', [flag]),
+        { message: 'A failed', name: 'TypeError', bDone: 1 });
+    }
+  });
+
+  it('children left unsynced are synced when the task returns, and their ' +
+     'error is the task\'s', async () => {
+    pool = new Pool({ threads: 2, tasks: FORK });
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    await assert.rejects(pool.run('leaveUnsynced', [flag]),
+      { name: 'RangeError', code: 'E_LEFT' });
+    assert.equal(flag[0], 1);
+  });
+
+  it('an aborted root: cancelled() turns true in every descendant', async () => {
+    pool = new Pool({ threads: 2, tasks: FORK });
+    const seen = new Int32Array(new SharedArrayBuffer(8));
+    const ac = new AbortController();
+    const run = pool.run('waitCancelled', [4, seen], { signal: ac.signal });
+    // Abort once some leaves run; every leaf then sees cancelled() (those
+    // that start later see it at once).
+    while (Atomics.load(seen, 1) === 0) await new Promise((r) => setTimeout(r, 1));
+    ac.abort();
+    await assert.rejects(run, { name: 'AbortError' });
+    assert.equal(seen[1], 16);
+    assert.equal(seen[0], 16);
+  });
+
+  it('close() during deep recursion lets it finish; terminate() stops it',
+    async () => {
+      pool = new Pool({ threads: 2, tasks: FORK });
+      const deep = pool.run('deepSlow', [18]);
+      await new Promise((r) => setTimeout(r, 20));
+      await pool.close();
+      assert.equal(await deep, fib(18));
+      pool = new Pool({ threads: 2, tasks: FORK });
+      const stopped = assert.rejects(pool.run('deepSlow', [40]),
+        { code: 'ERR_PENNY_CLOSED' });
+      await new Promise((r) => setTimeout(r, 50));
+      await pool.terminate();
+      await stopped;
+    });
+
+  it('refuses promises, functions that are not exports, values that cannot ' +
+     'be cloned, handles synced elsewhere, and bad arguments', async () => {
+    pool = new Pool({ threads: 2, tasks: FORK });
+    await assert.rejects(pool.run('promiseChild'),
+      { code: 'ERR_PENNY_TASK', message: /returned a promise/ });
+    await assert.rejects(pool.run('notExported'),
+      { name: 'TypeError', code: 'ERR_PENNY_ARG' });
+    await assert.rejects(pool.run('uncloneable'),
+      { code: 'ERR_PENNY_TASK', message: /cannot be cloned/ });
+    await assert.rejects(pool.run('foreignHandle'),
+      { code: 'ERR_PENNY_TASK', message: /where it was spawned/ });
+    assert.deepEqual(await pool.run('badCalls'), [
+      ['TypeError', 'ERR_PENNY_ARG'],
+      ['TypeError', 'ERR_PENNY_ARG'],
+      ['TypeError', 'ERR_PENNY_ARG'],
+      ['RangeError', 'ERR_PENNY_RANGE'],
+      ['RangeError', 'ERR_PENNY_RANGE'],
+    ]);
+    // The pool still works.
+    assert.equal(await pool.run('jfib', [15]), fib(15));
+  });
+
+  it('throws outside a task: on the main thread, and after a task awaits',
+    async () => {
+      for (const call of [
+        () => task.join(fib, [1], fib, [2]),
+        () => task.spawn(fib, [1]),
+        () => task.sync({}),
+        () => task.parallelFor(fib, 0, 1, 0, []),
+      ]) {
+        assert.throws(call, { code: 'ERR_PENNY_TASK' });
+      }
+      pool = new Pool({ threads: 1, tasks: FORK });
+      assert.equal(await pool.run('afterAwait'), 'ERR_PENNY_TASK');
+    });
+});
