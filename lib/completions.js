@@ -12,6 +12,7 @@
 // promises' continuations run as soon as it returns.
 
 const binding = require('./binding');
+const { small } = require('./number');
 const {
   argError, rangeError, kernelError, abortError, taskError,
 } = require('./errors');
@@ -207,7 +208,7 @@ class Completions {
         } else if (code === TASK_FAILED) {
           error = taskError(binding.message(this.#handle, slot));
         }
-        let value = code === BIGINT ? bigAt(this.#bigs, k) : r[at + VALUE];
+        let value = code === BIGINT ? bigAt(this.#bigs, k) : small(r[at + VALUE]);
         let threw = false;
         if (code === PAYLOAD || code === THROWN) {
           const out = this.#outcome(this.#payload(slot));

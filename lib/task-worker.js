@@ -16,6 +16,7 @@ const binding = require('./binding');
 const codec = require('./task-codec');
 const { taskError, argError } = require('./errors');
 const fork = require('./task-fork');
+const { small } = require('./number');
 
 const { jsTasks, ring } = binding.contract;
 const {
@@ -154,8 +155,8 @@ function settleLater(promise) {
 // undefined, a payload, or null when it awaits a promise.
 function runner() {
   const head = mailbox[0];
-  const a = mailbox[1];
-  const b = mailbox[2];
+  const a = small(mailbox[1]);
+  const b = small(mailbox[2]);
   const id = Math.floor(head / TAGS);
   const tag = head - id * TAGS;
   let result;

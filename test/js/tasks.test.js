@@ -98,6 +98,17 @@ describe('JS tasks', function () {
   });
 
   describe('values', () => {
+    it('numbers in the ring keep their value exactly: -0, NaN, big and ' +
+       'fractional ones', async () => {
+      for (const [a, b, sum] of [[-0, -0, -0], [0, -0, 0], [2 ** 31, 0, 2 ** 31],
+        [-(2 ** 31), -1, -(2 ** 31) - 1], [1.5, 0, 1.5], [NaN, 1, NaN],
+        [Number.MAX_SAFE_INTEGER, 0, Number.MAX_SAFE_INTEGER]]) {
+        assert.ok(Object.is(await pool.run('add', [a, b]), sum),
+          `${a} + ${b}`);
+      }
+      assert.deepEqual(await pool.run('echo', [-0, 7]), [-0, 7]);
+    });
+
     it('clones arguments and results with structured-clone semantics',
       async () => {
         const date = new Date(5);
