@@ -1,10 +1,17 @@
 'use strict';
 
-// Fork-join inside JS tasks (penny/task), interleaved rep by rep:
-//   (h) the cost of a join over plain recursion: jfib(N) with a join at
-//       every level on a 1-thread pool against fib(N) in the same pool,
-//       as (T1 - Ts) / joins, where jfib(N) makes fib(N + 1) - 1 joins;
-//   (i) jfib(36) joining above n = 20, on 2 threads against 1.
+// Fork-join inside JS tasks (penny/task), interleaved rep by rep, with the
+// task module of examples/js-tasks (fork-tasks.js):
+//   (h) the cost of a join over plain recursion: jfib(27) with a join at
+//       every level on a 1-thread pool against fib(27) in the same pool,
+//       as (T1 - Ts) / joins, where jfib(n) makes fib(n + 1) - 1 joins;
+//   (i) jfib(36) joining above n = 20, on 2 threads against 1;
+//   (j) a 1024 x 1024 mandelbrot (1,000 iterations at most) over a window
+//       whose top half holds most of the set, parallelFor over its rows:
+//       2 threads against 1, and against piscina (2 threads) running the
+//       two halves;
+//   (k) the JS merge sort of 10^7 shared doubles: 2 threads against 1,
+//       and against Float64Array.prototype.sort on the main thread.
 // Prints medians and ratios, writes JSON (default build/bench/fork.json).
 //
 //   node bench/fork.js [--reps N] [--json FILE]
@@ -18,7 +25,13 @@ const { option } = require('./options');
 const reps = Number(option('--reps', 9));
 const jsonPath = option('--json', path.join(__dirname, '..', 'build', 'bench',
   'fork.json'));
-const TASKS = path.join(__dirname, 'addon', 'fork-tasks.js');
+const { Piscina } = require('piscina');
+
+const EXAMPLE = path.join(__dirname, '..', 'examples', 'js-tasks');
+const TASKS = path.join(EXAMPLE, 'fork-tasks.js');
+const SIDE = 1024;
+const WINDOW = [SIDE, SIDE, 1000, -2.0, 0.6, -0.2, 1.4];
+const SORT_N = 1e7;
 const H_N = 27;
 const I_N = 36;
 const I_CUT = 20;
@@ -38,26 +51,88 @@ async function timed(pool, name, args, expected) {
   return ms;
 }
 
+async function mandelPiscina(piscina, out) {
+  const half = SIDE / 2;
+  await Promise.all([[0, half], [half, SIDE]].map(([lo, hi]) =>
+    piscina.run({ lo, hi, out, win: WINDOW })));
+}
+
 async function main() {
   const one = new penny.Pool({ threads: 1, tasks: TASKS });
   const two = new penny.Pool({ threads: 2, tasks: TASKS });
+  const piscina = new Piscina({
+    filename: path.join(EXAMPLE, 'piscina-rows.js'),
+    minThreads: 2, maxThreads: 2,
+  });
   const joins = fibOf(H_N + 1) - 1;
-  const r = { ts: [], t1: [], i1: [], i2: [] };
+  const r = {
+    ts: [], t1: [], i1: [], i2: [], j1: [], j2: [], jPiscina: [],
+    k1: [], k2: [], kSort: [],
+  };
+  const image = new Int32Array(new SharedArrayBuffer(4 * SIDE * SIDE));
+  const check = new Int32Array(SIDE * SIDE);
+  require(TASKS).mandelRows(0, SIDE, check, ...WINDOW);
+  const x = new Float64Array(new SharedArrayBuffer(8 * SORT_N));
+  const tmp = new Float64Array(new SharedArrayBuffer(8 * SORT_N));
+  const data = new Float64Array(SORT_N);
+  for (let i = 0; i < SORT_N; i++) data[i] = Math.random();
+  const sorted = data.slice().sort();
+
+  const mandel = async (pool) => {
+    image.fill(0);
+    const t0 = now();
+    if (pool === piscina) await mandelPiscina(piscina, image);
+    else await pool.run('mandelbrot', [image, ...WINDOW]);
+    const ms = us(t0, now()) / 1e3;
+    if (!image.every((v, i) => v === check[i])) throw new Error('mandelbrot');
+    return ms;
+  };
+  const msort = async (pool) => {
+    x.set(data);
+    const t0 = now();
+    await pool.run('sort', [x, tmp]);
+    const ms = us(t0, now()) / 1e3;
+    if (!x.every((v, i) => v === sorted[i])) throw new Error('merge sort');
+    return ms;
+  };
+  const nativeSort = () => {
+    const y = data.slice();
+    const t0 = now();
+    y.sort();
+    return us(t0, now()) / 1e3;
+  };
+
   for (let i = 0; i < 2; i++) { // warm-up: JIT and threads
     await timed(one, 'fib', [H_N], fibOf(H_N));
     await timed(one, 'jfib', [H_N], fibOf(H_N));
-    await timed(one, 'jfibCut', [30, I_CUT], fibOf(30));
-    await timed(two, 'jfibCut', [30, I_CUT], fibOf(30));
+    for (const p of [one, two]) {
+      await timed(p, 'jfibCut', [30, I_CUT], fibOf(30));
+      await mandel(p);
+      await msort(p);
+    }
+    await mandel(piscina);
+    nativeSort();
   }
   for (let rep = 0; rep < reps; rep++) {
-    r.ts.push(await timed(one, 'fib', [H_N], fibOf(H_N)));
-    r.t1.push(await timed(one, 'jfib', [H_N], fibOf(H_N)));
-    const order = rep % 2 ? [[two, r.i2], [one, r.i1]]
-      : [[one, r.i1], [two, r.i2]];
-    for (const [pool, into] of order) {
-      into.push(await timed(pool, 'jfibCut', [I_N, I_CUT], fibOf(I_N)));
+    // (h) and (i): each right after an untimed run of the same. A
+    // function that sat unused while the others ran can take a one-off
+    // 5-20 ms to get back up to speed, which would swamp a 3 ms baseline;
+    // (j) and (k) run for 0.4-2 s, where it is noise.
+    for (const [name, into] of [['fib', r.ts], ['jfib', r.t1]]) {
+      await timed(one, name, [H_N], fibOf(H_N));
+      into.push(await timed(one, name, [H_N], fibOf(H_N)));
     }
+    const pools = rep % 2 ? [[two, 2], [one, 1]] : [[one, 1], [two, 2]];
+    for (const [pool, k] of pools) {
+      await timed(pool, 'jfibCut', [I_N, I_CUT], fibOf(I_N)); // as in (h)
+      r[`i${k}`].push(await timed(pool, 'jfibCut', [I_N, I_CUT], fibOf(I_N)));
+      r[`j${k}`].push(await mandel(pool));
+      r[`k${k}`].push(await msort(pool));
+    }
+    r.jPiscina.push(await mandel(piscina));
+    r.kSort.push(nativeSort());
   }
+  await piscina.destroy();
   await one.close();
   await two.close();
 
@@ -74,6 +149,19 @@ async function main() {
   console.log(`| (i) jfib(${I_N}), joins above ${I_CUT} | 2 threads ${
     m(r.i2).toFixed(0)} ms | 1 thread ${m(r.i1).toFixed(0)} ms | ${
     (m(r.i1) / m(r.i2)).toFixed(2)}x | >= 1.85x |`);
+  console.log(`| (j) mandelbrot ${SIDE}x${SIDE}, parallelFor over rows | ${
+    ''}2 threads ${m(r.j2).toFixed(0)} ms | 1 thread ${m(r.j1).toFixed(0)
+  } ms | ${(m(r.j1) / m(r.j2)).toFixed(2)}x | >= 1.9x |`);
+  console.log(`| (j) same, against piscina running the two halves | ${
+    ''}2 threads ${m(r.j2).toFixed(0)} ms | piscina ${
+    m(r.jPiscina).toFixed(0)} ms | ${(m(r.jPiscina) / m(r.j2)).toFixed(2)
+  }x | >= 1.5x |`);
+  console.log(`| (k) JS merge sort of 10^7 shared doubles | 2 threads ${
+    m(r.k2).toFixed(0)} ms | 1 thread ${m(r.k1).toFixed(0)} ms | ${
+    (m(r.k1) / m(r.k2)).toFixed(2)}x | >= 1.7x |`);
+  console.log(`| (k) same, against Float64Array.prototype.sort | 2 threads ${
+    m(r.k2).toFixed(0)} ms | sort() ${m(r.kSort).toFixed(0)} ms | ${
+    (m(r.kSort) / m(r.k2)).toFixed(2)}x | (reported) |`);
   fs.mkdirSync(path.dirname(jsonPath), { recursive: true });
   fs.writeFileSync(jsonPath, JSON.stringify({ reps, joins, ...r }, null, 1));
   console.log(`JSON: ${path.relative(process.cwd(), jsonPath)}`);
