@@ -25,13 +25,7 @@ void penny_sync(penny_worker_t *w, penny_task_t *child) {
 
 int penny_spawn_try(penny_worker_t *w, penny_task_t *child,
                     penny_task_fn fn, void *arg) {
-  penny__task_t *t = (penny__task_t *) (void *) child;
-  t->fn = fn;
-  t->arg = arg;
-  /* Relaxed, and before the push: as in penny__spawn. */
-  atomic_store_explicit(&t->word, TASK_WORD(TASK_PUSHED, TASK_NO_THIEF),
-                        memory_order_relaxed);
-  if (PENNY_LIKELY(penny__deque_push_notify(w, t)))
+  if (PENNY_LIKELY(penny__spawn_push(w, child, fn, arg)))
     return 1;
   PENNY_COUNT(w, inlined);
   return 0;
@@ -49,6 +43,10 @@ int penny_sync_try(penny_worker_t *w, penny_task_t *child, int help) {
   }
   penny__wait_stolen(w, t, help ? WAIT_HELP_FRAMES : 0);
   return 0;
+}
+
+int64_t penny_worker_queued(const penny_worker_t *w) {
+  return penny__deque_size((penny_worker_t *) w); /* reads only */
 }
 
 void penny_join(penny_worker_t *w, penny_task_fn fa, void *a,

@@ -10,10 +10,10 @@
 #include "sleep.h"
 #include "worker.h"
 
-/* Pushes the child's frame (caller storage: a spawn never allocates), or
- * runs the child at once if the deque is full. */
-static inline void penny__spawn(penny_worker_t *w, penny_task_t *child,
-                                penny_task_fn fn, void *arg) {
+/* Fills the child's frame (caller storage: a spawn never allocates) and
+ * pushes it; false when the deque is full. */
+static inline bool penny__spawn_push(penny_worker_t *w, penny_task_t *child,
+                                     penny_task_fn fn, void *arg) {
   penny__task_t *t = (penny__task_t *) (void *) child;
   t->fn = fn;
   t->arg = arg;
@@ -22,9 +22,17 @@ static inline void penny__spawn(penny_worker_t *w, penny_task_t *child,
    * push is visible. */
   atomic_store_explicit(&t->word, TASK_WORD(TASK_PUSHED, TASK_NO_THIEF),
                         memory_order_relaxed);
-  if (PENNY_LIKELY(penny__deque_push_notify(w, t)))
+  return penny__deque_push_notify(w, t);
+}
+
+/* Pushes the child's frame, or runs the child at once if the deque is
+ * full. */
+static inline void penny__spawn(penny_worker_t *w, penny_task_t *child,
+                                penny_task_fn fn, void *arg) {
+  if (PENNY_LIKELY(penny__spawn_push(w, child, fn, arg)))
     return;
   /* Full deque: serial elision, run the child now. */
+  penny__task_t *t = (penny__task_t *) (void *) child;
   atomic_store_explicit(&t->word, TASK_WORD(TASK_INLINE, TASK_NO_THIEF),
                         memory_order_relaxed);
   PENNY_COUNT(w, inlined);
