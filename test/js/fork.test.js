@@ -51,6 +51,16 @@ describe('fork-join in JS tasks', function () {
     assert.ok(pool.stats().steals > 0);
   });
 
+  it('children beyond the deque\'s room run at their spawn and count as ' +
+     'inlined', async () => {
+    pool = new Pool({ threads: 1, tasks: FORK });
+    let want = 0;
+    for (let i = 0; i < 10000; i++) want += fib(i % 10);
+    assert.equal(await pool.run('wide', [10000]), want);
+    assert.ok(pool.stats().inlined >= 10000 - 4096, `inlined: ${
+      pool.stats().inlined}`);
+  });
+
   it('a chain of 10,000 nested syncs on stolen children completes, with ' +
      'the stack bounded', async () => {
     pool = new Pool({ threads: 2, tasks: FORK });
