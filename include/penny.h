@@ -344,6 +344,11 @@ PENNY_EXTERN int penny_spawn_try(penny_worker_t *w, penny_task_t *child,
 PENNY_EXTERN int penny_sync_try(penny_worker_t *w, penny_task_t *child,
                                 int help);
 
+/* Frames on the calling worker's own deque, waiting for a sync or a
+ * thief (0 means a thief would find nothing there): lazy splitting asks
+ * this before it halves a range. */
+PENNY_EXTERN int64_t penny_worker_queued(const penny_worker_t *w);
+
 /* The worker's index in its pool, from 0, and the pool's worker count. */
 PENNY_EXTERN unsigned penny_worker_index(const penny_worker_t *w);
 PENNY_EXTERN unsigned penny_worker_count(const penny_worker_t *w);
