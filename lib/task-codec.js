@@ -63,6 +63,17 @@ function viewParts(view) {
 
 // Thrown when a value holds a SharedArrayBuffer that `sabId` cannot name:
 // the caller sends it another way (postMessage).
+// True for a typed array or DataView over a SharedArrayBuffer: what a
+// copy would share anyway. Reads only the engine's getters.
+function isSharedView(v) {
+  if (!ArrayBuffer.isView(v)) return false;
+  try {
+    return isSharedArrayBuffer(viewParts(v)[1]);
+  } catch {
+    return false;
+  }
+}
+
 class NeedsPost extends Error {}
 
 class Encoder extends v8.Serializer {
@@ -470,5 +481,5 @@ function encodeError(thrown, sabId) {
 
 module.exports = {
   KIND, NeedsPost, encode, decode, posted, encodeError, fromRecord,
-  errorRecord, fastBound, fastWrite, fastRead,
+  errorRecord, fastBound, fastWrite, fastRead, isSharedView,
 };

@@ -46,14 +46,19 @@ const FAILED = 3;
 // thread: the mailbox, the pool's thread count, and the lookups of task
 // functions by id and SharedArrayBuffers by id.
 let ctx = null;
-let running = 0;            // task or child levels running on this thread
+// True while a task's or a child's own code runs (not while this file
+// encodes or decodes around it, where a getter must not fork).
+let open = false;
 let levelBase = 0;          // stack index where the running level begins
 const stack = [];           // unsynced children of this thread, oldest first
 
 class Handle {
   constructor(fn, args) {
     this.fn = fn;
-    this.args = args;
+    this.args = args;       // as given: used only for a child run at once
+    this.n = -1;            // 0 to 2 numbers, read once at the spawn
+    this.a = 0;
+    this.b = 0;
     this.bytes = null;      // encoded arguments, if not numbers
     this.depth = -1;
     this.state = PENDING;
@@ -66,9 +71,10 @@ function install(context) {
 }
 
 function inTask(what) {
-  if (running === 0 || ctx === null) {
+  if (!open || ctx === null) {
     throw taskError(`${what}() works only inside a task of a Penny pool, ` +
-      'while its code runs on the task\'s thread (not after it awaits)');
+      'while its code runs on the task\'s thread (not after it awaits, nor ' +
+      'in a getter that Penny calls as it copies a value)');
   }
 }
 
@@ -120,7 +126,8 @@ function childResult(v) {
 function ownCopy(args) {
   for (let i = 0; i < args.length; i++) {
     const v = args[i];
-    if (v !== null && (typeof v === 'object' || typeof v === 'function')) {
+    if (v !== null && (typeof v === 'object' || typeof v === 'function') &&
+        !codec.isSharedView(v)) {
       try {
         return decodeArgs(encodeArgs(args));
       } catch (err) {
@@ -141,9 +148,10 @@ function ownCopy(args) {
 // task's arguments as the ring carries them, with no array to make).
 function callLevel(fn, args, a, b) {
   const savedBase = levelBase;
+  const savedOpen = open;
   const base = stack.length;
   levelBase = base;
-  running++;
+  open = true;
   let result;
   let threw = false;
   try {
@@ -164,7 +172,7 @@ function callLevel(fn, args, a, b) {
         if (h.state === FAILED) failed = h;
       }
     } finally {
-      running--;
+      open = savedOpen;
       levelBase = savedBase;
     }
     if (threw) throw result;
@@ -176,6 +184,16 @@ function callLevel(fn, args, a, b) {
 // The thread's runner, for a stolen child (the mailbox holds its head and
 // numbers): returns its outcome as the binding takes it.
 function runChild(head, a, b) {
+  const savedOpen = open;
+  open = false;
+  try {
+    return runChildClosed(head, a, b);
+  } finally {
+    open = savedOpen;
+  }
+}
+
+function runChildClosed(head, a, b) {
   const id = Math.floor(head / TAGS);
   const tag = head - id * TAGS;
   let result;
@@ -214,10 +232,9 @@ function runChild(head, a, b) {
 // Runs h's function here, now, with its own copy of the arguments.
 function runHere(h) {
   try {
-    const args = h.bytes === null ? h.args : decodeArgs(h.bytes);
-    h.value = childResult(h.bytes === null && args.length <= 2
-      ? callLevel(h.fn, args.length, args[0], args[1])
-      : callLevel(h.fn, args));
+    const r = h.n >= 0 ? callLevel(h.fn, h.n, h.a, h.b)
+      : callLevel(h.fn, h.bytes === null ? h.args : decodeArgs(h.bytes));
+    h.value = childResult(r);
     h.state = DONE;
   } catch (err) {
     h.value = err;
@@ -232,13 +249,19 @@ function push(id, fn, args) {
   }
   const h = new Handle(fn, args);
   const n = args.length;
+  // Read once: a getter may fork (before the mailbox is written) or change
+  // the array, and the child sees the values of this moment either way.
+  const a = n > 0 && n <= 2 ? args[0] : 0;
+  const b = n > 1 && n <= 2 ? args[1] : 0;
   const mb = ctx.mailbox;
   let pushed;
-  if (n <= 2 && (n < 1 || typeof args[0] === 'number') &&
-      (n < 2 || typeof args[1] === 'number')) {
+  if (n <= 2 && typeof a === 'number' && typeof b === 'number') {
+    h.n = n;
+    h.a = a;
+    h.b = b;
     mb[0] = id * TAGS + n;
-    mb[1] = n > 0 ? args[0] : 0;
-    mb[2] = n > 1 ? args[1] : 0;
+    mb[1] = a;
+    mb[2] = b;
     pushed = binding.fork();
   } else {
     try {
@@ -364,10 +387,12 @@ function forRange(fn, id, lo, hi, grain, args) {
       outcome(h);
       return;
     }
-    callLevel(fn, [lo, lo + grain, ...args]);
+    callLevel(fn, [lo, lo + grain, ...ownCopy(args)]);
     lo += grain;
   }
-  if (lo < hi && !binding.cancelled()) callLevel(fn, [lo, hi, ...args]);
+  if (lo < hi && !binding.cancelled()) {
+    callLevel(fn, [lo, hi, ...ownCopy(args)]);
+  }
 }
 
 // A stolen (or synced-back) half: [fn id, lo, hi, grain, ...args].

@@ -269,6 +269,7 @@ typedef struct {
   const char *stack_base;     /* an address near enter()'s frame */
   size_t stack_budget;        /* bytes below it that helping may use */
   struct js_child_s *child;   /* the stolen child whose code runs now */
+  size_t floor;               /* fork depth where the running level began */
   bool dying;                 /* a call into JS failed: it is stopping */
 } lent_thread_t;
 

@@ -165,6 +165,10 @@ static void js_child_run(penny_worker_t *w, void *arg) {
   penny_worker_t *saved_worker = lt->worker;
   task_t *saved_current = lt->current;
   js_child_t *saved_child = lt->child;
+  size_t saved_floor = lt->floor;
+  /* The slot word says whether the runner started the child; an enclosing
+   * child's runner wrote its own there, which it reads after we return. */
+  double saved_slot = lt->mailbox[MAILBOX_SLOT];
   penny_job_t *job = penny_worker_job(w);
   lt->worker = w;
   /* Every child descends from a JS task, whose record holds its job. */
@@ -176,6 +180,7 @@ static void js_child_run(penny_worker_t *w, void *arg) {
   lt->mailbox[MAILBOX_B] = c->b;
   lt->mailbox[MAILBOX_SLOT] = MAILBOX_CHILD;
   size_t base = tls_stack.top;
+  lt->floor = base;
   napi_handle_scope scope;
   napi_value ret;
   if (napi_open_handle_scope(lt->env, &scope) != napi_ok) {
@@ -190,6 +195,8 @@ static void js_child_run(penny_worker_t *w, void *arg) {
     (void) napi_close_handle_scope(lt->env, scope); /* nothing to undo */
   }
   penny__fork_unwind(w, base);
+  lt->mailbox[MAILBOX_SLOT] = saved_slot;
+  lt->floor = saved_floor;
   lt->child = saved_child;
   lt->current = saved_current;
   lt->worker = saved_worker;
@@ -263,9 +270,11 @@ napi_value penny__js_sync(napi_env env, napi_callback_info info) {
   lent_thread_t *lt = task_thread(env);
   if (lt == NULL)
     return NULL;
-  if (tls_stack.top == 0)
+  /* Below the floor are the children of enclosing levels, which their own
+   * syncs (perhaps waiting right now, lower on this stack) own. */
+  if (tls_stack.top <= lt->floor)
     return penny__throw_code(env, ERR_PLAIN, "ERR_PENNY_TASK",
-                             "sync() with no child to sync");
+                             "sync() with no child of this level to sync");
   /* The record stays counted while the thief runs it: work this thread
    * takes meanwhile forks above it. */
   js_child_t *c = child_at(tls_stack.top - 1);

@@ -208,6 +208,7 @@ static void js_task_kernel(penny_worker_t *w, const penny_arg_t *args,
   lt->worker = w;
   lt->current = t;
   size_t base = penny__fork_depth();
+  lt->floor = base;
   napi_handle_scope scope;
   napi_value ret;
   bool ok = napi_open_handle_scope(lt->env, &scope) == napi_ok;

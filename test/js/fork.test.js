@@ -197,6 +197,39 @@ describe('fork-join in JS tasks', function () {
     assert.equal(await pool.run('jfib', [15]), fib(15));
   });
 
+  it('a getter that forks while Penny copies a child\'s result is refused, ' +
+     'even deep in nested syncs', async () => {
+    pool = new Pool({ threads: 3, tasks: FORK });
+    for (let i = 0; i < 3; i++) {
+      const busy = pool.run('busyTop');
+      await assert.rejects(pool.run('hostileTop'),
+        { code: 'ERR_PENNY_TASK', message: /only inside a task/ });
+      assert.equal(await busy, 7);
+    }
+    assert.equal(await pool.run('jfib', [15]), fib(15));
+  });
+
+  it('a child runs with its arguments as they were at the spawn, getters ' +
+     'and later changes notwithstanding', async () => {
+    for (const threads of [1, 2]) {
+      pool = new Pool({ threads, tasks: FORK });
+      for (const wait of [0, 20]) {
+        assert.deepEqual(await pool.run('gettersArgs', [wait]),
+          ['tag:1', 'tag:5']);
+      }
+      await pool.terminate();
+    }
+  });
+
+  it('parallelFor gives every range its own copy of object arguments',
+    async () => {
+      for (const threads of [1, 2]) {
+        pool = new Pool({ threads, tasks: FORK });
+        assert.equal(await pool.run('pforCopies'), 0);
+        await pool.terminate();
+      }
+    });
+
   it('throws outside a task: on the main thread, and after a task awaits',
     async () => {
       for (const call of [
