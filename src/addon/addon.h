@@ -37,6 +37,18 @@
 #include <node_api.h>
 #include <uv.h>
 
+/* The prepare handle only speeds up the loop thread (completion.c), and
+ * Deno's Node-API has no uv_prepare_*: on ELF systems they are weak, NULL
+ * where the runtime lacks them, so that the addon still loads there. */
+#if defined(__ELF__)
+# pragma weak uv_prepare_init
+# pragma weak uv_prepare_start
+# pragma weak uv_prepare_stop
+# define PENNY_HAS_UV_PREPARE() (uv_prepare_init != NULL)
+#else
+# define PENNY_HAS_UV_PREPARE() true
+#endif
+
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -194,7 +206,8 @@ struct pool_s {
   int32_t lend_id;
   pool_t *lend_next;
   napi_ref notify_ref;
-  uv_thread_t loop_thread;
+  const void *loop_thread;     /* penny__thread_marker() of that thread */
+  bool has_prepare;            /* the runtime has uv_prepare_* */
   bool quiet;
   task_t **deferred_by;
   /* The JS-task kernel, at index JS_TASK_INDEX past the table; only a
@@ -242,6 +255,15 @@ void penny__drain(pool_t *p, bool call_js);
 void penny__on_async(uv_async_t *handle);
 void penny__on_prepare(uv_prepare_t *handle);
 void penny__set_active(pool_t *p, bool active);
+
+/* An address that names the calling thread while it lives (its own
+ * thread-local word): which thread a pool's loop thread is, without
+ * libuv's uv_thread_self, which Bun does not provide. */
+const void *penny__thread_marker(void);
+
+static inline bool penny__on_loop_thread(const pool_t *p) {
+  return penny__thread_marker() == p->loop_thread;
+}
 
 /* ---- jstask.c: JS tasks on lent worker_threads. ---- */
 

@@ -141,11 +141,13 @@ void penny__set_active(pool_t *p, bool active) {
    * environment, where keeping the callback alive no longer matters. */
   if (active) {
     uv_ref((uv_handle_t *) &p->async);
-    (void) uv_prepare_start(&p->prepare, penny__on_prepare); /* cannot fail */
+    if (p->has_prepare)
+      (void) uv_prepare_start(&p->prepare, penny__on_prepare); /* no fail */
     (void) napi_reference_ref(p->env, p->callback_ref, &count);
   } else {
     uv_unref((uv_handle_t *) &p->async);
-    (void) uv_prepare_stop(&p->prepare);
+    if (p->has_prepare)
+      (void) uv_prepare_stop(&p->prepare);
     (void) napi_reference_unref(p->env, p->callback_ref, &count);
   }
 }

@@ -20,30 +20,26 @@
  * a call still uses. */
 #include "addon.h"
 #include "napi_util.h"
+#include "../core/platform.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- The registry of task pools, by id. ---- */
 
-static uv_once_t registry_once = UV_ONCE_INIT;
-static uv_mutex_t registry_lock;
+/* Statically initialized, and not libuv's: Bun and Deno have no real
+ * libuv mutexes. */
+static penny__mutex_t registry_lock = PENNY__MUTEX_INITIALIZER;
 static pool_t *registry;    /* linked through pool_t.lend_next */
 static int32_t registry_last;
 
-static void registry_init(void) {
-  if (uv_mutex_init(&registry_lock) != 0)
-    abort(); /* cannot happen on the platforms Node runs on */
-}
-
 /* Loop thread: gives the pool an id lent threads can find it by. */
 void penny__lend_register(pool_t *p) {
-  uv_once(&registry_once, registry_init);
-  uv_mutex_lock(&registry_lock);
+  penny__mutex_lock(&registry_lock);
   p->lend_id = ++registry_last;
   p->lend_next = registry;
   registry = p;
-  uv_mutex_unlock(&registry_lock);
+  penny__mutex_unlock(&registry_lock);
 }
 
 /* Loop thread, before the core is destroyed: no lent thread finds the
@@ -51,14 +47,14 @@ void penny__lend_register(pool_t *p) {
 void penny__lend_unregister(pool_t *p) {
   if (p->lend_id == 0)
     return;
-  uv_mutex_lock(&registry_lock);
+  penny__mutex_lock(&registry_lock);
   for (pool_t **at = &registry; *at != NULL; at = &(*at)->lend_next)
     if (*at == p) {
       *at = p->lend_next;
       break;
     }
   p->lend_id = 0;
-  uv_mutex_unlock(&registry_lock);
+  penny__mutex_unlock(&registry_lock);
 }
 
 /* With the lock held: the open pool with this id, or NULL. */
@@ -72,6 +68,11 @@ static pool_t *registry_find(int32_t id) {
 /* ---- The lent thread. ---- */
 
 _Thread_local lent_thread_t *penny__lent;
+
+const void *penny__thread_marker(void) {
+  static _Thread_local char marker;
+  return &marker;
+}
 
 /* The thread's deferred task (its pool's id and the slot), if any: one at
  * a time, since the thread stays out of the core until it settles. */
@@ -94,8 +95,7 @@ static void lend_park_wake(void *ctx, int all) {
     env = lt->env;
     fn_ref = lt->notify;
   } else {
-    uv_thread_t self = uv_thread_self();
-    if (p->quiet || !uv_thread_equal(&self, &p->loop_thread))
+    if (p->quiet || !penny__on_loop_thread(p))
       return;
     env = p->env;
     fn_ref = p->notify_ref;
@@ -293,12 +293,11 @@ napi_value penny__js_enter(napi_env env, napi_callback_info info) {
     penny__throw_last_error(env, "enter");
     return NULL;
   }
-  uv_once(&registry_once, registry_init);
-  uv_mutex_lock(&registry_lock);
+  penny__mutex_lock(&registry_lock);
   pool_t *p = registry_find(id);
   int rc = p == NULL ? PENNY_ECLOSED
                      : penny_worker_enter(p->core, (unsigned) index, resume);
-  uv_mutex_unlock(&registry_lock);
+  penny__mutex_unlock(&registry_lock);
   int32_t out;
   if (rc == 0) {
     /* Counted inside: destroy waits for us, so p stays valid until
@@ -332,7 +331,7 @@ napi_value penny__js_finish(napi_env env, napi_callback_info info) {
   int32_t id = tls_deferred_pool, slot = tls_deferred_slot;
   tls_deferred_slot = -1;
   if (slot >= 0 && argc == 1) {
-    uv_mutex_lock(&registry_lock);
+    penny__mutex_lock(&registry_lock);
     pool_t *p = registry_find(id);
     /* Acquire: pairs with the release in penny__slots_grow. */
     if (p != NULL && (uint32_t) slot < atomic_load_explicit(
@@ -355,7 +354,7 @@ napi_value penny__js_finish(napi_env env, napi_callback_info info) {
         done = true;
       }
     }
-    uv_mutex_unlock(&registry_lock);
+    penny__mutex_unlock(&registry_lock);
   }
   PENNY_NAPI_CALL(env, napi_get_boolean(env, done, &out));
   return out;
@@ -375,12 +374,12 @@ napi_value penny__js_cancelled(napi_env env, napi_callback_info info) {
           atomic_load_explicit(&lt->current->cancel_req,
                                memory_order_relaxed);
   } else if (tls_deferred_slot >= 0) {
-    uv_mutex_lock(&registry_lock);
+    penny__mutex_lock(&registry_lock);
     pool_t *p = registry_find(tls_deferred_pool);
     yes = p == NULL ||
           atomic_load_explicit(&slot_task(p, (uint32_t) tls_deferred_slot)
                                   ->cancel_req, memory_order_relaxed);
-    uv_mutex_unlock(&registry_lock);
+    penny__mutex_unlock(&registry_lock);
   }
   PENNY_NAPI_CALL(env, napi_get_boolean(env, yes, &out));
   return out;
@@ -396,7 +395,7 @@ int penny__lend_vacate(pool_t *p, unsigned index) {
   int rc = penny_worker_vacate(p->core, index);
   if (rc != 0)
     return rc;
-  uv_mutex_lock(&registry_lock);
+  penny__mutex_lock(&registry_lock);
   task_t *t = p->deferred_by[index];
   p->deferred_by[index] = NULL;
   if (t != NULL && t->deferred) {
@@ -405,7 +404,7 @@ int penny__lend_vacate(pool_t *p, unsigned index) {
                       "promise settled");
     penny__task_post(t);
   }
-  uv_mutex_unlock(&registry_lock);
+  penny__mutex_unlock(&registry_lock);
   return 0;
 }
 

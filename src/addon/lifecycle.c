@@ -3,7 +3,8 @@
  * last owner frees it.
  *
  * A pool_t has three owners: the JS handle (through its wrap) and the two
- * open uv handles (until their close callbacks). Teardown is a normal path, not an
+ * open uv handles (until their close callbacks); two where the runtime
+ * has no prepare handle (Deno), whose async handle then closes alone. Teardown is a normal path, not an
  * error path: every Node-API call may fail while the environment is going
  * away (a Worker terminating), and none of those failures may crash, leak
  * a thread, or lose a task. */
@@ -147,7 +148,10 @@ void penny__pool_teardown(pool_t *p, unsigned destroy_flags, bool call_js,
     (void) napi_remove_async_cleanup_hook(p->hook); /* registered: ok */
     p->hook = NULL;
   }
-  uv_close((uv_handle_t *) &p->prepare, on_prepare_closed);
+  if (p->has_prepare)
+    uv_close((uv_handle_t *) &p->prepare, on_prepare_closed);
+  else
+    uv_close((uv_handle_t *) &p->async, on_async_closed);
 }
 
 /* Loop thread, while the environment shuts down (process exit or
@@ -262,7 +266,7 @@ napi_value penny__pool_create(napi_env env, const env_data_t *ed,
         napi_create_reference(env, cfg->notify, 1, &p->notify_ref) !=
           napi_ok)
       goto fail;
-    p->loop_thread = uv_thread_self();
+    p->loop_thread = penny__thread_marker();
     p->js_entry.sig = ed->js_task_sig;
     p->js_entry.kernel = &penny__js_task_kernel;
     penny__lend_options(&opts, p);
@@ -290,10 +294,14 @@ napi_value penny__pool_create(napi_env env, const env_data_t *ed,
   p->async.data = p;
   uv_unref((uv_handle_t *) &p->async); /* idle pools keep nothing alive */
   /* Cannot fail on an initialized loop either; started while active. */
-  (void) uv_prepare_init(loop, &p->prepare);
-  p->prepare.data = p;
-  uv_unref((uv_handle_t *) &p->prepare);
-  p->owners = 3;
+  p->has_prepare = PENNY_HAS_UV_PREPARE();
+  p->owners = 2;
+  if (p->has_prepare) {
+    (void) uv_prepare_init(loop, &p->prepare);
+    p->prepare.data = p;
+    uv_unref((uv_handle_t *) &p->prepare);
+    p->owners = 3;
+  }
   p->state = POOL_OPEN;
   /* From here the pool runs: a failure is an ordinary teardown. */
   if (napi_add_async_cleanup_hook(env, on_env_cleanup, p,

@@ -19,11 +19,14 @@
 typedef HANDLE penny__thread_t;
 typedef SRWLOCK penny__mutex_t;
 typedef CONDITION_VARIABLE penny__cond_t;
+/* A mutex with static storage, ready without penny__mutex_init. */
+# define PENNY__MUTEX_INITIALIZER SRWLOCK_INIT
 #else
 # include <pthread.h>
 typedef pthread_t penny__thread_t;
 typedef pthread_mutex_t penny__mutex_t;
 typedef pthread_cond_t penny__cond_t;
+# define PENNY__MUTEX_INITIALIZER PTHREAD_MUTEX_INITIALIZER
 #endif
 
 /* Starts fn(arg) on a new thread with at least `stack_size` bytes of stack
