@@ -300,7 +300,10 @@ async function main() {
       }
       resume = false;
     } else {
-      break; // the pool is closed or gone
+      // The pool is closed or gone, or a call into this thread's JS
+      // failed (jsTasks.broken: its environment is stopping): end here,
+      // and the pool starts a thread in its place.
+      break;
     }
   }
   PORT.close();

@@ -71,6 +71,7 @@ static const constant_t js_tasks[] = {
   { "gone", -1 },
   { "left", -2 },
   { "busy", -3 },
+  { "broken", -4 },
   { "mailboxLength", 4 },
 };
 

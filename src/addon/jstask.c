@@ -242,7 +242,7 @@ const penny_kernel_t penny__js_task_kernel = {
 /* ---- The lent thread's calls. ---- */
 
 /* Codes enter() returns besides an epoch (>= 0) to wait on. */
-enum { ENTER_GONE = -1, ENTER_LEFT = -2, ENTER_BUSY = -3 };
+enum { ENTER_GONE = -1, ENTER_LEFT = -2, ENTER_BUSY = -3, ENTER_BROKEN = -4 };
 
 static napi_value make_int(napi_env env, int32_t v) {
   napi_value out;
@@ -258,7 +258,11 @@ static napi_value make_int(napi_env env, int32_t v) {
  * resume true), ENTER_LEFT when the thread left the core (its task
  * awaits a promise, or the thread is stopping; enter again with resume
  * false), ENTER_GONE once the pool is closed or gone, ENTER_BUSY if the
- * worker is taken. */
+ * worker is taken, ENTER_BROKEN once a call into this thread's JS failed:
+ * its environment is stopping (process.exit, terminate, an uncaught
+ * error), which V8 forgets once the binding has caught the termination,
+ * so every later call would fail too; the thread must end, and the pool
+ * replaces it. */
 napi_value penny__js_enter(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
@@ -293,13 +297,34 @@ napi_value penny__js_enter(napi_env env, napi_callback_info info) {
     penny__throw_last_error(env, "enter");
     return NULL;
   }
-  penny__mutex_lock(&registry_lock);
-  pool_t *p = registry_find(id);
-  int rc = p == NULL ? PENNY_ECLOSED
-                     : penny_worker_enter(p->core, (unsigned) index, resume);
-  penny__mutex_unlock(&registry_lock);
+  /* A thread whose environment has begun to stop (an uncaught error in a
+   * timer, process.exit) can still be running this loop, but no call into
+   * its JS would work: it must take no task. Atomics.notify of no waiter
+   * is the probe. */
+  napi_value nfn, nrecv, zero, nret;
+  if (napi_get_reference_value(env, lt.notify, &nfn) != napi_ok ||
+      nfn == NULL || napi_get_undefined(env, &nrecv) != napi_ok ||
+      napi_create_int32(env, 0, &zero) != napi_ok ||
+      napi_call_function(env, nrecv, nfn, 1, &zero, &nret) != napi_ok) {
+    bool pending = false;
+    napi_value exc;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending)
+      (void) napi_get_and_clear_last_exception(env, &exc);
+    lt.dying = true;
+  }
+  int rc = PENNY_ECLOSED;
+  pool_t *p = NULL;
+  if (!lt.dying) {
+    penny__mutex_lock(&registry_lock);
+    p = registry_find(id);
+    rc = p == NULL ? PENNY_ECLOSED
+                   : penny_worker_enter(p->core, (unsigned) index, resume);
+    penny__mutex_unlock(&registry_lock);
+  }
   int32_t out;
-  if (rc == 0) {
+  if (lt.dying) {
+    out = ENTER_BROKEN;
+  } else if (rc == 0) {
     /* Counted inside: destroy waits for us, so p stays valid until
      * run_entered returns. */
     uint32_t epoch = 0;
@@ -308,7 +333,8 @@ napi_value penny__js_enter(napi_env env, napi_callback_info info) {
     rc = penny_worker_run_entered(p->core, (unsigned) index, &epoch);
     penny__lent = NULL;
     penny__fork_release();
-    out = rc == PENNY_WORKER_PARK ? (int32_t) (epoch & INT32_MAX)
+    out = lt.dying ? ENTER_BROKEN
+        : rc == PENNY_WORKER_PARK ? (int32_t) (epoch & INT32_MAX)
         : rc == PENNY_WORKER_LEFT ? ENTER_LEFT : ENTER_GONE;
   } else {
     out = rc == PENNY_EBUSY ? ENTER_BUSY : ENTER_GONE;
