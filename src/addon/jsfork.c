@@ -122,10 +122,6 @@ void penny__fork_unwind(penny_worker_t *w, size_t base) {
   }
 }
 
-static js_child_t *record_of(void *arg) {
-  return arg;
-}
-
 /* Lent thread: `ret`, what the runner returned for a child, becomes its
  * outcome. */
 static void take_outcome(napi_env env, napi_value ret, js_child_t *c) {
@@ -156,7 +152,7 @@ static void take_outcome(napi_env env, napi_value ret, js_child_t *c) {
 /* A thief: the frame's fn. Runs the child in this thread's JavaScript on
  * behalf of the root task whose frame it is (for cancelled()). */
 static void js_child_run(penny_worker_t *w, void *arg) {
-  js_child_t *c = record_of(arg);
+  js_child_t *c = arg;
   lent_thread_t *lt = penny__lent;
   if (lt == NULL || lt->dying) {
     c->outcome = CHILD_ORPHAN;

@@ -80,18 +80,12 @@ async function trees(s, pool, tracker, count, label, opts) {
 
 // A seed somewhere in tree(seed, depth): follows random children down.
 function pickNode(s, seed, depth) {
-  const hash = (x) => {
-    let h = (x | 0) ^ 0x9e3779b9;
-    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-    return (h ^ (h >>> 16)) >>> 0;
-  };
   let at = seed;
   const steps = s.int(0, depth + 1);
   for (let d = 0; d < steps; d++) {
-    const h = hash(at);
+    const h = serial.hash(at);
     const kids = h % 3 === 1 ? 3 : 2;
-    at = hash(h + 1 + s.int(0, kids)) % 1e6;
+    at = serial.hash(h + 1 + s.int(0, kids)) % 1e6;
   }
   return at;
 }
