@@ -223,6 +223,10 @@ PENNY_EXTERN void penny_worker_leave(penny_worker_t *w);
 /* Any thread: worker `index`, whose thread is gone, is vacant again.
  * PENNY_EBUSY if a thread is inside penny_worker_run for it. */
 PENNY_EXTERN int penny_worker_vacate(penny_pool_t *pool, unsigned index);
+/* Any thread: how many threads are inside penny_worker_run now, a
+ * snapshot. Destroy waits for each of them to return; a caller that must
+ * not block (an event loop) can wait for 0 first. */
+PENNY_EXTERN unsigned penny_pool_lent_inside(const penny_pool_t *pool);
 
 /* Flag for penny_pool_destroy: jobs still queued finish with
  * PENNY_ECANCELED without running, running ones see penny_cancelled(). */

@@ -34,6 +34,17 @@ const EMPTY = Object.freeze([]);
 // Wakes `n` threads parked on a task pool's epoch word. Made out here so
 // that its closure holds no context of the Pool's constructor (the
 // binding keeps it for as long as the native pool lives).
+// How finished tasks wake this thread (src/addon/completion.c): libuv's
+// async handle under Node, a Node-API thread-safe function under Bun and
+// Deno, whose uv_async_* are not libuv's. PENNY_COMPLETIONS=tsfn or uv
+// picks one anyway (the test suite runs Node on both).
+function useTsfn() {
+  const forced = process.env.PENNY_COMPLETIONS;
+  if (forced === 'tsfn' || forced === 'uv') return forced === 'tsfn';
+  return process.versions.bun !== undefined ||
+    process.versions.deno !== undefined;
+}
+
 function notifier(i32, epoch) {
   return (n) => Atomics.notify(i32, epoch.index, n);
 }
@@ -143,7 +154,8 @@ class Pool {
       this.#ringI32 = i32;
     }
     const [handle, results, bigs, ringStart, id] = binding.create(arenaView,
-      new Uint8Array(ring), threads, this.#tasks.onComplete, notify);
+      new Uint8Array(ring), threads, this.#tasks.onComplete, notify,
+      useTsfn());
     this.#handle = handle;
     this.#arena = arena;
     this.#tasks.attach(handle, results, bigs);
@@ -535,6 +547,17 @@ class Pool {
     this.#tasks.close();
   }
 
+  // Resolves once none of a task pool's threads is inside the core, so that
+  // close() does not block this thread. Node's Worker.terminate() stops a
+  // running task; Deno's does not (the thread runs on), and there this
+  // waits for the task to return.
+  async #lentThreadsOut() {
+    while (!this.#stopped && this.#threads !== null &&
+           binding.lentInside(this.#handle) > 0) {
+      await new Promise((resolve) => { setTimeout(resolve, 5); });
+    }
+  }
+
   #stopThreads() {
     unreachable.unregister(this);
     return this.#threads.stop(this.#ringI32, this.#epochIndex);
@@ -558,10 +581,11 @@ class Pool {
     }
     const threadsGone = this.#threads === null || this.#stopped
       ? Promise.resolve() : this.#stopThreads();
-    this.#terminated = threadsGone.then(() => {
-      if (!this.#stopped) this.#release();
-      this.#closeResolve();
-    });
+    this.#terminated = threadsGone.then(() => this.#lentThreadsOut())
+      .then(() => {
+        if (!this.#stopped) this.#release();
+        this.#closeResolve();
+      });
     return this.#terminated;
   }
 

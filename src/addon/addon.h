@@ -157,11 +157,20 @@ struct pool_s {
   napi_env env;
   penny_pool_t *core;
   int state;
-  int owners;                  /* the JS external + the open uv handle */
+  int owners;                  /* the JS handle + the open uv handles or
+                                * thread-safe function */
   bool draining;               /* inside penny__drain(): close waits */
   bool js_gone;                /* a call into JS failed: the environment
                                 * is going away, stop delivering */
+  /* How workers wake the loop thread for completions: the libuv async
+   * handle (Node), or, where a runtime's uv_async_* is not libuv's (Bun,
+   * Deno), a thread-safe function whose calls wake_pending coalesces
+   * (completion.c). Set before any worker starts. */
+  bool use_tsfn;
   uv_async_t async;
+  napi_threadsafe_function tsfn;
+  bool tsfn_finalized;         /* its finalizer ran (loop thread only) */
+  _Atomic int wake_pending;    /* a tsfn call is queued, not yet run */
   /* Runs just before the loop would sleep, while tasks are pending: waits
    * briefly for a completion there rather than in the poll (completion.c,
    * penny__on_prepare). */
@@ -253,6 +262,7 @@ void penny__task_done(penny_job_t *job, int status);
 void penny__task_post(task_t *t);
 void penny__drain(pool_t *p, bool call_js);
 void penny__on_async(uv_async_t *handle);
+void penny__on_tsfn(napi_env env, napi_value fn, void *context, void *data);
 void penny__on_prepare(uv_prepare_t *handle);
 void penny__set_active(pool_t *p, bool active);
 
@@ -338,6 +348,8 @@ typedef struct {
   napi_value on_complete;      /* lib/'s callback */
   uint8_t *arena;
   size_t arena_bytes;
+  bool use_tsfn;               /* completions through a thread-safe
+                                * function, not uv_async */
   uint8_t *ring;               /* the buffer; the ring starts ring_start on */
   size_t ring_start;
   uint32_t ring_cells;

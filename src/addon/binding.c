@@ -13,16 +13,19 @@
 
 static napi_value js_submit(napi_env env, napi_callback_info info);
 
-/* JS thread: create(arenaView, ringView, threads, onComplete[, notify])
+/* JS thread: create(arenaView, ringView, threads, onComplete[, notify[,
+ *   useTsfn]])
  *   -> [handle, completions, bigLimbs, ringStart[, id]], where
  *   handle(kernel, slot, ...args) submits a task under a slot from grow(),
  *   completions and bigLimbs are the completion buffer (contract.h) and
  *   the ring starts ringStart bytes into ringView's buffer. With notify
  *   (n => Atomics.notify on the ring's epoch word) it is a task pool: it
- *   starts no threads, and lib/'s Workers enter it by its id (jstask.c). */
+ *   starts no threads, and lib/'s Workers enter it by its id (jstask.c).
+ *   With useTsfn true, completions wake this thread through a thread-safe
+ *   function rather than libuv's async handle (completion.c). */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   env_data_t *ed;
   PENNY_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL,
                                         (void **) &ed));
@@ -68,6 +71,14 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     else if (vt != napi_undefined)
       return penny__throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
                                "notify must be a function");
+  }
+  if (argc >= 6) {
+    PENNY_NAPI_CALL(env, napi_typeof(env, argv[5], &vt));
+    if (vt == napi_boolean)
+      PENNY_NAPI_CALL(env, napi_get_value_bool(env, argv[5], &cfg.use_tsfn));
+    else if (vt != napi_undefined)
+      return penny__throw_code(env, ERR_TYPE, "ERR_PENNY_ARG",
+                               "useTsfn must be a boolean");
   }
   cfg.arena_view = argv[0];
   cfg.ring_view = argv[1];
@@ -177,6 +188,23 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
                              "close() cannot run inside onComplete");
   penny__pool_teardown(p, 0, true, false);
   return NULL;
+}
+
+/* JS thread: lentInside(handle) -> how many of a task pool's threads are
+ * inside the core now (0 once closed). lib/ waits for 0 before close()
+ * after terminating its Workers: a runtime whose Worker.terminate() does
+ * not stop a running task (Deno) would otherwise block this thread in
+ * close() until that task returns. */
+static napi_value js_lentInside(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  pool_t *p = penny__pool_args(env, info, 1, argv, "lentInside(handle)");
+  if (p == NULL)
+    return NULL;
+  napi_value out;
+  PENNY_NAPI_CALL(env, napi_create_uint32(env, p->core == NULL ? 0
+                                            : penny_pool_lent_inside(p->core),
+                                          &out));
+  return out;
 }
 
 /* JS thread: stats(handle) -> counters. */
@@ -482,6 +510,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     PENNY_EXPORT_(cancel),
     PENNY_EXPORT_(close),
     PENNY_EXPORT_(stats),
+    PENNY_EXPORT_(lentInside),
     PENNY_EXPORT_(kernels),
     PENNY_EXPORT_(strerror),
     PENNY_EXPORT_(grow),

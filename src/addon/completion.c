@@ -1,8 +1,10 @@
 /* Completions: the way a finished task gets back to lib/.
  *
  * A worker writes the task's (slot, status, result) on the done ring, or
- * pushes its record on a lock-free stack, and calls uv_async_send (libuv
- * coalesces). The async callback takes them all, writes them into the
+ * pushes its record on a lock-free stack, and wakes the loop thread: with
+ * uv_async_send on Node (libuv coalesces), or, where the runtime's
+ * uv_async is not libuv's (Bun, Deno), with a call of a thread-safe
+ * function that the wake_pending flag coalesces the same way. The async callback takes them all, writes them into the
  * completion buffer shared with lib/ (its layout is in contract.h) and
  * calls lib/'s onComplete once per COMPLETION_BATCH tasks inside a
  * callback scope (napi_make_callback), which settles the promises in JS
@@ -124,8 +126,23 @@ void penny__task_post(task_t *t) {
                                                     memory_order_relaxed));
   }
   /* The pool outlives this call: teardown joins every worker before it
-   * closes the handle. uv_async_send cannot fail on an open handle. */
-  (void) uv_async_send(&p->async);
+   * closes the handle or releases the function. */
+  if (!p->use_tsfn) {
+    (void) uv_async_send(&p->async); /* cannot fail on an open handle */
+    return;
+  }
+  /* Acq_rel: the release publishes the completion above to the loop
+   * thread's exchange in penny__on_tsfn; reading 1 means a call is queued
+   * that has not reset the flag yet, so its drain will see this. */
+  if (atomic_exchange_explicit(&p->wake_pending, 1, memory_order_acq_rel) != 0)
+    return;
+  /* Fails only with napi_closing (the environment is going away: its
+   * cleanup hook tears the pool down and drains what is left) or, for a
+   * queue of unlimited size, never with napi_queue_full. */
+  napi_status st = napi_call_threadsafe_function(p->tsfn, NULL,
+                                                 napi_tsfn_nonblocking);
+  if (st != napi_ok)
+    atomic_store_explicit(&p->wake_pending, 0, memory_order_relaxed);
 }
 
 /* Loop thread. lib/ says whether it has tasks pending (it counts them;
@@ -139,13 +156,22 @@ void penny__set_active(pool_t *p, bool active) {
   p->active = active;
   /* Neither call runs JavaScript; a failure would mean a torn-down
    * environment, where keeping the callback alive no longer matters. */
+  if (p->use_tsfn) {
+    /* Both fail only for a function already released (teardown). */
+    if (active)
+      (void) napi_ref_threadsafe_function(p->env, p->tsfn);
+    else
+      (void) napi_unref_threadsafe_function(p->env, p->tsfn);
+  }
   if (active) {
-    uv_ref((uv_handle_t *) &p->async);
+    if (!p->use_tsfn)
+      uv_ref((uv_handle_t *) &p->async);
     if (p->has_prepare)
       (void) uv_prepare_start(&p->prepare, penny__on_prepare); /* no fail */
     (void) napi_reference_ref(p->env, p->callback_ref, &count);
   } else {
-    uv_unref((uv_handle_t *) &p->async);
+    if (!p->use_tsfn)
+      uv_unref((uv_handle_t *) &p->async);
     if (p->has_prepare)
       (void) uv_prepare_stop(&p->prepare);
     (void) napi_reference_unref(p->env, p->callback_ref, &count);
@@ -335,6 +361,23 @@ void penny__on_prepare(uv_prepare_t *handle) {
     if (start - entry > PREPARE_BUDGET_NS)
       return;
   }
+}
+
+/* Loop thread: a queued call of the pool's thread-safe function (env is
+ * NULL when the runtime drops it at teardown). The exchange comes first,
+ * so that a completion posted during the drain queues another call. */
+void penny__on_tsfn(napi_env env, napi_value fn, void *context, void *data) {
+  pool_t *p = context;
+  (void) fn;
+  (void) data;
+  if (env == NULL)
+    return;
+  /* Acq_rel: the acquire pairs with the workers' exchange, whose release
+   * published their completions; the release keeps the exchanges one
+   * chain, so that a worker either sees 0 and calls again or is seen. */
+  (void) atomic_exchange_explicit(&p->wake_pending, 0, memory_order_acq_rel);
+  if (p->state == POOL_OPEN)
+    penny__drain(p, true);
 }
 
 /* Loop thread: libuv calls it after one or more uv_async_send. */

@@ -2,9 +2,11 @@
  * environment's teardown or the garbage collector tears it down, and its
  * last owner frees it.
  *
- * A pool_t has three owners: the JS handle (through its wrap) and the two
- * open uv handles (until their close callbacks); two where the runtime
- * has no prepare handle (Deno), whose async handle then closes alone. Teardown is a normal path, not an
+ * A pool_t has three owners: the JS handle (through its wrap), the open
+ * prepare handle and the way workers wake the loop thread (the async
+ * handle, or the thread-safe function where the runtime's uv_async is
+ * not libuv's), each until its close callback or finalizer; two where the
+ * runtime has no prepare handle (Deno). Teardown is a normal path, not an
  * error path: every Node-API call may fail while the environment is going
  * away (a Worker terminating), and none of those failures may crash, leak
  * a thread, or lose a task. */
@@ -86,10 +88,10 @@ static void drop_refs(pool_t *p) {
   }
 }
 
-/* Loop thread: the async handle is closed; finishes a teardown that an
- * environment shutdown started. */
-static void on_async_closed(uv_handle_t *handle) {
-  pool_t *p = handle->data;
+/* Loop thread: the way completions woke the loop thread is gone (the
+ * async handle closed, the thread-safe function finalized); finishes a
+ * teardown that an environment shutdown started. */
+static void wake_closed(pool_t *p) {
   if (p->hook != NULL) {
     /* Cannot fail for a hook that is registered. */
     (void) napi_remove_async_cleanup_hook(p->hook);
@@ -98,11 +100,24 @@ static void on_async_closed(uv_handle_t *handle) {
   pool_release(p);
 }
 
+static void on_async_closed(uv_handle_t *handle) {
+  wake_closed(handle->data);
+}
+
+static void on_tsfn_finalized(napi_env env, void *data, void *hint) {
+  pool_t *p = data;
+  (void) env;
+  (void) hint;
+  p->tsfn_finalized = true;
+  wake_closed(p);
+}
+
 /* Loop thread: the prepare handle is closed; the async handle closes
  * next, so that the cleanup hook goes only once both have. */
 static void on_prepare_closed(uv_handle_t *handle) {
   pool_t *p = handle->data;
-  uv_close((uv_handle_t *) &p->async, on_async_closed);
+  if (!p->use_tsfn)
+    uv_close((uv_handle_t *) &p->async, on_async_closed);
   pool_release(p);
 }
 
@@ -148,9 +163,16 @@ void penny__pool_teardown(pool_t *p, unsigned destroy_flags, bool call_js,
     (void) napi_remove_async_cleanup_hook(p->hook); /* registered: ok */
     p->hook = NULL;
   }
+  /* The thread-safe function goes now, not from a close callback: at
+   * environment teardown the runtime finalizes it itself once this hook
+   * has returned. The workers are joined, so nothing calls it again, and
+   * what is queued is dropped (abort). It fails only for a function the
+   * runtime has finalized already. */
+  if (p->use_tsfn && !p->tsfn_finalized)
+    (void) napi_release_threadsafe_function(p->tsfn, napi_tsfn_abort);
   if (p->has_prepare)
     uv_close((uv_handle_t *) &p->prepare, on_prepare_closed);
-  else
+  else if (!p->use_tsfn)
     uv_close((uv_handle_t *) &p->async, on_async_closed);
 }
 
@@ -282,6 +304,20 @@ napi_value penny__pool_create(napi_env env, const env_data_t *ed,
   opts.source = &source;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok)
     goto fail;
+  p->use_tsfn = cfg->use_tsfn;
+  atomic_init(&p->wake_pending, 0);
+  if (p->use_tsfn) {
+    /* Unlimited queue (one call is queued at a time anyway), one thread
+     * (this one: workers call it without acquiring); unreferenced until
+     * tasks are pending. */
+    if (napi_create_threadsafe_function(env, NULL, NULL, name, 0, 1, p,
+                                        on_tsfn_finalized, p, penny__on_tsfn,
+                                        &p->tsfn) != napi_ok)
+      goto fail;
+    p->owners++; /* dropped by its finalizer */
+    if (napi_unref_threadsafe_function(env, p->tsfn) != napi_ok)
+      goto fail;
+  }
   rc = penny_pool_create(&p->core, &opts);
   if (rc != 0) {
     penny__throw_code(env, ERR_RANGE, "ERR_PENNY_RANGE",
@@ -289,18 +325,20 @@ napi_value penny__pool_create(napi_env env, const env_data_t *ed,
     goto fail;
   }
   /* uv_async_init fails only for a loop that is not initialized. */
-  if (uv_async_init(loop, &p->async, penny__on_async) != 0)
-    goto fail_started;
-  p->async.data = p;
-  uv_unref((uv_handle_t *) &p->async); /* idle pools keep nothing alive */
+  if (!p->use_tsfn) {
+    if (uv_async_init(loop, &p->async, penny__on_async) != 0)
+      goto fail_started;
+    p->async.data = p;
+    uv_unref((uv_handle_t *) &p->async); /* idle pools keep nothing alive */
+    p->owners++;
+  }
   /* Cannot fail on an initialized loop either; started while active. */
   p->has_prepare = PENNY_HAS_UV_PREPARE();
-  p->owners = 2;
   if (p->has_prepare) {
     (void) uv_prepare_init(loop, &p->prepare);
     p->prepare.data = p;
     uv_unref((uv_handle_t *) &p->prepare);
-    p->owners = 3;
+    p->owners++;
   }
   p->state = POOL_OPEN;
   /* From here the pool runs: a failure is an ordinary teardown. */
@@ -319,6 +357,9 @@ fail_started:
 fail:
   if (napi_is_exception_pending(env, &pending) == napi_ok && !pending)
     penny__throw_last_error(env, "create");
+  /* Its finalizer drops its owner later; the handle keeps the shell. */
+  if (p->tsfn != NULL)
+    (void) napi_release_threadsafe_function(p->tsfn, napi_tsfn_abort);
   penny__lend_unregister(p);
   drop_refs(p);
   pool_free_body(p);

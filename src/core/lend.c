@@ -114,6 +114,14 @@ int penny_worker_vacate(penny_pool_t *pool, unsigned index) {
   return from == LENT_INSIDE ? PENNY_EBUSY : 0;
 }
 
+unsigned penny_pool_lent_inside(const penny_pool_t *pool) {
+  if (pool == NULL)
+    return 0;
+  /* Relaxed: a snapshot to poll; destroy makes its own SeqCst handshake
+   * with the threads that are inside. */
+  return atomic_load_explicit(&pool->inside, memory_order_relaxed);
+}
+
 void penny__lent_drain(penny_pool_t *pool) {
   while (atomic_load_explicit(&pool->inside, memory_order_seq_cst) != 0)
     penny__thread_yield();
