@@ -13,6 +13,18 @@
 const v8 = require('node:v8');
 const { isSharedArrayBuffer, isNativeError } = require('node:util').types;
 const { taskError } = require('./errors');
+const jsc = require('./clone-jsc');
+
+// Bun's node:v8 has no Serializer class (its constructor throws): there
+// the body is Bun's own structured clone (lib/clone-jsc.js).
+const HAS_SERIALIZER = (() => {
+  try {
+    new v8.Serializer(); // eslint-disable-line no-new
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 const KIND = Object.freeze({
   VALUE: 1,     // a value (an argument list, or a result)
@@ -76,7 +88,11 @@ function isSharedView(v) {
 
 class NeedsPost extends Error {}
 
-class Encoder extends v8.Serializer {
+// A class that a runtime without one cannot construct: Encoder and
+// Decoder are then never built.
+const Base = (C) => (typeof C === 'function' ? C : class {});
+
+class Encoder extends Base(v8.Serializer) {
   constructor(sabId) {
     super();
     this.sabId = sabId;   // SharedArrayBuffer -> id, or -1
@@ -117,7 +133,7 @@ class Encoder extends v8.Serializer {
   }
 }
 
-class Decoder extends v8.Deserializer {
+class Decoder extends Base(v8.Deserializer) {
   constructor(bytes, buffers) {
     super(bytes);
     this.buffers = buffers; // index -> SharedArrayBuffer
@@ -129,10 +145,10 @@ class Decoder extends v8.Deserializer {
     if (Class === undefined) throw new Error('corrupt task payload');
     const size = Class === DataView ? 1 : Class.BYTES_PER_ELEMENT;
     if (code & SHARED) {
-      const buffer = this.buffers[this.readUint32()];
+      const i = this.readUint32();
       const offset = this.readDouble();
-      const bytes = this.readDouble();
-      return new Class(buffer, offset, bytes / size);
+      return sharedView(this.buffers, code & ~SHARED, i, offset,
+        this.readDouble());
     }
     const bytes = this.readUint32();
     const copy = new ArrayBuffer(bytes);
@@ -144,18 +160,41 @@ class Decoder extends v8.Deserializer {
 // The payload of `value` as a Uint8Array. Throws NeedsPost, or the
 // engine's DataCloneError for what cannot be cloned.
 function encode(kind, value, sabId) {
-  const enc = new Encoder(sabId);
-  enc.writeHeader();
-  enc.writeValue(value);
-  const body = enc.releaseBuffer();
-  const n = enc.ids.length;
+  let body;
+  let ids;
+  if (HAS_SERIALIZER) {
+    const enc = new Encoder(sabId);
+    enc.writeHeader();
+    enc.writeValue(value);
+    body = enc.releaseBuffer();
+    ids = enc.ids;
+  } else {
+    ids = [];
+    const index = (sab) => {
+      const id = sabId(sab);
+      if (id < 0) throw new NeedsPost();
+      let i = ids.indexOf(id);
+      if (i < 0) i = ids.push(id) - 1;
+      return i;
+    };
+    body = jsc.encodeBody(value, viewParts, index, () => new NeedsPost());
+  }
+  const n = ids.length;
   const out = new Uint8Array(HEADER + 8 * n + body.length);
   const dv = new DataView(out.buffer);
   out[0] = kind;
   dv.setUint32(4, n, true);
-  for (let i = 0; i < n; i++) dv.setFloat64(HEADER + 8 * i, enc.ids[i], true);
+  for (let i = 0; i < n; i++) dv.setFloat64(HEADER + 8 * i, ids[i], true);
   out.set(body, HEADER + 8 * n);
   return out;
+}
+
+// A view rebuilt from its class code over buffers[i] (a shared one).
+function sharedView(buffers, code, i, offset, bytes) {
+  const Class = VIEW_CLASSES[code];
+  if (Class === undefined) throw new Error('corrupt task payload');
+  const size = Class === DataView ? 1 : Class.BYTES_PER_ELEMENT;
+  return new Class(buffers[i], offset, bytes / size);
 }
 
 // [kind, value] from a payload (a Uint8Array). `sabOf(id)` returns the
@@ -176,7 +215,12 @@ function decode(bytes, sabOf) {
   for (let i = 0; i < n; i++) {
     buffers[i] = sabOf(dv.getFloat64(HEADER + 8 * i, true));
   }
-  const dec = new Decoder(bytes.subarray(HEADER + 8 * n), buffers);
+  const body = bytes.subarray(HEADER + 8 * n);
+  if (!HAS_SERIALIZER) {
+    return [kind, jsc.decodeBody(body, (code, i, offset, size) =>
+      sharedView(buffers, code, i, offset, size))];
+  }
+  const dec = new Decoder(body, buffers);
   dec.readHeader();
   return [kind, dec.readValue()];
 }
