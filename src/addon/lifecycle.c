@@ -82,10 +82,12 @@ static void drop_refs(pool_t *p) {
       (void) napi_delete_reference(p->env, *refs[i]);
       *refs[i] = NULL;
     }
-  if (p->actx != NULL) {
+  /* Not at environment teardown (js_gone): the context goes with the
+   * environment, and Deno's napi_async_destroy then aborts the process
+   * (it makes a V8 handle with no scope to hold it). */
+  if (p->actx != NULL && !p->js_gone)
     (void) napi_async_destroy(p->env, p->actx); /* as above */
-    p->actx = NULL;
-  }
+  p->actx = NULL;
 }
 
 /* Loop thread: the way completions woke the loop thread is gone (the

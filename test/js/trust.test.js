@@ -34,7 +34,10 @@ function assertQuiet(pool) {
     `submitted = completed + failed + cancelled: ${JSON.stringify(s)}`);
 }
 
-describe('trust: teardown', () => {
+describe('trust: teardown', function () {
+  // Each churn is a child process with its own 120 s limit; starting and
+  // terminating Workers is far slower under some runtimes (Deno: 47 s).
+  this.timeout(150000);
   const churn = (mode, rounds) => {
     const r = spawnSync(process.execPath,
       [path.join(FIXTURES, 'teardown-churn.js'), mode, String(rounds)],

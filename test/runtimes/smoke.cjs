@@ -3,7 +3,8 @@
 // A smoke test of the package under another runtime's Node-API (Bun,
 // Deno): kernels, the arena, a JS task pool with fork-join, abort, close.
 // It prints one line per check and exits 1 if any failed. `.ci/run` runs
-// it with `bun` and `deno run -A`; the mocha suite itself is Node's.
+// it with `bun` and `deno run -A` before the whole mocha suite under each
+// (`npm run test:bun`, `npm run test:deno`), as a quick first failure.
 
 const assert = require('node:assert/strict');
 const path = require('node:path');
