@@ -65,6 +65,7 @@ RUNNER := $(BUILD)/run-tests
 HEADERS := include/penny.h $(wildcard src/core/*.h) $(wildcard test/core/*.h)
 
 .PHONY: all lib test test-tsan test-asan test-addon-asan test-sanitize bench \
+        wasm-test \
         bench-scale cross-win clean
 
 all: $(CORE_LIB) $(RUNNER)
@@ -185,5 +186,28 @@ $(WIN_BUILD)/%.o: %.c $(HEADERS) src/kernels/kernels.h
 cross-win: $(WIN_OBJ)
 	$(WIN_CC:gcc=ar) rcs $(WIN_BUILD)/libpenny.a $(WIN_OBJ)
 
+# The core and the kernels compiled to wasm32 with shared memory and
+# atomics (clang's freestanding target, Penny's own libc in src/wasm/libc;
+# flags and why in src/wasm/libc/flags.mk), linked with a test module of
+# exports that test/wasm/core.test.js drives from Node worker_threads.
+include src/wasm/libc/flags.mk
+WASM_BUILD := build/wasm/obj
+WASM_CORE_SRC := $(CORE_SRC) $(KERNEL_SRC) $(WASM_LIBC_SRC)
+WASM_CORE_OBJ := $(WASM_CORE_SRC:%.c=$(WASM_BUILD)/%.o)
+WASM_CORE_TEST := build/wasm/core-test.wasm
+# The linker's stack is the controlling instance's; helpers get their own.
+WASM_CORE_LDFLAGS := $(WASM_LDFLAGS) -z stack-size=1048576 \
+                     --export=malloc --export=free --export=__stack_pointer
+
+$(WASM_BUILD)/%.o: %.c $(HEADERS) src/kernels/kernels.h $(WASM_LIBC_HEADERS) \
+                   src/wasm/libc/flags.mk
+	@mkdir -p $(dir $@)
+	$(WASM_CC) $(WASM_CFLAGS) -Iinclude -c $< -o $@
+
+$(WASM_CORE_TEST): $(WASM_CORE_OBJ) $(WASM_BUILD)/test/wasm/core-test.o
+	$(WASM_LD) $(WASM_CORE_LDFLAGS) -o $@ $^
+
+wasm-test: $(WASM_CORE_TEST)
+
 clean:
-	rm -rf build/c
+	rm -rf build/c build/wasm

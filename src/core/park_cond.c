@@ -1,6 +1,6 @@
 /* Parking on a mutex and a condition variable, where there is no futex
  * (every platform but Linux, whose futex is in platform_posix.c). */
-#ifndef __linux__
+#if !defined(__linux__) && !defined(__wasm__)
 
 #include "platform.h"
 #include "penny.h"

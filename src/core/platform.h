@@ -1,7 +1,9 @@
 /* The platform layer: threads, locks, parking, pages and the clock, on
  * the operating system's own primitives (pthreads and futex on Linux,
  * pthreads elsewhere on POSIX, Win32 on Windows; platform_posix.c,
- * platform_win.c, and park_cond.c where there is no futex). Everything
+ * platform_win.c, and park_cond.c where there is no futex), or, on
+ * WebAssembly, on Workers that the JavaScript host starts and on
+ * memory.atomic.wait32/notify (platform_wasm.c). Everything
  * operating-system specific in the core sits behind these few functions,
  * so the core needs no library but libc. */
 #ifndef PENNY_PLATFORM_H
@@ -21,6 +23,14 @@ typedef SRWLOCK penny__mutex_t;
 typedef CONDITION_VARIABLE penny__cond_t;
 /* A mutex with static storage, ready without penny__mutex_init. */
 # define PENNY__MUTEX_INITIALIZER SRWLOCK_INIT
+#elif defined(__wasm__)
+/* A thread is a Worker's instance of the module running fn(arg) on a
+ * stack and thread-local block of its own (platform_wasm.c). */
+typedef struct penny__wasm_thread_s *penny__thread_t;
+/* 0 free, 1 held, 2 held with waiters (a futex mutex on wait32). */
+typedef struct { _Atomic uint32_t state; } penny__mutex_t;
+typedef struct { _Atomic uint32_t seq; } penny__cond_t;
+# define PENNY__MUTEX_INITIALIZER { 0 }
 #else
 # include <pthread.h>
 typedef pthread_t penny__thread_t;
@@ -87,10 +97,11 @@ void penny__advise_huge(void *data, size_t bytes);
 
 /* A parking spot: threads sleep while `word` holds the value they saw, and
  * a waker changes `word` before waking them. On Linux this is a futex on
- * the word itself; elsewhere a mutex and condition variable. */
+ * the word itself, on WebAssembly wait32/notify on it; elsewhere a mutex
+ * and condition variable. */
 typedef struct {
   _Atomic uint32_t word;
-#ifndef __linux__
+#if !defined(__linux__) && !defined(__wasm__)
   penny__mutex_t mutex;
   penny__cond_t cond;
 #endif

@@ -2,7 +2,7 @@
  * variables; on Linux a futex for parking and membarrier for asymmetric
  * fences. platform_win.c is the Windows side; each compiles to nothing on
  * the other. */
-#ifndef _WIN32
+#if !defined(_WIN32) && !defined(__wasm__)
 
 #ifndef _GNU_SOURCE
 # define _GNU_SOURCE /* pthread_setname_np, CPU_COUNT */
