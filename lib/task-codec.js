@@ -92,20 +92,24 @@ class NeedsPost extends Error {}
 // Decoder are then never built.
 const Base = (C) => (typeof C === 'function' ? C : class {});
 
+// sab -> its index in `ids` (the payload's buffer ids), adding its id
+// from sabId (SharedArrayBuffer -> id, or -1: NeedsPost) on first use.
+function indexer(sabId, ids) {
+  return (sab) => {
+    const id = sabId(sab);
+    if (id < 0) throw new NeedsPost();
+    let i = ids.indexOf(id);
+    if (i < 0) i = ids.push(id) - 1;
+    return i;
+  };
+}
+
 class Encoder extends Base(v8.Serializer) {
   constructor(sabId) {
     super();
-    this.sabId = sabId;   // SharedArrayBuffer -> id, or -1
     this.ids = [];        // the payload's buffer ids, by index
+    this.index = indexer(sabId, this.ids);
     this._setTreatArrayBufferViewsAsHostObjects(true);
-  }
-
-  #index(sab) {
-    const id = this.sabId(sab);
-    if (id < 0) throw new NeedsPost();
-    let i = this.ids.indexOf(id);
-    if (i < 0) i = this.ids.push(id) - 1;
-    return i;
   }
 
   _writeHostObject(view) {
@@ -116,7 +120,7 @@ class Encoder extends Base(v8.Serializer) {
     const [code, buffer, offset, bytes] = viewParts(view);
     if (isSharedArrayBuffer(buffer)) {
       this.writeUint32(code | SHARED);
-      this.writeUint32(this.#index(buffer));
+      this.writeUint32(this.index(buffer));
       this.writeDouble(offset);
       this.writeDouble(bytes);
     } else {
@@ -170,14 +174,8 @@ function encode(kind, value, sabId) {
     ids = enc.ids;
   } else {
     ids = [];
-    const index = (sab) => {
-      const id = sabId(sab);
-      if (id < 0) throw new NeedsPost();
-      let i = ids.indexOf(id);
-      if (i < 0) i = ids.push(id) - 1;
-      return i;
-    };
-    body = jsc.encodeBody(value, viewParts, index, () => new NeedsPost());
+    body = jsc.encodeBody(value, viewParts, indexer(sabId, ids),
+      () => new NeedsPost());
   }
   const n = ids.length;
   const out = new Uint8Array(HEADER + 8 * n + body.length);

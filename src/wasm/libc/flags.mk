@@ -46,4 +46,5 @@ WASM_LDFLAGS := --shared-memory --import-memory --max-memory=4294967296 \
                 --stack-first --no-entry --export-dynamic
 
 WASM_LIBC_SRC := $(wildcard $(WASM_LIBC_DIR)/*.c)
-WASM_LIBC_HEADERS := $(wildcard $(WASM_LIBC_DIR)/include/*.h)
+WASM_LIBC_HEADERS := $(wildcard $(WASM_LIBC_DIR)/include/*.h) \
+                     $(wildcard $(WASM_LIBC_DIR)/*.h)
