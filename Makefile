@@ -202,7 +202,10 @@ WASM_CORE_LDFLAGS := $(WASM_LDFLAGS) -z stack-size=1048576 \
 $(WASM_BUILD)/%.o: %.c $(HEADERS) src/kernels/kernels.h $(WASM_LIBC_HEADERS) \
                    src/wasm/libc/flags.mk
 	@mkdir -p $(dir $@)
-	$(WASM_CC) $(WASM_CFLAGS) -Iinclude -c $< -o $@
+	$(WASM_CC) $(WASM_CFLAGS) -Iinclude $(WASM_TEST_INC) -c $< -o $@
+
+# The test module waits as the core does (src/core/platform.h).
+$(WASM_BUILD)/test/wasm/%.o: WASM_TEST_INC := -Isrc/core
 
 $(WASM_CORE_TEST): $(WASM_CORE_OBJ) $(WASM_BUILD)/test/wasm/core-test.o
 	$(WASM_LD) $(WASM_CORE_LDFLAGS) -o $@ $^

@@ -31,6 +31,10 @@ typedef struct penny__wasm_thread_s *penny__thread_t;
 typedef struct { _Atomic uint32_t state; } penny__mutex_t;
 typedef struct { _Atomic uint32_t seq; } penny__cond_t;
 # define PENNY__MUTEX_INITIALIZER { 0 }
+/* memory.atomic.wait32 (0 woken, 1 not equal, 2 timed out; timeout_ns -1:
+ * none). Every wait goes through it: see platform_wasm.c for why. */
+int penny__wasm_wait32(_Atomic uint32_t *word, uint32_t expected,
+                       int64_t timeout_ns);
 #else
 # include <pthread.h>
 typedef pthread_t penny__thread_t;

@@ -85,14 +85,27 @@ void penny_wasm_thread_main(penny__thread_t rec) {
 
 /* ---- Waiting. ---- */
 
+/* memory.atomic.wait32, alone in a function of its own. V8's baseline
+ * compiler (Liftoff) in Node 20 (V8 11.3) loses values the function holds
+ * in registers across the instruction: a parameter read after a wait in a
+ * loop came back 0, and a pool pointer held across a job's wait became
+ * NULL. Called, the wait has nothing live around it but its result, and
+ * the caller's values are saved as for any call (test/wasm/core.test.js
+ * checks both). Never inline it. */
+__attribute__((noinline))
+int penny__wasm_wait32(_Atomic uint32_t *word, uint32_t expected,
+                       int64_t timeout_ns) {
+  /* The builtin takes the word as a plain int: the same 4 bytes. */
+  return __builtin_wasm_memory_atomic_wait32((int *) (void *) word,
+                                             (int) expected, timeout_ns);
+}
+
 /* Sleeps while *word == expected (or `ms` milliseconds, -1: no limit);
  * may return spuriously. A thread that may not block spins once. */
 static void wait_word(_Atomic uint32_t *word, uint32_t expected, int64_t ms) {
   if (!can_block)
     return;
-  /* The builtin takes the word as a plain int: the same 4 bytes. */
-  (void) __builtin_wasm_memory_atomic_wait32(
-    (int *) (void *) word, (int) expected, ms < 0 ? -1 : ms * 1000000);
+  (void) penny__wasm_wait32(word, expected, ms < 0 ? -1 : ms * 1000000);
 }
 
 static void wake_word(_Atomic uint32_t *word, unsigned count) {

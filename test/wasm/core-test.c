@@ -4,6 +4,7 @@
  * instance waits for its jobs with wait32; inside the core it does not
  * block (see core.test.js). */
 #include "penny.h"
+#include "platform.h" /* penny__wasm_wait32: never wait32 inline */
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -13,7 +14,7 @@
 
 typedef struct {
   penny_job_t job;
-  _Atomic int done;
+  _Atomic uint32_t done;
   int status;
 } waited_job_t;
 
@@ -39,8 +40,7 @@ static int run_on(penny_pool_t *pool, penny_task_fn fn, void *arg) {
     return rc;
   /* Acquire: pairs with job_done's release. */
   while (atomic_load_explicit(&wj.done, memory_order_acquire) == 0)
-    (void) __builtin_wasm_memory_atomic_wait32((int *) (void *) &wj.done, 0,
-                                               -1);
+    (void) penny__wasm_wait32(&wj.done, 0, -1);
   return wj.status;
 }
 
@@ -172,11 +172,22 @@ double wasm_many(unsigned threads, int jobs) {
   }
   for (int i = 0; i < jobs; i++)
     while (atomic_load_explicit(&js[i].done, memory_order_acquire) == 0)
-      (void) __builtin_wasm_memory_atomic_wait32(
-        (int *) (void *) &js[i].done, 0, -1); /* acquire: job_done */
+      (void) penny__wasm_wait32(&js[i].done, 0, -1); /* acquire: job_done */
   free(js);
   int n = atomic_load_explicit(&ran, memory_order_relaxed);
   if (penny_pool_destroy(pool, 0) != 0)
     return -1;
   return n;
+}
+
+/* ---- V8's Liftoff and wait32 (see penny__wasm_wait32) ---- */
+
+/* x * 7 + y, computed before a wait that does not sleep (the word is not
+ * `expected`) and returned after it, with the wait's result: Node 20's
+ * baseline compiler returned y as 0 with the wait inline. */
+EXPORT(wasm_wait_keeps)
+int wasm_wait_keeps(_Atomic uint32_t *word, int x, int y) {
+  int keep = x * 7 + y;
+  int r = penny__wasm_wait32(word, atomic_load(word) + 1, 0);
+  return keep * 10 + r;
 }
