@@ -65,7 +65,7 @@ RUNNER := $(BUILD)/run-tests
 HEADERS := include/penny.h $(wildcard src/core/*.h) $(wildcard test/core/*.h)
 
 .PHONY: all lib test test-tsan test-asan test-addon-asan test-sanitize bench \
-        wasm-test \
+        wasm-test wasm \
         bench-scale cross-win clean
 
 all: $(CORE_LIB) $(RUNNER)
@@ -211,6 +211,22 @@ $(WASM_CORE_TEST): $(WASM_CORE_OBJ) $(WASM_BUILD)/test/wasm/core-test.o
 	$(WASM_LD) $(WASM_CORE_LDFLAGS) -o $@ $^
 
 wasm-test: $(WASM_CORE_TEST)
+
+# The browser build (lib/browser/): the core, the kernels, the argument
+# checks the Node addon uses and the binding for lib/browser/runtime.mjs.
+WASM_BROWSER := build/wasm/penny.wasm
+WASM_BROWSER_OBJ := $(WASM_CORE_OBJ) \
+                    $(WASM_BUILD)/src/addon/signature.o \
+                    $(WASM_BUILD)/src/addon/checks.o \
+                    $(WASM_BUILD)/src/wasm/binding.o
+
+$(WASM_BUILD)/src/addon/%.o $(WASM_BUILD)/src/wasm/%.o: \
+    WASM_TEST_INC := -Isrc/core
+
+$(WASM_BROWSER): $(WASM_BROWSER_OBJ)
+	$(WASM_LD) $(WASM_CORE_LDFLAGS) --export=aligned_alloc -o $@ $^
+
+wasm: $(WASM_BROWSER)
 
 clean:
 	rm -rf build/c build/wasm
