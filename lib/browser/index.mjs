@@ -125,6 +125,8 @@ export class Pool {
         this.#rt.memory.buffer.byteLength} bytes, at most 2 GiB) is full`);
     }
     const view = new Type(this.#rt.buffers.current(), at, length);
+    // Zeroed, as a new typed array is (the block may have been used).
+    new Uint8Array(view.buffer, at, bytes).fill(0);
     this.#views.set(view, at);
     return view;
   }
