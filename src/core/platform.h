@@ -97,7 +97,13 @@ void penny__aligned_free(void *p);
  * nothing). A kernel that scatters writes over a large array (a sort's
  * passes) then takes far fewer TLB misses. */
 void penny__advise_huge(void *data, size_t bytes);
-#define PENNY_HUGE_PAGE ((size_t) 2 << 20)
+#ifdef __wasm__
+/* No huge pages; a wasm page, within what the wasm libc's aligned_alloc
+ * takes (64 KiB at most). */
+# define PENNY_HUGE_PAGE ((size_t) 64 << 10)
+#else
+# define PENNY_HUGE_PAGE ((size_t) 2 << 20)
+#endif
 
 /* A parking spot: threads sleep while `word` holds the value they saw, and
  * a waker changes `word` before waking them. On Linux this is a futex on
