@@ -214,7 +214,8 @@ wasm-test: $(WASM_CORE_TEST)
 
 # The browser build (lib/browser/): the core, the kernels, the argument
 # checks the Node addon uses and the binding for lib/browser/runtime.mjs.
-WASM_BROWSER := build/wasm/penny.wasm
+# In dist/, which the npm tarball ships (node-gyp owns build/).
+WASM_BROWSER := dist/penny.wasm
 WASM_BROWSER_OBJ := $(WASM_CORE_OBJ) \
                     $(WASM_BUILD)/src/addon/signature.o \
                     $(WASM_BUILD)/src/addon/checks.o \
@@ -224,9 +225,10 @@ $(WASM_BUILD)/src/addon/%.o $(WASM_BUILD)/src/wasm/%.o: \
     WASM_TEST_INC := -Isrc/core
 
 $(WASM_BROWSER): $(WASM_BROWSER_OBJ)
+	@mkdir -p $(dir $@)
 	$(WASM_LD) $(WASM_CORE_LDFLAGS) --export=aligned_alloc -o $@ $^
 
 wasm: $(WASM_BROWSER)
 
 clean:
-	rm -rf build/c build/wasm
+	rm -rf build/c build/wasm dist

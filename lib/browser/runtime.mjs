@@ -1,5 +1,5 @@
 // The page's side of the browser build, once per page: the compiled
-// module (build/wasm/penny.wasm), one shared WebAssembly.Memory that every
+// module (dist/penny.wasm, which `make wasm` builds), one shared WebAssembly.Memory that every
 // pool's C structures and every alloc()'d array live in, and the
 // controlling instance on this thread, through which pools are created
 // and calls submitted. This thread never waits inside C: the instance is
@@ -13,7 +13,7 @@
 import { imports } from '../wasm/host.mjs';
 import { makeCodec, memoryBuffers } from './codec.mjs';
 
-const WASM_URL = new URL('../../build/wasm/penny.wasm', import.meta.url);
+const WASM_URL = new URL('../../dist/penny.wasm', import.meta.url);
 const WORKER_URL = new URL('./worker.mjs', import.meta.url);
 
 // 64 KiB pages: 16 MiB to start, grown by malloc up to 2 GiB.

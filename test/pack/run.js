@@ -73,7 +73,8 @@ function pack() {
     `the tarball has no ${prebuild}`);
   assert.ok(!files.some((f) => f.startsWith('build/')), 'build/ was packed');
   for (const f of ['README.md', 'docs/plugins.md', 'examples/mandelbrot.js',
-    'include/penny.h', 'binding.gyp', 'scripts/build.js']) {
+    'include/penny.h', 'binding.gyp', 'scripts/build.js', 'dist/penny.wasm',
+    'lib/browser/index.mjs', 'browser.d.ts']) {
     assert.ok(files.includes(f), `the tarball lacks ${f}`);
   }
   console.log(`packed ${info[0].filename}: ${files.length} files, ` +
@@ -128,6 +129,20 @@ function quickStart(app, env) {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
+// penny/browser from the installed package, with no compiler: the shipped
+// wasm build, here under Node's worker_threads.
+function browserBuild(app, env) {
+  const code = `import { Pool } from 'penny/browser';
+    const pool = new Pool({ threads: 2 });
+    console.log(await pool.run('fib', [25]));
+    await pool.close();`;
+  const { s, out } = run(process.execPath, ['--input-type=module', '-e', code],
+    { cwd: app, env });
+  assert.equal(out.trim(), '75025');
+  console.log(`penny/browser's shipped wasm build ran a kernel: ${
+    s.toFixed(1)} s`);
+}
+
 function main() {
   const tarball = pack();
 
@@ -144,6 +159,7 @@ function main() {
   console.log(`prebuilt, no compiler on PATH: install ${a.s.toFixed(1)} s, ` +
     `README's first example (CommonJS, ES module) ${runA.toFixed(1)} s, ` +
     `total ${(a.s + runA).toFixed(1)} s`);
+  browserBuild(a.app, a.env);
 
   const b = install('source', tarball, bare);
   fs.rmSync(path.join(b.pkg, 'prebuilds'), { recursive: true });

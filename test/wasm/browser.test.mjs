@@ -20,7 +20,7 @@ function haveToolchain() {
 }
 
 if (haveToolchain()) {
-  execFileSync('make', ['-s', 'build/wasm/penny.wasm'], { cwd: ROOT,
+  execFileSync('make', ['-s', 'dist/penny.wasm'], { cwd: ROOT,
     stdio: 'inherit' });
   const { Pool } = await import('../../lib/browser/index.mjs');
   define({ describe, it, before, after, assert, Pool });
