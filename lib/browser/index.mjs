@@ -278,6 +278,11 @@ export class Pool {
       this.#drain();
       this.#watch();
     };
+    if (typeof Atomics.waitAsync !== 'function') {
+      // An engine without it (older Firefox): look again in a moment.
+      setTimeout(next, 1);
+      return;
+    }
     const r = Atomics.waitAsync(i32, this.#word, seen);
     if (r.async) r.value.then(next);
     else queueMicrotask(next);
