@@ -6,20 +6,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { define } from '../browser/suite.mjs';
+import { missingTools } from './toolchain.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-function haveToolchain() {
-  try {
-    execFileSync('clang-14', ['--version'], { stdio: 'ignore' });
-    execFileSync('wasm-ld-14', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const missing = missingTools();
 
-if (haveToolchain()) {
+if (missing.length === 0) {
   execFileSync('make', ['-s', 'dist/penny.wasm'], { cwd: ROOT,
     stdio: 'inherit' });
   const { Pool } = await import('../../lib/browser/index.mjs');
@@ -27,6 +20,7 @@ if (haveToolchain()) {
 } else {
   describe('penny/browser under Node', () => {
     it('needs clang-14 and wasm-ld-14 to build the module', function () {
+      console.log(`      skipped: ${missing.join(' and ')} not found`);
       this.skip();
     });
   });

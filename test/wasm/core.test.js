@@ -14,21 +14,12 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { Worker } = require('node:worker_threads');
 const { execFileSync } = require('node:child_process');
+const { missingTools } = require('./toolchain');
 
 const ROOT = path.join(__dirname, '..', '..');
 const WASM = path.join(ROOT, 'build', 'wasm', 'core-test.wasm');
 const HELPERS = 8;
 const HELPER_STACK = 64 * 1024;
-
-function haveToolchain() {
-  try {
-    execFileSync('clang-14', ['--version'], { stdio: 'ignore' });
-    execFileSync('wasm-ld-14', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function fib(n) {
   return n < 2 ? n : fib(n - 1) + fib(n - 2);
@@ -43,8 +34,10 @@ describe('the C core on wasm32 with shared memory', function () {
   const helpers = [];
 
   before(async function () {
-    if (!haveToolchain()) {
-      this.skip(); // clang-14 and wasm-ld-14 build the module
+    const missing = missingTools();
+    if (missing.length > 0) {
+      console.log(`      skipped: ${missing.join(' and ')} not found`);
+      this.skip();
       return;
     }
     execFileSync('make', ['-s', 'build/wasm/core-test.wasm'], { cwd: ROOT,

@@ -16,6 +16,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { Worker } = require('node:worker_threads');
+const { missingTools } = require('./toolchain');
 
 const root = path.join(__dirname, '..', '..');
 const wasmFile = path.join(root, 'build', 'wasm', 'libc-test.wasm');
@@ -82,11 +83,6 @@ function runWorker(data) {
         reject(new Error(`worker ${data.id} exited with ${code}`));
     });
   });
-}
-
-function missingTools() {
-  return ['clang-14', 'wasm-ld-14'].filter(
-    (tool) => spawnSync(tool, ['--version']).error !== undefined);
 }
 
 describe('wasm libc (src/wasm/libc)', function () {
