@@ -30,6 +30,7 @@ export class Pool {
   #views = new Map();    // alloc'd view -> address
   #counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0 };
   #tasks = null;         // { url, names: Promise<Map name -> id> }
+  #waiting = 0;          // runs waiting for the task module's names
 
   constructor(options = {}) {
     const { threads, tasks } = readOptions(options);
@@ -153,11 +154,17 @@ export class Pool {
       const signal = readSignal(options);
       if (this.#broken !== null) throw this.#broken;
       if (this.#tasks !== null && typeof kernel === 'string') {
-        // A name the module exports runs that function.
+        // A name the module exports runs that function. Accepted now, it
+        // runs even if close() comes before the names do: close waits.
+        this.#waiting++;
         return this.#tasks.names.then((names) => {
           const id = names.get(kernel);
           return id === undefined ? this.#kernel(kernel, args, signal)
             : this.#task(kernel, id, args, signal);
+        }).finally(() => {
+          if (--this.#waiting === 0 && this.#closeResolve !== null) {
+            this.#finishClose();
+          }
         });
       }
       return this.#kernel(kernel, args, signal);
@@ -391,7 +398,9 @@ export class Pool {
   }
 
   async #finishClose() {
-    if (this.#pw === 0 || this.#pending.size !== 0) return;
+    if (this.#pw === 0 || this.#pending.size !== 0 || this.#waiting !== 0) {
+      return;
+    }
     const pw = this.#pw;
     this.#pw = 0;
     // Every thread has started, so destroy's joins only wait for threads

@@ -331,6 +331,15 @@ export function define({ describe, it, before, after, assert, Pool }) {
       assert.equal(await pool.run('add', [1, 1]), 2);
     });
 
+    it('a run accepted before close() runs, though the module was not loaded yet', async () => {
+      const p = new Pool({ threads: 2, tasks: TASKS });
+      const runs = [p.run('add', [1, 2]), p.run('fib', [15])];
+      const closing = p.close();
+      await assert.rejects(p.run('add', [1, 2]), { code: 'ERR_PENNY_CLOSED' });
+      assert.deepEqual(await Promise.all(runs), [3, 610]);
+      await closing;
+    });
+
     it('a task module that fails to load rejects every run', async () => {
       const p = new Pool({ threads: 1,
         tasks: new URL('./fixtures/missing.mjs', import.meta.url) });
