@@ -18,12 +18,8 @@ export const TYPE_CODES = new Map([
 const CODE_BY_NAME = new Map([...TYPE_CODES].map(([C, c]) => [C.name, c]));
 CODE_BY_NAME.set('Uint8ClampedArray', 0);
 
-// A typed array's element type code (undefined for anything else), read
-// from its internal class, never from a property user code could define.
-export function typeCode(v) {
-  if (!ArrayBuffer.isView(v) || v instanceof DataView) return undefined;
-  return CODE_BY_NAME.get(Object.prototype.toString.call(v).slice(8, -1));
-}
+// The element type code of a typed array's class name (views.mjs).
+export const typeCode = (name) => CODE_BY_NAME.get(name);
 
 // { threads, tasks (an absolute URL string, or null) }.
 export function readOptions(options) {
@@ -69,6 +65,9 @@ export function readOptions(options) {
   return { threads, tasks };
 }
 
+const ABORTED = Object.getOwnPropertyDescriptor(AbortSignal.prototype,
+  'aborted').get;
+
 export function readSignal(options) {
   if (options === undefined || options === null) return undefined;
   if (typeof options !== 'object') {
@@ -76,7 +75,10 @@ export function readSignal(options) {
   }
   const { signal } = options;
   if (signal === undefined) return undefined;
-  if (!(signal instanceof AbortSignal)) {
+  try {
+    // A brand check: instanceof can be fooled (Object.create, Proxies).
+    ABORTED.call(signal);
+  } catch {
     throw argError(`run: signal must be an AbortSignal, got ${
       describe(signal)}`);
   }

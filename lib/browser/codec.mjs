@@ -9,10 +9,14 @@
 // arrays. A typed array over the pool's memory (what pool.alloc returns)
 // is shared, as in Node; any other typed array is copied. An Error keeps
 // its name, message and stack. Functions, symbols, Maps, Sets and class
-// instances (beyond their own enumerable data) are not carried; an object
-// with its own "$penny" key is refused (the tag below).
+// instances (beyond their own enumerable data) are not carried.
+//
+// A tag is an object with one key that user data cannot spell: "$penny:"
+// and a random nonce of the encoding thread, which the bytes carry on
+// their first line. So no value can forge a tag, such as a view at an
+// address of its choosing.
 
-const TAG = '$penny';
+import { viewInfo } from './views.mjs';
 
 const VIEWS = {
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array,
@@ -33,13 +37,6 @@ function fill(v) {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-// The class name of a typed array (undefined for anything else).
-function viewName(v) {
-  if (!ArrayBuffer.isView(v) || v instanceof DataView) return undefined;
-  const name = Object.prototype.toString.call(v).slice(8, -1);
-  return Object.hasOwn(VIEWS, name) ? name : undefined;
-}
 
 // The buffer objects of one thread's view of a shared memory: each growth
 // gives memory.buffer a new SharedArrayBuffer over the same bytes, and a
@@ -63,6 +60,9 @@ export function memoryBuffers(memory) {
 // memoryBuffers(memory); `malloc` the module's.
 export function makeCodec(memory, buffers, malloc) {
   const isShared = (b) => buffers.has(b);
+  const nonce = Array.from(crypto.getRandomValues(new Uint32Array(4)),
+    (x) => x.toString(36)).join('');
+  const TAG = `$penny:${nonce}`;
   function replacer(key, value) {
     switch (typeof value) {
       case 'undefined': return { [TAG]: 'u' };
@@ -78,24 +78,22 @@ export function makeCodec(memory, buffers, malloc) {
           typeof value} (at '${key}')`);
       case 'object': {
         if (value === null) return value;
-        const name = viewName(value);
-        if (name !== undefined) {
-          if (isShared(value.buffer)) {
-            return { [TAG]: 'view', t: name, o: value.byteOffset,
-              n: value.length };
+        const info = viewInfo(value);
+        if (info !== undefined) {
+          if (isShared(info.buffer)) {
+            return { [TAG]: 'view', t: info.name, o: info.byteOffset,
+              n: info.length };
           }
-          const big = name.startsWith('Big');
-          return { [TAG]: 'copy', t: name,
-            d: big ? Array.from(value, String) : Array.from(value) };
+          const copy = new VIEWS[info.name](info.buffer, info.byteOffset,
+            info.length);
+          return { [TAG]: 'copy', t: info.name,
+            d: info.name.startsWith('Big') ? Array.from(copy, String)
+              : Array.from(copy) };
         }
         if (value instanceof Error) {
           return { [TAG]: 'err', name: String(value.name),
             message: String(value.message), stack: String(value.stack ?? ''),
             code: value.code === undefined ? undefined : String(value.code) };
-        }
-        if (Object.hasOwn(value, TAG)) {
-          throw new TypeError(`penny: a task value cannot have its own '${
-            TAG}' key`);
         }
         return value;
       }
@@ -103,12 +101,13 @@ export function makeCodec(memory, buffers, malloc) {
     }
   }
 
-  function reviver(key, value) {
+  // Revives the tags of the bytes' own nonce (`tag`).
+  function reviver(tag, value) {
     if (value === null || typeof value !== 'object' ||
-        !Object.hasOwn(value, TAG)) {
+        !Object.hasOwn(value, tag)) {
       return value;
     }
-    switch (value[TAG]) {
+    switch (value[tag]) {
       case 'u': return UNDEFINED;
       case 'big': return BigInt(value.v);
       case 'n': return Number(value.v);
@@ -134,9 +133,11 @@ export function makeCodec(memory, buffers, malloc) {
   // hole in an array): undefined comes back as UNDEFINED, and a second
   // pass, only when there was one, puts undefined in its place.
   function parse(text) {
+    const eol = text.indexOf('\n');
+    const tag = `$penny:${text.slice(0, eol)}`;
     let holes = false;
-    const v = JSON.parse(text, (k, val) => {
-      const r = reviver(k, val);
+    const v = JSON.parse(text.slice(eol + 1), (k, val) => {
+      const r = reviver(tag, val);
       if (r !== UNDEFINED) return r;
       holes = true;
       return r;
@@ -149,7 +150,8 @@ export function makeCodec(memory, buffers, malloc) {
     // Throws a TypeError for what cannot be carried; a RangeError when
     // the memory is full.
     encode(value) {
-      const bytes = encoder.encode(JSON.stringify(value, replacer));
+      const bytes = encoder.encode(`${nonce}\n${
+        JSON.stringify(value, replacer)}`);
       const at = malloc(bytes.length || 1);
       if (at === 0) {
         throw new RangeError(`penny: out of memory for ${bytes.length} ` +

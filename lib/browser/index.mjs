@@ -12,8 +12,18 @@ import {
 import {
   kernelTable, readOptions, readSignal, TYPE_CODES, typeCode,
 } from './args.mjs';
+import { viewInfo, bufferBytes } from './views.mjs';
 
 const ECANCELED = -5;
+
+// The intrinsics, never a signal's own (overridable) properties: user code
+// must not run, or throw, between C taking a call and #pending holding it.
+const addListener = EventTarget.prototype.addEventListener;
+const removeListener = EventTarget.prototype.removeEventListener;
+const signalAborted = Object.getOwnPropertyDescriptor(AbortSignal.prototype,
+  'aborted').get;
+const signalReason = Object.getOwnPropertyDescriptor(AbortSignal.prototype,
+  'reason').get;
 
 export class Pool {
   #rt;
@@ -30,7 +40,11 @@ export class Pool {
   #views = new Map();    // alloc'd view -> address
   #counts = { submitted: 0, completed: 0, failed: 0, cancelled: 0 };
   #tasks = null;         // { url, names: Promise<Map name -> id> }
+  #orphans = new Map();  // call id -> entry rejected early (#rejectAll)
   #waiting = 0;          // runs waiting for the task module's names
+  #names = null;         // the task module's names, once known
+  #freed = new WeakSet(); // views given to free()
+  #deferred = [];        // [address, first call id that may not use it]
 
   constructor(options = {}) {
     const { threads, tasks } = readOptions(options);
@@ -48,9 +62,10 @@ export class Pool {
       const stack = ex.malloc(HELPER_STACK);
       if (stack === 0) return -1;
       let started;
+      let exited;
       const entry = { stack, stop: null, started: new Promise((resolve) => {
         started = resolve;
-      }) };
+      }), exited: new Promise((resolve) => { exited = resolve; }) };
       const onError = (err) => {
         this.#broken ??= err;
         namesFrom?.reject(err);
@@ -60,12 +75,14 @@ export class Pool {
       try {
         entry.stop = startWorker({ module: rt.module, memory: rt.memory, rec,
           stackTop: stack + HELPER_STACK, tasks }, (msg) => {
+          if (msg.type === 'exited') exited();
           if (msg.type !== 'started') return;
           started();
           if (msg.error !== null) {
             namesFrom?.reject(taskNamesError(tasks, msg.error));
-          } else {
-            namesFrom?.resolve(new Map(msg.names.map((n, i) => [n, i])));
+          } else if (this.#names === null) {
+            this.#names = new Map(msg.names.map((n, i) => [n, i]));
+            namesFrom?.resolve(this.#names);
           }
         }, onError);
       } catch (err) {
@@ -78,6 +95,10 @@ export class Pool {
     const pw = rt.withSpawner(spawn, () => ex.pw_pool_create(threads,
       rt.scratch));
     if (pw === 0) {
+      // C stopped the threads it had started, running any whose Worker had
+      // not yet started itself; each such Worker, once it starts, finds
+      // its thread done and exits: then its stack goes back.
+      for (const w of this.#workers) w.exited.then(() => ex.free(w.stack));
       const code = new Int32Array(rt.buffers.current(), rt.scratch, 1)[0];
       throw rangeError(`cannot start a pool of ${threads} threads: ${
         rt.string(ex.penny_strerror(code))}`);
@@ -140,7 +161,25 @@ export class Pool {
         `alloc() and not yet freed, got ${describe(view)}`);
     }
     this.#views.delete(view);
-    this.#rt.ex.free(at);
+    this.#freed.add(view);
+    // A call made before this free may still use the block, and the
+    // allocator keeps its own records inside a free block: hand it back
+    // once every such call is done (#releaseDeferred).
+    const first = this.#pending.keys().next();
+    if (first.done) this.#rt.ex.free(at);
+    else this.#deferred.push([at, this.#nextId]);
+  }
+
+  // Frees the deferred blocks that no pending call can use any more.
+  #releaseDeferred() {
+    const first = this.#pending.keys().next();
+    const oldest = first.done ? Infinity : first.value;
+    let n = 0;
+    while (n < this.#deferred.length && this.#deferred[n][1] <= oldest) {
+      this.#rt.ex.free(this.#deferred[n][0]);
+      n++;
+    }
+    if (n > 0) this.#deferred.splice(0, n);
   }
 
   // Runs a kernel, or a function of the task module, on the pool; a
@@ -151,30 +190,42 @@ export class Pool {
       if (!Array.isArray(args)) {
         throw argError(`run: args must be an array, got ${describe(args)}`);
       }
+      // Read once, now: getters and Proxy traps run here, and whatever
+      // they or the caller change later is not this call's.
+      const list = [];
+      for (let i = 0, n = args.length; i < n; i++) list.push(args[i]);
       const signal = readSignal(options);
+      if (this.#closed) throw closedError();
       if (this.#broken !== null) throw this.#broken;
       if (this.#tasks !== null && typeof kernel === 'string') {
-        // A name the module exports runs that function. Accepted now, it
-        // runs even if close() comes before the names do: close waits.
+        // A name the module exports runs that function.
+        if (this.#names !== null) return this.#named(this.#names, kernel, list, signal);
+        // Not known yet: accepted now, it runs even if close() comes
+        // before the names do (close waits).
         this.#waiting++;
-        return this.#tasks.names.then((names) => {
-          const id = names.get(kernel);
-          return id === undefined ? this.#kernel(kernel, args, signal)
-            : this.#task(kernel, id, args, signal);
-        }).finally(() => {
+        return this.#tasks.names.then((names) => this.#named(names, kernel,
+          list, signal)).finally(() => {
           if (--this.#waiting === 0 && this.#closeResolve !== null) {
             this.#finishClose();
           }
         });
       }
-      return this.#kernel(kernel, args, signal);
+      return this.#kernel(kernel, list, signal);
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
+  #named(names, name, list, signal) {
+    const id = names.get(name);
+    return id === undefined ? this.#kernel(name, list, signal)
+      : this.#task(name, id, list, signal);
+  }
+
   #kernel(kernel, args, signal) {
-    if (signal?.aborted) throw signal.reason;
+    if (signal !== undefined && signalAborted.call(signal)) {
+      throw signalReason.call(signal);
+    }
     const { ex, buffers } = this.#rt;
     const table = kernelTable(this.#rt);
     const info = table.list[table.indexOf(kernel)];
@@ -190,14 +241,18 @@ export class Pool {
         const v = args[i];
         let rc;
         if (p.array) {
-          const type = typeCode(v);
-          if (type === undefined) {
+          const view = viewInfo(v);
+          if (view === undefined) {
             throw argError(`${info.name}: parameter '${p.name}' must be a ` +
               `typed array, got ${describe(v)}`);
           }
-          let at = v.byteOffset;
-          if (!buffers.has(v.buffer)) at = this.#copyIn(v, p.dir, copies);
-          rc = ex.pw_call_array(c, i, type, at, v.length);
+          if (this.#freed.has(v)) {
+            throw argError(`${info.name}: parameter '${p.name}' is a view ` +
+              'that was given to free()');
+          }
+          let at = view.byteOffset;
+          if (!buffers.has(view.buffer)) at = this.#copyIn(view, p.dir, copies);
+          rc = ex.pw_call_array(c, i, typeCode(view.name), at, view.length);
         } else {
           if (typeof v !== 'number') {
             throw argError(`${info.name}: parameter '${p.name}' must be a ` +
@@ -215,20 +270,45 @@ export class Pool {
     }
   }
 
-  // A view outside the shared memory: its bytes go to a block there, and
-  // come back after the call for a parameter the kernel writes.
-  #copyIn(v, dir, copies) {
+  // A view outside the shared memory (`view` from viewInfo): its bytes go
+  // to a block there, and come back after the call for a parameter the
+  // kernel writes, as many as there were.
+  #copyIn(view, dir, copies) {
     const { ex, buffers } = this.#rt;
-    const at = ex.malloc(Math.max(1, v.byteLength));
+    const at = ex.malloc(Math.max(1, view.byteLength));
     if (at === 0) throw rangeError('run: out of memory for a copy');
-    copies.push({ at, view: v, back: dir !== 'in' });
-    new Uint8Array(buffers.current(), at, v.byteLength).set(
-      new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    copies.push({ at, view, back: dir !== 'in' });
+    new Uint8Array(buffers.current(), at, view.byteLength).set(
+      new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
     return at;
   }
 
+  // Copies written arguments back (into what is left of their buffers)
+  // and frees every copy.
+  #copyOut(copies) {
+    const { ex, buffers } = this.#rt;
+    let error = null;
+    for (const { at, view, back } of copies) {
+      try {
+        if (back) {
+          // The buffer may have shrunk or been detached since.
+          const room = Math.max(0, Math.min(view.byteLength,
+            bufferBytes(view.buffer) - view.byteOffset));
+          new Uint8Array(view.buffer, view.byteOffset, room).set(
+            new Uint8Array(buffers.current(), at, room));
+        }
+      } catch (err) {
+        error ??= err;
+      }
+      ex.free(at);
+    }
+    if (error !== null) throw error;
+  }
+
   #task(name, id, args, signal) {
-    if (signal?.aborted) throw signal.reason;
+    if (signal !== undefined && signalAborted.call(signal)) {
+      throw signalReason.call(signal);
+    }
     const { ex, codec } = this.#rt;
     const [at, len] = codec.encode(args);
     const c = ex.pw_call_task(this.#pw, id, at, len);
@@ -243,26 +323,35 @@ export class Pool {
 
   #submit(c, entry, signal) {
     const { ex } = this.#rt;
+    // Reading the arguments ran user code (getters, toJSON, Proxy traps),
+    // which may have aborted the signal: its 'abort' event is gone by now.
+    if (signal !== undefined && signalAborted.call(signal)) {
+      throw signalReason.call(signal);
+    }
     const id = this.#nextId++;
-    const rc = ex.pw_call_submit(c, id);
-    if (rc !== 0) throw statusError(rc, this.#rt.string(ex.pw_call_msg(c)));
-    this.#counts.submitted++;
     entry.c = c;
     entry.aborted = false;
     entry.reason = undefined;
-    const promise = new Promise((resolve, reject) => {
-      entry.resolve = resolve;
-      entry.reject = reject;
-    });
     if (signal) {
       entry.signal = signal;
       entry.onAbort = () => {
         entry.aborted = true;
-        entry.reason = signal.reason;
+        entry.reason = signalReason.call(signal);
         ex.pw_call_cancel(c);
       };
-      signal.addEventListener('abort', entry.onAbort, { once: true });
+      // Before C owns the call: a throw here leaves it the caller's to free.
+      addListener.call(signal, 'abort', entry.onAbort, { once: true });
     }
+    const rc = ex.pw_call_submit(c, id);
+    if (rc !== 0) {
+      if (signal) removeListener.call(signal, 'abort', entry.onAbort);
+      throw statusError(rc, this.#rt.string(ex.pw_call_msg(c)));
+    }
+    this.#counts.submitted++;
+    const promise = new Promise((resolve, reject) => {
+      entry.resolve = resolve;
+      entry.reject = reject;
+    });
     this.#pending.set(id, entry);
     this.#watch();
     return promise;
@@ -303,6 +392,7 @@ export class Pool {
       this.#finish(c);
       c = next;
     }
+    if (n > 0 && this.#deferred.length > 0) this.#releaseDeferred();
     if (n > 0 && this.#pending.size === 0 && this.#closeResolve !== null) {
       this.#finishClose();
     }
@@ -311,21 +401,27 @@ export class Pool {
 
   #finish(c) {
     const { ex, codec, buffers } = this.#rt;
-    const entry = this.#pending.get(ex.pw_call_id(c));
-    this.#pending.delete(ex.pw_call_id(c));
-    entry.signal?.removeEventListener('abort', entry.onAbort);
+    const id = ex.pw_call_id(c);
+    const orphan = this.#orphans.get(id);
+    const entry = orphan ?? this.#pending.get(id);
+    this.#orphans.delete(id);
+    this.#pending.delete(id);
+    if (entry.signal !== undefined) {
+      removeListener.call(entry.signal, 'abort', entry.onAbort);
+    }
+    if (orphan !== undefined) {
+      // Its promise was rejected by #rejectAll: only the memory is left.
+      for (const { at } of entry.copies ?? []) ex.free(at);
+      ex.pw_call_free(c);
+      this.#releaseDeferred();
+      return;
+    }
     const status = ex.pw_call_status(c);
     let ok = status === 0 && !entry.aborted;
     let value;
     try {
       if (entry.info !== undefined) {
-        for (const { at, view, back } of entry.copies) {
-          if (back) {
-            new Uint8Array(view.buffer, view.byteOffset, view.byteLength).set(
-              new Uint8Array(buffers.current(), at, view.byteLength));
-          }
-          ex.free(at);
-        }
+        this.#copyOut(entry.copies);
         if (status === 0 && entry.info.result !== 'void') {
           value = ex.pw_call_big(c) ? bigResult(buffers, ex.pw_call_limbs(c))
             : ex.pw_call_result(c);
@@ -360,7 +456,12 @@ export class Pool {
   #rejectAll(err) {
     // A thread that never started: its calls may never finish, so every
     // pending promise rejects now (their records are left to the memory).
-    for (const entry of this.#pending.values()) entry.reject(err);
+    // Their records stay with C (a live thread may still finish them):
+    // #finish frees them then, without settling twice.
+    for (const [id, entry] of this.#pending) {
+      entry.reject(err);
+      this.#orphans.set(id, entry);
+    }
     this.#pending.clear();
     if (this.#closeResolve !== null) this.#finishClose();
   }
@@ -407,6 +508,7 @@ export class Pool {
     // leaving an idle loop (a thread that never started would never end:
     // then the pool's memory is left as it is).
     await Promise.all(this.#workers.map((w) => w.started));
+    this.#releaseDeferred();
     if (this.#broken === null) {
       const rc = this.#rt.ex.pw_pool_destroy(pw);
       if (rc === 0) for (const w of this.#workers) this.#rt.ex.free(w.stack);

@@ -44,6 +44,8 @@ struct penny__wasm_thread_s {
   void *stack;              /* lowest address */
   size_t stack_size;
   void *tls;                /* __tls_size bytes at __tls_align */
+  _Atomic uint32_t claimed; /* 0; 1 once a Worker runs it, 2 once a joiner
+                             * that may not block ran it itself */
 };
 
 /* The record of the thread this instance runs (NULL on the host's first
@@ -77,6 +79,13 @@ void penny_wasm_set_can_block(int yes) {
  * notifies (from JavaScript, which uses no stack in this memory). */
 __attribute__((export_name("penny_wasm_thread_main")))
 void penny_wasm_thread_main(penny__thread_t rec) {
+  uint32_t unclaimed = 0;
+  /* Relaxed: the record's fields were published to this Worker by the
+   * host's hand-over; the claim only decides who runs it. */
+  if (!atomic_compare_exchange_strong_explicit(&rec->claimed, &unclaimed, 1,
+                                               memory_order_relaxed,
+                                               memory_order_relaxed))
+    return; /* its joiner ran it (penny__thread_join) */
   __wasm_init_tls(rec->tls);
   self = rec;
   can_block = 1;
@@ -129,6 +138,7 @@ int penny__thread_create(penny__thread_t *t, size_t stack_size,
   rec->tls = aligned_alloc(__builtin_wasm_tls_align(),
                            __builtin_wasm_tls_size() + 1);
   atomic_init(&rec->done, 0);
+  atomic_init(&rec->claimed, 0);
   if (rec->stack == NULL || rec->tls == NULL || penny_host_spawn(rec) != 0) {
     free(rec->stack);
     free(rec->tls);
@@ -141,6 +151,23 @@ int penny__thread_create(penny__thread_t *t, size_t stack_size,
 
 void penny__thread_join(penny__thread_t *t) {
   penny__thread_t rec = *t;
+  uint32_t unclaimed = 0;
+  /* A joiner that may not block (a page's thread) cannot wait for a
+   * Worker that has not started: a browser starts it only once this
+   * thread returns to its event loop. If no Worker has claimed the thread
+   * yet, the joiner runs it here; the core joins only threads told to
+   * exit, so it returns at once. The record, stack and thread-local
+   * block are then left allocated: the Worker, when it starts, still
+   * reads the record and runs on the stack before it sees the claim.
+   * Relaxed: as in penny_wasm_thread_main. */
+  if (!can_block &&
+      atomic_compare_exchange_strong_explicit(&rec->claimed, &unclaimed, 2,
+                                              memory_order_relaxed,
+                                              memory_order_relaxed)) {
+    rec->fn(rec->arg);
+    *t = NULL;
+    return;
+  }
   /* Acquire: pairs with the host's store of 1 after fn returned, so all
    * the thread did happens before what follows the join. */
   while (atomic_load_explicit(&rec->done, memory_order_acquire) == 0)

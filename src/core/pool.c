@@ -13,7 +13,14 @@
 #define DEFAULT_DEQUE_CAPACITY 4096u
 #define DEFAULT_INJECTOR_CAPACITY 4096u
 #define DEFAULT_SPIN_US 50u
-#define WORKER_STACK_SIZE ((size_t) 8 << 20)
+#ifdef __wasm__
+/* A wasm thread's stack is malloc'd from the one shared memory (2 GiB at
+ * most) and holds only C frames: a JS task's own recursion is on the
+ * engine's stack. */
+# define WORKER_STACK_SIZE ((size_t) 1 << 20)
+#else
+# define WORKER_STACK_SIZE ((size_t) 8 << 20)
+#endif
 
 typedef struct {
   unsigned threads;

@@ -267,6 +267,92 @@ export function define({ describe, it, before, after, assert, Pool }) {
     });
   });
 
+  describe('penny/browser against hostile callers', () => {
+    let pool;
+    before(() => { pool = new Pool({ threads: 2, tasks: TASKS }); });
+    after(() => pool.close());
+
+    it('never calls a signal\'s own addEventListener or removeEventListener', async () => {
+      const signal = new AbortController().signal;
+      signal.addEventListener = () => { throw new Error('own add'); };
+      signal.removeEventListener = () => { throw new Error('own remove'); };
+      const x = pool.alloc(Float64Array, 1000);
+      await pool.run('fill', [x, 7], { signal });
+      assert.ok(x.every((v) => v === 7));
+      assert.equal(await pool.run('fib', [20], { signal }), 6765);
+      assert.equal(pool.stats().pending, 0);
+      pool.free(x);
+    });
+
+    it('a signal aborted by an argument\'s getter rejects the run', async () => {
+      const ac = new AbortController();
+      const arg = { get v() { ac.abort(new Error('from a getter')); return 1; } };
+      await assert.rejects(pool.run('echo', [arg], { signal: ac.signal }),
+        { message: 'from a getter' });
+      const ac2 = new AbortController();
+      const x = new Float64Array(4);
+      const args = [x];
+      Object.defineProperty(args, 1, { enumerable: true,
+        get() { ac2.abort(new Error('kernel getter')); return 1; } });
+      await assert.rejects(pool.run('fill', args, { signal: ac2.signal }),
+        { message: 'kernel getter' });
+      assert.ok(x.every((v) => v === 0), 'the kernel never ran');
+    });
+
+    it('a view freed while a kernel uses it is not handed out again until it is done', async () => {
+      const n = 1 << 20;
+      const x = pool.alloc(Float64Array, n);
+      x.fill(1);
+      const running = pool.run('scale', [x, 2]);
+      pool.free(x);
+      const y = pool.alloc(Float64Array, n);
+      y.fill(7);
+      await running;
+      assert.ok(y.every((v) => v === 7), 'the new block was not written');
+      await assert.rejects(pool.run('scale', [x, 2]), { code: 'ERR_PENNY_ARG',
+        message: /free/ });
+      pool.free(y);
+    });
+
+    it('a view\'s own length, byteOffset or class tag does not move a kernel', async () => {
+      const v = pool.alloc(Float64Array, 4);
+      const next = pool.alloc(Float64Array, 64);
+      next.fill(5);
+      Object.defineProperty(v, 'length', { value: 200 });
+      Object.defineProperty(v, 'byteOffset', { value: 0 });
+      Object.defineProperty(v, Symbol.toStringTag, { value: 'Uint8Array' });
+      await pool.run('fill', [v, 1]);
+      assert.ok(next.every((e) => e === 5), 'the neighbour is untouched');
+      assert.deepEqual(Array.from(new Float64Array(v.buffer,
+        Object.getOwnPropertyDescriptor(Object.getPrototypeOf(
+          Float64Array.prototype), 'byteOffset').get.call(v), 4)),
+      [1, 1, 1, 1]);
+    });
+
+    it('arguments are read when run() is called, not later', async () => {
+      await pool.run('add', [0, 0]); // the module's names are known
+      const args = [1, 2];
+      const p = pool.run('add', args);
+      args[0] = 100;
+      assert.equal(await p, 3);
+      let reads = 0;
+      const proxy = new Proxy([5, 6], { get(t, k) {
+        if (k === '0') reads++;
+        return Reflect.get(t, k);
+      } });
+      assert.equal(await pool.run('add', proxy), 11);
+      assert.equal(reads, 1, 'each element read once');
+    });
+
+    it('a task value cannot forge a view of the memory', async () => {
+      const forged = JSON.parse('{"$penny":"view","t":"Float64Array","o":0,"n":4}');
+      const back = await pool.run('echo', [forged]);
+      assert.deepEqual(back, forged);
+      const colon = { '$penny:x': 'view', t: 'Float64Array', o: 0, n: 4 };
+      assert.deepEqual(await pool.run('echo', [colon]), colon);
+    });
+  });
+
   describe('penny/browser JS tasks', () => {
     let pool;
     before(() => { pool = new Pool({ threads: 3, tasks: TASKS }); });
