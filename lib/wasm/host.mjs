@@ -86,9 +86,11 @@ export function initInstance(instance, stackTop) {
 }
 
 // Runs the C thread of record `rec` on this instance: on the record's
-// stack, then back on `stackTop`; then stores 1 in the record's `done`
-// word and notifies (what penny__thread_join waits on).
-export function runThread(instance, memory, rec, stackTop) {
+// stack, then back on `stackTop`; then calls beforeDone(), stores 1 in
+// the record's `done` word and notifies (what penny__thread_join waits
+// on): once the join returns, what beforeDone did is done.
+export function runThread(instance, memory, rec, stackTop,
+  beforeDone = () => {}) {
   const ex = instance.exports;
   const u32 = new Uint32Array(memory.buffer);
   ex.__stack_pointer.value = u32[(rec + REC_STACK) >>> 2] +
@@ -97,6 +99,7 @@ export function runThread(instance, memory, rec, stackTop) {
     ex.penny_wasm_thread_main(rec);
   } finally {
     ex.__stack_pointer.value = stackTop;
+    beforeDone();
     // The memory may have grown while the thread ran: a fresh view.
     const done = new Int32Array(memory.buffer);
     Atomics.store(done, (rec + REC_DONE) >>> 2, 1);
@@ -114,11 +117,9 @@ export function helperLoop(instance, memory, control, index, stackTop) {
     const rec = Atomics.load(control, index);
     if (rec === STOP) return;
     if (rec === 0) continue;
-    try {
-      runThread(instance, memory, rec, stackTop);
-    } finally {
-      // Idle again, unless the host asked this helper to stop meanwhile.
-      Atomics.compareExchange(control, index, rec, 0);
-    }
+    // Idle again before the joiner returns, unless the host asked this
+    // helper to stop meanwhile.
+    runThread(instance, memory, rec, stackTop,
+      () => Atomics.compareExchange(control, index, rec, 0));
   }
 }
