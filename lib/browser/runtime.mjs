@@ -135,7 +135,15 @@ export function startWorker(data, on, onError) {
     w.postMessage(data);
     return () => w.terminate();
   }
-  const w = new nodeWorkers.Worker(WORKER_URL);
+  // Node's Workers inherit its flags, and --input-type (node -e with ES
+  // modules) refuses a Worker's file.
+  const execArgv = [];
+  for (let i = 0; i < process.execArgv.length; i++) {
+    const a = process.execArgv[i];
+    if (a === '--input-type') i++; // and its value
+    else if (!a.startsWith('--input-type=')) execArgv.push(a);
+  }
+  const w = new nodeWorkers.Worker(WORKER_URL, { execArgv });
   w.on('message', on);
   w.on('error', onError);
   w.postMessage(data);
