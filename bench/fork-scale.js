@@ -27,20 +27,10 @@ const reps = Number(option('--reps', 5));
 const jsonPath = option('--json', path.join(__dirname, '..', 'build', 'bench',
   'fork-scale.json'));
 
-const TASKS = path.join(__dirname, '..', 'examples', 'js-tasks',
-  'fork-tasks.js');
-const SIDE = 1024;
-const WINDOW = [SIDE, SIDE, 1000, -2.0, 0.6, -0.2, 1.4];
-const SORT_N = 1e7;
+const { TASKS, SIDE, WINDOW, fibOf, sharedWorkloads } =
+  require('./addon/fork-workloads');
 const FIB_N = 36;
 const FIB_CUT = 20;
-
-function fibOf(n) {
-  let a = 0;
-  let b = 1;
-  for (let i = 0; i < n; i++) [a, b] = [b, a + b];
-  return a;
-}
 
 async function main() {
   if (!counts.every((n) => Number.isInteger(n) && n > 0)) {
@@ -48,14 +38,7 @@ async function main() {
   }
   const pools = counts.map((threads) => new penny.Pool({ threads,
     tasks: TASKS }));
-  const image = new Int32Array(new SharedArrayBuffer(4 * SIDE * SIDE));
-  const check = new Int32Array(SIDE * SIDE);
-  require(TASKS).mandelRows(0, SIDE, check, ...WINDOW);
-  const x = new Float64Array(new SharedArrayBuffer(8 * SORT_N));
-  const tmp = new Float64Array(new SharedArrayBuffer(8 * SORT_N));
-  const data = new Float64Array(SORT_N);
-  for (let i = 0; i < SORT_N; i++) data[i] = Math.random();
-  const sorted = data.slice().sort();
+  const shared = sharedWorkloads();
   const fib = fibOf(FIB_N);
 
   const workloads = {
@@ -66,22 +49,9 @@ async function main() {
       if (got !== fib) throw new Error(`jfibCut: ${got}`);
       return ms;
     },
-    [`mandelbrot ${SIDE}^2, parallelFor, ms`]: async (pool) => {
-      image.fill(0);
-      const t0 = now();
-      await pool.run('mandelbrot', [image, ...WINDOW]);
-      const ms = us(t0, now()) / 1e3;
-      if (!image.every((v, i) => v === check[i])) throw new Error('mandel');
-      return ms;
-    },
-    ['merge sort 10^7 f64, ms']: async (pool) => {
-      x.set(data);
-      const t0 = now();
-      await pool.run('sort', [x, tmp]);
-      const ms = us(t0, now()) / 1e3;
-      if (!x.every((v, i) => v === sorted[i])) throw new Error('merge sort');
-      return ms;
-    },
+    [`mandelbrot ${SIDE}^2, parallelFor, ms`]: (pool) => shared.mandel(
+      (out) => pool.run('mandelbrot', [out, ...WINDOW])),
+    ['merge sort 10^7 f64, ms']: (pool) => shared.msort(pool),
     ['20,000 tiny tasks at once, tasks/s']: async (pool) => {
       return burst(() => pool.run('fib', [1]));
     },

@@ -27,21 +27,11 @@ const jsonPath = option('--json', path.join(__dirname, '..', 'build', 'bench',
   'fork.json'));
 const { Piscina } = require('piscina');
 
-const EXAMPLE = path.join(__dirname, '..', 'examples', 'js-tasks');
-const TASKS = path.join(EXAMPLE, 'fork-tasks.js');
-const SIDE = 1024;
-const WINDOW = [SIDE, SIDE, 1000, -2.0, 0.6, -0.2, 1.4];
-const SORT_N = 1e7;
+const { EXAMPLE, TASKS, SIDE, WINDOW, fibOf, sharedWorkloads } =
+  require('./addon/fork-workloads');
 const H_N = 27;
 const I_N = 36;
 const I_CUT = 20;
-
-function fibOf(n) {
-  let a = 0;
-  let b = 1;
-  for (let i = 0; i < n; i++) [a, b] = [b, a + b];
-  return a;
-}
 
 async function timed(pool, name, args, expected) {
   const t0 = now();
@@ -69,32 +59,11 @@ async function main() {
     ts: [], t1: [], i1: [], i2: [], j1: [], j2: [], jPiscina: [],
     k1: [], k2: [], kSort: [],
   };
-  const image = new Int32Array(new SharedArrayBuffer(4 * SIDE * SIDE));
-  const check = new Int32Array(SIDE * SIDE);
-  require(TASKS).mandelRows(0, SIDE, check, ...WINDOW);
-  const x = new Float64Array(new SharedArrayBuffer(8 * SORT_N));
-  const tmp = new Float64Array(new SharedArrayBuffer(8 * SORT_N));
-  const data = new Float64Array(SORT_N);
-  for (let i = 0; i < SORT_N; i++) data[i] = Math.random();
-  const sorted = data.slice().sort();
-
-  const mandel = async (pool) => {
-    image.fill(0);
-    const t0 = now();
-    if (pool === piscina) await mandelPiscina(piscina, image);
-    else await pool.run('mandelbrot', [image, ...WINDOW]);
-    const ms = us(t0, now()) / 1e3;
-    if (!image.every((v, i) => v === check[i])) throw new Error('mandelbrot');
-    return ms;
-  };
-  const msort = async (pool) => {
-    x.set(data);
-    const t0 = now();
-    await pool.run('sort', [x, tmp]);
-    const ms = us(t0, now()) / 1e3;
-    if (!x.every((v, i) => v === sorted[i])) throw new Error('merge sort');
-    return ms;
-  };
+  const shared = sharedWorkloads();
+  const { data, msort } = shared;
+  const mandel = (pool) => shared.mandel(pool === piscina
+    ? (out) => mandelPiscina(piscina, out)
+    : (out) => pool.run('mandelbrot', [out, ...WINDOW]));
   const nativeSort = () => {
     const y = data.slice();
     const t0 = now();
