@@ -19,7 +19,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const penny = require('..');
-const { now, us, median, burst } = require('./addon/workloads');
+const { median, burst } = require('./addon/workloads');
 const { option } = require('./options');
 
 const counts = option('--threads', '1,2,4,8,16').split(',').map(Number);
@@ -27,7 +27,7 @@ const reps = Number(option('--reps', 5));
 const jsonPath = option('--json', path.join(__dirname, '..', 'build', 'bench',
   'fork-scale.json'));
 
-const { TASKS, SIDE, WINDOW, fibOf, sharedWorkloads } =
+const { TASKS, SIDE, WINDOW, fibOf, timed, sharedWorkloads } =
   require('./addon/fork-workloads');
 const FIB_N = 36;
 const FIB_CUT = 20;
@@ -42,19 +42,13 @@ async function main() {
   const fib = fibOf(FIB_N);
 
   const workloads = {
-    [`jfibCut(${FIB_N}, ${FIB_CUT}), ms`]: async (pool) => {
-      const t0 = now();
-      const got = await pool.run('jfibCut', [FIB_N, FIB_CUT]);
-      const ms = us(t0, now()) / 1e3;
-      if (got !== fib) throw new Error(`jfibCut: ${got}`);
-      return ms;
-    },
+    [`jfibCut(${FIB_N}, ${FIB_CUT}), ms`]: (pool) =>
+      timed(pool, 'jfibCut', [FIB_N, FIB_CUT], fib),
     [`mandelbrot ${SIDE}^2, parallelFor, ms`]: (pool) => shared.mandel(
       (out) => pool.run('mandelbrot', [out, ...WINDOW])),
     ['merge sort 10^7 f64, ms']: (pool) => shared.msort(pool),
-    ['20,000 tiny tasks at once, tasks/s']: async (pool) => {
-      return burst(() => pool.run('fib', [1]));
-    },
+    ['20,000 tiny tasks at once, tasks/s']: (pool) =>
+      burst(() => pool.run('fib', [1])),
   };
   const names = Object.keys(workloads);
   const r = Object.fromEntries(names.map((n) => [n, counts.map(() => [])]));

@@ -27,19 +27,11 @@ const jsonPath = option('--json', path.join(__dirname, '..', 'build', 'bench',
   'fork.json'));
 const { Piscina } = require('piscina');
 
-const { EXAMPLE, TASKS, SIDE, WINDOW, fibOf, sharedWorkloads } =
+const { EXAMPLE, TASKS, SIDE, WINDOW, fibOf, timed, sharedWorkloads } =
   require('./addon/fork-workloads');
 const H_N = 27;
 const I_N = 36;
 const I_CUT = 20;
-
-async function timed(pool, name, args, expected) {
-  const t0 = now();
-  const got = await pool.run(name, args);
-  const ms = us(t0, now()) / 1e3;
-  if (got !== expected) throw new Error(`${name}: ${got}, not ${expected}`);
-  return ms;
-}
 
 async function mandelPiscina(piscina, out) {
   const half = SIDE / 2;

@@ -22,6 +22,15 @@ function fibOf(n) {
   return a;
 }
 
+// Runs `name` on `pool` and checks its result; resolves to milliseconds.
+async function timed(pool, name, args, expected) {
+  const t0 = now();
+  const got = await pool.run(name, args);
+  const ms = us(t0, now()) / 1e3;
+  if (got !== expected) throw new Error(`${name}: ${got}, not ${expected}`);
+  return ms;
+}
+
 // The buffers of the mandelbrot and the merge sort, and timed runs of both
 // that check their results (milliseconds):
 //   mandel(draw)  draw(out) fills `out` with the image, by any means;
@@ -57,5 +66,5 @@ function sharedWorkloads() {
   };
 }
 
-module.exports = { EXAMPLE, TASKS, SIDE, WINDOW, SORT_N, fibOf,
+module.exports = { EXAMPLE, TASKS, SIDE, WINDOW, fibOf, timed,
   sharedWorkloads };
