@@ -160,20 +160,24 @@ async function main() {
     t0 = now();
     await pool.run('spin', [spinUs]);
     r.kernelWaitOverhead.penny.push(us(t0, now()) - spinUs);
-    if (rep < gReps) {
-      for (const which of rep % 2 ? ['piscina', 'penny']
-        : ['penny', 'piscina']) {
-        const g = firstResult(which);
-        r.firstResult[which].push(g.firstMs);
-        r.idleRss[which].push(g.rssMB);
-      }
-    }
   }
   await pool.close();
   await piscina.destroy();
   await taskPool.close();
   for (const p of piscinas) await p.destroy();
   await piscinaSum.destroy();
+  // (g) last, apart from the rest: a spawn forks this process, which
+  // write-protects its pages, and each page written afterwards faults
+  // once. Interleaved, that made the next rep's bursts (a) and (d) about
+  // 5x slower here (some 5,000 more page faults per burst of 20,000).
+  for (let rep = 0; rep < gReps; rep++) {
+    for (const which of rep % 2 ? ['piscina', 'penny']
+      : ['penny', 'piscina']) {
+      const g = firstResult(which);
+      r.firstResult[which].push(g.firstMs);
+      r.idleRss[which].push(g.rssMB);
+    }
+  }
 
   const m = (xs) => median(xs);
   const rows = [
