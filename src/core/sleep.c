@@ -148,6 +148,31 @@ void penny__stop_searching(penny_worker_t *w) {
     penny__maybe_wake(w->pool, w);
 }
 
+/* Leaves the searching state to run a root job it took from the injector
+ * or the job source. Unlike a stolen frame, a root job passes the baton
+ * only when more work is in sight: a lone job submitted to an idle pool
+ * would otherwise wake a second worker that finds nothing, and on a
+ * machine with as many runnable threads as CPUs that worker can take the
+ * CPU of the one running the job for the whole of its spin. */
+void penny__stop_searching_job(penny_worker_t *w) {
+  penny_pool_t *pool = w->pool;
+  /* SeqCst: as in penny__stop_searching. */
+  uint64_t prev = atomic_fetch_sub_explicit(&pool->idle, IDLE_SEARCHING_ONE,
+                                            memory_order_seq_cst);
+  if (IDLE_SEARCHING(prev) != 1 || IDLE_SLEEPING(prev) == 0)
+    return;
+  /* SeqCst fence: pairs with the submitter's fence in penny__notify (a
+   * submit, or a push onto an empty deque) that read the counts while we
+   * still searched and so skipped its wake-up: either it reads them after
+   * our decrement and wakes a sleeper itself, or the look below sees its
+   * work. The job source's ready() also marks the source so that its
+   * producer notifies on its next publish (see penny_source_t): a job
+   * published after this look is not left to us alone. */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (work_visible(pool))
+    penny__maybe_wake(pool, w);
+}
+
 void penny__start_searching(penny_worker_t *w) {
   /* SeqCst: a submitter that sees us searching skips its wake-up, so we
    * must be counted before our next look for work. */

@@ -131,11 +131,13 @@ int penny__worker_loop(penny_worker_t *w, uint32_t *park) {
     penny__task_t *task;
     penny_job_t *job;
     if (penny__find_work(w, &task, &job, true)) {
-      penny__stop_searching(w);
-      if (task)
+      if (task) {
+        penny__stop_searching(w);
         penny__run_stolen(w, task, job);
-      else
+      } else {
+        penny__stop_searching_job(w);
         penny__run_job(w, job);
+      }
       penny__start_searching(w);
       if (PENNY_UNLIKELY(w->leave)) {
         w->leave = 0;

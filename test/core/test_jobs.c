@@ -516,6 +516,86 @@ TEST_IMPL(no_lost_wakeups) {
   return 0;
 }
 
+/* A lone job submitted to a sleeping pool wakes only the worker that the
+ * submit woke: that worker, the last searcher, sees no more work and
+ * passes no baton (SLEEP.md). The stats count only wake-ups a worker
+ * sent, so they stay at zero. */
+TEST_IMPL(lone_job_wakes_one_worker) {
+  penny_pool_options_t o;
+  penny_pool_t *pool;
+  memset(&o, 0, sizeof(o));
+  o.threads = 4;
+  o.spin_us = 1;
+  ASSERT_EQ(penny_pool_create(&pool, &o), 0);
+  for (int r = 0; r < 50; r++) {
+    usleep(2000); /* the others fall asleep */
+    sleepy_round(pool, 1, 1);
+  }
+  penny_stats_t st;
+  ASSERT_EQ(penny_pool_stats(pool, PENNY_ALL_WORKERS, &st), 0);
+  ASSERT_GT(st.sleeps, 0);
+  ASSERT_EQ(st.wakeups, 0);
+  ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  return 0;
+}
+
+/* Two jobs submitted together to a sleeping pool of two run at the same
+ * time: each waits until both have started, so the worker that takes the
+ * first must pass the baton (or the second submit wake a worker), or the
+ * test hangs. */
+typedef struct {
+  penny_job_t job;
+  _Atomic int *started;
+  latch_t *done;
+} pair_job_t;
+
+static void pair_fn(penny_worker_t *w, void *arg) {
+  pair_job_t *j = arg;
+  (void) w;
+  atomic_fetch_add(j->started, 1);
+  while (atomic_load(j->started) < 2)
+    penny__cpu_relax();
+}
+
+static void pair_done(penny_job_t *job, int status) {
+  pair_job_t *j = (pair_job_t *) job;
+  ASSERT_EQ(status, 0);
+  latch_count(j->done);
+}
+
+TEST_IMPL(two_jobs_wake_two_workers) {
+  for (unsigned flags = 0; flags < 2; flags++) {
+    penny_pool_options_t o;
+    penny_pool_t *pool;
+    memset(&o, 0, sizeof(o));
+    o.threads = 2;
+    o.spin_us = 1;
+    o.flags = flags ? PENNY_POOL_SYMMETRIC_FENCES : 0;
+    ASSERT_EQ(penny_pool_create(&pool, &o), 0);
+    for (int r = 0; r < test_scale(200); r++) {
+      if (r % 8 == 0)
+        usleep(1000); /* both asleep now and then */
+      _Atomic int started = 0;
+      latch_t done;
+      pair_job_t jobs[2];
+      latch_init(&done, 2);
+      for (int i = 0; i < 2; i++) {
+        memset(&jobs[i], 0, sizeof(jobs[i]));
+        jobs[i].job.fn = pair_fn;
+        jobs[i].job.arg = &jobs[i];
+        jobs[i].job.done = pair_done;
+        jobs[i].started = &started;
+        jobs[i].done = &done;
+        ASSERT_EQ(penny_pool_submit(pool, &jobs[i].job), 0);
+      }
+      latch_wait(&done);
+      latch_destroy(&done);
+    }
+    ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  }
+  return 0;
+}
+
 /* ---- Shutdown races. ---- */
 
 /* Chains of jobs whose done() submits the next link, racing destroy: the
