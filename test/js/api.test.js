@@ -50,6 +50,23 @@ describe('module exports', () => {
       }
     });
 
+  it('loads the addon file node-gyp-build would pick, and not the module',
+    () => {
+      const root = path.join(__dirname, '..', '..');
+      const code = 'require(process.argv[1]);' +
+        'const ks = Object.keys(require.cache);' +
+        'console.log(JSON.stringify([ks.filter((k) => k.endsWith(".node")),' +
+        'ks.some((k) => k.includes("node-gyp-build"))]))';
+      const env = { ...process.env };
+      delete env.PENNY_ADDON;
+      const r = spawnSync(process.execPath, ['-e', code, root],
+        { encoding: 'utf8', env });
+      assert.equal(r.status, 0, r.stderr);
+      const [files, gypBuild] = JSON.parse(r.stdout);
+      assert.deepEqual(files, [require('node-gyp-build').path(root)]);
+      assert.equal(gypBuild, false);
+    });
+
   it('exports Pool, run and defaultPool', () => {
     assert.equal(typeof penny.Pool, 'function');
     assert.equal(typeof penny.run, 'function');
