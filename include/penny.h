@@ -120,12 +120,15 @@ struct penny_job_s {
  * with fn and done set and its state reset by penny_job_reset, or NULL
  * when there is none. The job is then run as if it had been submitted.
  *
- * ready(ctx): runs on a worker about to sleep, after it has counted itself
- * asleep and passed a full barrier. Non-zero if take may find a job now.
- * A producer that publishes a job with a SeqCst store and then reads, with
- * a SeqCst load, a word that ready() sets with a SeqCst store before
- * looking, learns whether it must call penny_pool_notify: either ready()
- * sees the job or the producer sees the word.
+ * ready(ctx): asks the producer to call penny_pool_notify on its next
+ * publish, and returns non-zero if take may find a job now. It runs on a
+ * worker about to sleep, after it has counted itself asleep and passed a
+ * full barrier, and on a worker that took a root job while all the others
+ * slept, to see whether one must be woken for more. A producer that
+ * publishes a job with a SeqCst store and then reads, with a SeqCst load,
+ * a word that ready() sets with a SeqCst store before looking, learns
+ * whether it must call penny_pool_notify: either ready() sees the job or
+ * the producer sees the word. ready() must not count sleepers.
  *
  * Destroy does not drain a source: what is left in it belongs to the
  * producer. */

@@ -149,11 +149,15 @@ void penny__stop_searching(penny_worker_t *w) {
 }
 
 /* Leaves the searching state to run a root job it took from the injector
- * or the job source. Unlike a stolen frame, a root job passes the baton
- * only when more work is in sight: a lone job submitted to an idle pool
- * would otherwise wake a second worker that finds nothing, and on a
+ * or the job source. When every other worker sleeps, the baton is passed
+ * only if more root jobs are in sight: a lone job submitted to an idle
+ * pool would otherwise wake a second worker that finds nothing, and on a
  * machine with as many runnable threads as CPUs that worker can take the
- * CPU of the one running the job for the whole of its spin. */
+ * CPU of the one running the job for the whole of its spin. Sleepers hold
+ * no frames, so the injector and the source are all there is to look at.
+ * Otherwise a running worker may have pushed frames that the look could
+ * miss (with asymmetric fences its push has no fence of its own), so the
+ * baton is passed as for a stolen frame. */
 void penny__stop_searching_job(penny_worker_t *w) {
   penny_pool_t *pool = w->pool;
   /* SeqCst: as in penny__stop_searching. */
@@ -161,15 +165,20 @@ void penny__stop_searching_job(penny_worker_t *w) {
                                             memory_order_seq_cst);
   if (IDLE_SEARCHING(prev) != 1 || IDLE_SLEEPING(prev) == 0)
     return;
-  /* SeqCst fence: pairs with the submitter's fence in penny__notify (a
-   * submit, or a push onto an empty deque) that read the counts while we
-   * still searched and so skipped its wake-up: either it reads them after
-   * our decrement and wakes a sleeper itself, or the look below sees its
-   * work. The job source's ready() also marks the source so that its
-   * producer notifies on its next publish (see penny_source_t): a job
-   * published after this look is not left to us alone. */
+  if (IDLE_SLEEPING(prev) != pool->threads - 1) {
+    penny__maybe_wake(pool, w);
+    return;
+  }
+  /* SeqCst fence: pairs with the submitter's fence in penny__notify that
+   * read the counts while we still searched and so skipped its wake-up:
+   * either it reads them after our decrement and wakes a sleeper itself,
+   * or the look below sees its job. The source's ready() also marks the
+   * source so that its producer notifies on its next publish (see
+   * penny_source_t): a job published after this look is not left to us
+   * alone. */
   atomic_thread_fence(memory_order_seq_cst);
-  if (work_visible(pool))
+  if (!penny__injector_empty(&pool->injector) ||
+      (pool->source.ready != NULL && pool->source.ready(pool->source.ctx)))
     penny__maybe_wake(pool, w);
 }
 
