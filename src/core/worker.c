@@ -138,6 +138,21 @@ int penny__worker_loop(penny_worker_t *w, uint32_t *park) {
         penny__stop_searching_job(w);
         penny__run_job(w, job);
       }
+      /* Work that is already there is taken before counting ourselves as
+       * searching again: a stream of root jobs then costs no RMW on the
+       * shared idle word per job. Taking work while not counted strands
+       * nothing (a submitter that sees nobody searching wakes a sleeper
+       * itself); a stolen frame passes the baton as a worker in a sync
+       * does (SLEEP.md). */
+      while (PENNY_LIKELY(!w->leave) &&
+             penny__find_work(w, &task, &job, true)) {
+        if (task) {
+          penny__notify(pool, w);
+          penny__run_stolen(w, task, job);
+        } else {
+          penny__run_job(w, job);
+        }
+      }
       penny__start_searching(w);
       if (PENNY_UNLIKELY(w->leave)) {
         w->leave = 0;
