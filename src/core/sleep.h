@@ -58,8 +58,9 @@ static inline bool penny__deque_push_notify(penny_worker_t *w,
 /* The worker found work: it stops searching, and passes the baton if it
  * was the last searcher. */
 void penny__stop_searching(penny_worker_t *w);
-/* The same for a root job from the injector or the job source: the baton
- * is passed only if more work is in sight (SLEEP.md). */
+/* The same for a root job from the injector or the job source: when every
+ * other worker sleeps, the baton is passed only if more root jobs are in
+ * sight (SLEEP.md). */
 void penny__stop_searching_job(penny_worker_t *w);
 /* The worker is done with that work and searches again. */
 void penny__start_searching(penny_worker_t *w);
