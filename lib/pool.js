@@ -298,10 +298,10 @@ class Pool {
           return threads.sabId(sab);
         };
         // Simple values straight into an arena block; the rest through
-        // V8's serializer (which runs user code: getters, Proxy traps).
-        const bound = codec.fastBound(list);
+        // V8's serializer. Both run user code (getters, Proxy traps).
+        const plan = codec.fastPlan(list);
         let bytes = null;
-        if (bound < 0) {
+        if (plan === null) {
           try {
             bytes = codec.encode(codec.KIND.VALUE, list, sabId);
           } catch (err) {
@@ -311,7 +311,7 @@ class Pool {
                 : err?.message}`);
           }
         }
-        const size = bytes === null ? bound : bytes.length;
+        const size = bytes === null ? plan.bytes : bytes.length;
         block = this.#heap.alloc(size);
         let buf = this.#arenaBuf;
         let at = block;
@@ -327,7 +327,7 @@ class Pool {
           a = threads.sabId(own);
         }
         if (bytes === null) {
-          b = codec.fastWrite(list, buf, at, sabId);
+          b = codec.fastWrite(plan, buf, at, sabId);
         } else {
           buf.set(bytes, at);
           b = bytes.length;

@@ -11,7 +11,9 @@
 // gives SharedArrayBuffers as it hands them to the threads.
 
 const v8 = require('node:v8');
-const { isSharedArrayBuffer, isNativeError } = require('node:util').types;
+const {
+  isSharedArrayBuffer, isArrayBuffer, isNativeError,
+} = require('node:util').types;
 const { taskError } = require('./errors');
 const jsc = require('./clone-jsc');
 
@@ -121,13 +123,15 @@ class Encoder extends Base(v8.Serializer) {
     if (isSharedArrayBuffer(buffer)) {
       this.writeUint32(code | SHARED);
       this.writeUint32(this.index(buffer));
-      this.writeDouble(offset);
-      this.writeDouble(bytes);
     } else {
+      // The whole buffer, as a value of the clone: views over one buffer
+      // (and the buffer itself, if the value holds it) come out over one
+      // copy of it, at their offsets, as a structured clone has them.
       this.writeUint32(code);
-      this.writeUint32(bytes);
-      this.writeRawBytes(new Uint8Array(buffer, offset, bytes));
+      this.writeValue(buffer);
     }
+    this.writeDouble(offset);
+    this.writeDouble(bytes);
   }
 
   // A bare SharedArrayBuffer (not a view): V8 would write an id that
@@ -148,16 +152,15 @@ class Decoder extends Base(v8.Deserializer) {
     const Class = VIEW_CLASSES[code & ~SHARED];
     if (Class === undefined) throw new Error('corrupt task payload');
     const size = Class === DataView ? 1 : Class.BYTES_PER_ELEMENT;
+    let buffer;
     if (code & SHARED) {
-      const i = this.readUint32();
-      const offset = this.readDouble();
-      return sharedView(this.buffers, code & ~SHARED, i, offset,
-        this.readDouble());
+      buffer = this.buffers[this.readUint32()];
+    } else {
+      buffer = this.readValue();
+      if (!isArrayBuffer(buffer)) throw new Error('corrupt task payload');
     }
-    const bytes = this.readUint32();
-    const copy = new ArrayBuffer(bytes);
-    new Uint8Array(copy).set(this.readRawBytes(bytes));
-    return new Class(copy, 0, bytes / size);
+    const offset = this.readDouble();
+    return new Class(buffer, offset, this.readDouble() / size);
   }
 }
 
@@ -250,62 +253,92 @@ const T = { UNDEFINED: 0, NULL: 1, TRUE: 2, FALSE: 3, NUMBER: 4, STRING: 5,
   VIEW: 6, NUMBERS: 7 };
 const MAX_NUMBERS = 256; // longer arrays take the serializer
 
-// The bytes `list` needs on the fast path (an upper bound), or -1 if some
-// value needs the serializer.
-function fastBound(list) {
+// An array of numbers as the fast path carries it: a copy, made as its
+// elements are read.
+class Numbers {
+  constructor(values) {
+    this.values = values; // a Float64Array
+  }
+}
+
+// A view over a SharedArrayBuffer, as viewParts read it.
+class SharedView {
+  constructor(parts) {
+    this.parts = parts; // [code, buffer, offset, bytes]
+  }
+}
+
+// The fast path's plan for `list`: { bytes, items }, where items are its
+// values with each array of numbers copied and each view's parts read,
+// and bytes bounds what fastWrite writes; null if some value needs the
+// serializer. Every value is read here, once (an element's getter runs
+// once, as in a structured clone), so fastWrite runs no user code, and
+// nothing a getter changes afterwards can make it write past `bytes`.
+function fastPlan(list) {
   let n = HEADER;
+  const items = new Array(list.length);
   for (let i = 0; i < list.length; i++) {
-    const v = list[i];
+    let v = list[i];
     switch (typeof v) {
       case 'number': n += 9; break;
       case 'boolean': case 'undefined': n += 1; break;
       case 'string':
         // UTF-8 cannot hold a lone surrogate; the serializer keeps it.
-        if (!v.isWellFormed()) return -1;
+        if (!v.isWellFormed()) return null;
         n += 5 + 3 * v.length;
         break;
       case 'object': {
         if (v === null) {
           n += 1;
         } else if (ArrayBuffer.isView(v)) {
-          if (!isSharedArrayBuffer(viewParts(v)[1])) return -1;
+          const parts = viewParts(v);
+          if (!isSharedArrayBuffer(parts[1])) return null;
+          v = new SharedView(parts);
           n += 26;
         } else if (Array.isArray(v) && !isProxy(v) &&
             v.length <= MAX_NUMBERS &&
             Object.getPrototypeOf(v) === Array.prototype &&
             Object.keys(v).length === v.length) {
-          for (let j = 0; j < v.length; j++) {
-            if (typeof v[j] !== 'number') return -1;
+          const len = v.length;
+          const values = new Float64Array(len);
+          for (let j = 0; j < len; j++) {
+            const x = v[j];
+            if (typeof x !== 'number') return null;
+            values[j] = x;
           }
-          n += 5 + 8 * v.length;
+          v = new Numbers(values);
+          n += 5 + 8 * len;
         } else {
-          return -1;
+          return null;
         }
         break;
       }
-      default: return -1;
+      default: return null;
     }
+    items[i] = v;
   }
-  return n;
+  return { bytes: n, items };
 }
 
-// Writes `list` at `at` into `buf` (a Buffer, over shared memory or not);
-// returns the bytes written. `fastBound` said yes and gave the room.
-function fastWrite(list, buf, at, sabId) {
+// Writes a plan of fastPlan's at `at` into `buf` (a Buffer, over shared
+// memory or not, with the plan's bytes of room there); returns the bytes
+// written.
+function fastWrite(plan, buf, at, sabId) {
+  const { items } = plan;
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let p = at + HEADER;
   buf[at] = KIND.FAST;
   buf[at + 1] = buf[at + 2] = buf[at + 3] = 0;
-  dv.setUint32(at + 4, list.length, true);
-  for (let i = 0; i < list.length; i++) {
-    const v = list[i];
+  dv.setUint32(at + 4, items.length, true);
+  for (let i = 0; i < items.length; i++) {
+    const v = items[i];
     if (typeof v === 'number') {
       buf[p] = T.NUMBER;
       dv.setFloat64(p + 1, v, true);
       p += 9;
     } else if (typeof v === 'string') {
       buf[p] = T.STRING;
-      const len = buf.write(v, p + 5, 'utf8');
+      const len = buf.write(v, p + 5, 3 * v.length, 'utf8');
       dv.setUint32(p + 1, len, true);
       p += 5 + len;
     } else if (v === undefined) {
@@ -314,13 +347,16 @@ function fastWrite(list, buf, at, sabId) {
       buf[p++] = T.NULL;
     } else if (v === true || v === false) {
       buf[p++] = v ? T.TRUE : T.FALSE;
-    } else if (Array.isArray(v)) {
+    } else if (v instanceof Numbers) {
+      const { values } = v;
       buf[p] = T.NUMBERS;
-      dv.setUint32(p + 1, v.length, true);
+      dv.setUint32(p + 1, values.length, true);
       p += 5;
-      for (let j = 0; j < v.length; j++, p += 8) dv.setFloat64(p, v[j], true);
+      for (let j = 0; j < values.length; j++, p += 8) {
+        dv.setFloat64(p, values[j], true);
+      }
     } else {
-      const [code, buffer, offset, bytes] = viewParts(v);
+      const [code, buffer, offset, bytes] = v.parts;
       const id = sabId(buffer);
       if (id < 0) throw new NeedsPost();
       buf[p] = T.VIEW;
@@ -523,5 +559,5 @@ function encodeError(thrown, sabId) {
 
 module.exports = {
   KIND, NeedsPost, encode, decode, posted, encodeError, fromRecord,
-  errorRecord, fastBound, fastWrite, fastRead, isSharedView,
+  errorRecord, fastPlan, fastWrite, fastRead, isSharedView,
 };

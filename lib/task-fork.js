@@ -81,10 +81,10 @@ function inTask(what) {
 // ---- Values. ----
 
 function encodeArgs(args) {
-  const bound = codec.fastBound(args);
-  if (bound >= 0) {
-    const buf = Buffer.allocUnsafe(bound);
-    return buf.subarray(0, codec.fastWrite(args, buf, 0, ctx.sabId));
+  const plan = codec.fastPlan(args);
+  if (plan !== null) {
+    const buf = Buffer.allocUnsafe(plan.bytes);
+    return buf.subarray(0, codec.fastWrite(plan, buf, 0, ctx.sabId));
   }
   return codec.encode(codec.KIND.VALUE, args, ctx.sabId);
 }
@@ -213,10 +213,10 @@ function runChildClosed(head, a, b) {
     return codec.encodeError(err, ctx.sabId);
   }
   try {
-    const bound = codec.fastBound([result]);
-    if (bound >= 0) {
-      const buf = Buffer.allocUnsafe(bound);
-      return buf.subarray(0, codec.fastWrite([result], buf, 0, ctx.sabId));
+    const plan = codec.fastPlan([result]);
+    if (plan !== null) {
+      const buf = Buffer.allocUnsafe(plan.bytes);
+      return buf.subarray(0, codec.fastWrite(plan, buf, 0, ctx.sabId));
     }
     return codec.encode(codec.KIND.VALUE, result, ctx.sabId);
   } catch (err) {

@@ -33,7 +33,6 @@ const arenaBytes = new Uint8Array(ARENA);
 const arenaBuf = Buffer.from(ARENA);
 // Where a simple result is written before the binding copies it.
 let scratch = Buffer.allocUnsafeSlow(4096);
-const ONE = [undefined]; // a result as the fast path's list, reused
 // Over an ArrayBuffer of its own: never in the engine's heap, where the
 // binding's pointer to it could move.
 const mailbox = new Float64Array(new ArrayBuffer(8 * jsTasks.mailboxLength));
@@ -112,21 +111,21 @@ function childSabId(sab) {
 }
 let posts = 0;
 
+// The payload of a task's result. Throws what a getter of the value
+// throws as the fast path reads it.
 function encodeResult(value) {
-  ONE[0] = value;
-  const bound = codec.fastBound(ONE);
-  if (bound >= 0) {
-    if (bound > scratch.length) scratch = Buffer.allocUnsafeSlow(bound);
+  const plan = codec.fastPlan([value]);
+  if (plan !== null) {
+    if (plan.bytes > scratch.length) {
+      scratch = Buffer.allocUnsafeSlow(plan.bytes);
+    }
     try {
-      return scratch.subarray(0, codec.fastWrite(ONE, scratch, 0,
+      return scratch.subarray(0, codec.fastWrite(plan, scratch, 0,
         resultSabId));
     } catch (err) {
       if (!(err instanceof codec.NeedsPost)) throw err;
-    } finally {
-      ONE[0] = undefined;
     }
   }
-  ONE[0] = undefined;
   try {
     return codec.encode(codec.KIND.VALUE, value, resultSabId);
   } catch (err) {
@@ -199,10 +198,12 @@ function runner() {
       settleLater(Promise.resolve(result));
       return null;
     }
+    // A getter that throws as the result is read rejects the task with
+    // its error, as it does for an async task's result (settleLater).
+    return encodeResult(result);
   } catch (err) {
     return codec.encodeError(err, resultSabId);
   }
-  return encodeResult(result);
 }
 
 const notify = (n) => Atomics.notify(i32, EPOCH, n);

@@ -197,6 +197,51 @@ describe('JS tasks', function () {
         assert.equal(await pool.run('add', [1, 2]), 3);
       });
 
+    it('reads an array\'s elements once: a getter cannot make the copy ' +
+       'outgrow its room', async () => {
+      // First fit puts the arguments at the freed spacer, right before
+      // the neighbour.
+      const spacer = pool.alloc(Uint8Array, 64);
+      const neighbour = pool.alloc(Float64Array, 1000).fill(7);
+      pool.free(spacer);
+      const arr = [0, 0];
+      let reads = 0;
+      Object.defineProperty(arr, 0, {
+        enumerable: true,
+        get() {
+          if (++reads > 1) for (let i = 0; i < 500; i++) arr.push(12345);
+          return 1;
+        },
+      });
+      assert.deepEqual(await pool.run('echo', ['x', arr]), ['x', [1, 0]]);
+      assert.equal(reads, 1);
+      assert.ok(neighbour.every((x) => x === 7), 'the neighbour is untouched');
+    });
+
+    it('reads a result once; a getter that throws rejects with its error, ' +
+       'and the thread lives on', async () => {
+      const before = await pool.run('busyThreadId', [50]);
+      assert.deepEqual(await pool.run('getterResult', ['twice']), [1, 0]);
+      await assert.rejects(pool.run('getterResult', ['always']),
+        { name: 'RangeError', message: 'read always' });
+      const ids = new Set();
+      for (let i = 0; i < 2; i++) ids.add(await pool.run('busyThreadId', [50]));
+      assert.ok(ids.has(before), 'no thread was replaced');
+    });
+
+    it('keeps views over one ArrayBuffer over one copy of it', async () => {
+      const buf = new ArrayBuffer(4);
+      assert.deepEqual(await pool.run('alias',
+        [new Uint8Array(buf), new Uint8Array(buf, 2)]), [42, true, 2]);
+      assert.equal(new Uint8Array(buf)[2], 0, 'a copy, not the caller\'s');
+      const [a, b, ab] = await pool.run('aliasedResult');
+      assert.equal(a.buffer, b.buffer);
+      assert.equal(a.buffer, ab);
+      assert.equal(a.byteOffset, 2);
+      b[1] = 0xffff;
+      assert.deepEqual([...a], [0xff, 0xff, 0, 0]);
+    });
+
     it('reads its arguments once, at the call', async () => {
       let reads = 0;
       const args = new Proxy(['a', 'b'], {
