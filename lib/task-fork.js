@@ -376,6 +376,13 @@ function join(fnA, argsA, fnB, argsB) {
 
 // ---- parallelFor: lazy binary splitting, as penny_for in the core. ----
 
+// Runs one range of a parallelFor; a body that returns a promise fails as
+// a child that does.
+function forBody(fn, lo, hi, args) {
+  const r = callLevel(fn, [lo, hi, ...ownCopy(args)]);
+  if (isThenable(r)) childResult(r); // throws
+}
+
 function forRange(fn, id, lo, hi, grain, args) {
   while (hi - lo > grain) {
     if (binding.cancelled()) return;
@@ -387,11 +394,11 @@ function forRange(fn, id, lo, hi, grain, args) {
       outcome(h);
       return;
     }
-    callLevel(fn, [lo, lo + grain, ...ownCopy(args)]);
+    forBody(fn, lo, lo + grain, args);
     lo += grain;
   }
   if (lo < hi && !binding.cancelled()) {
-    callLevel(fn, [lo, hi, ...ownCopy(args)]);
+    forBody(fn, lo, hi, args);
   }
 }
 

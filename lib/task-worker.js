@@ -69,7 +69,14 @@ function drainPort() {
       sabs.set(msg.id, msg.sab);
       sabIds.set(msg.sab, msg.id);
     }
-    else if (msg.drop !== undefined) sabs.delete(msg.drop);
+    else if (msg.drop !== undefined) {
+      // The pool forgot it (its buffer was collected there); a task that
+      // kept a view still has it, and children it spawns over it now run
+      // on its thread (childSabId).
+      const sab = sabs.get(msg.drop);
+      if (sab !== undefined) sabIds.delete(sab);
+      sabs.delete(msg.drop);
+    }
   }
 }
 

@@ -8,6 +8,8 @@
 
 const assert = require('node:assert/strict');
 const path = require('node:path');
+const os = require('node:os');
+const { execFile } = require('node:child_process');
 const { Pool } = require('../..');
 const task = require('../../lib/task');
 
@@ -180,6 +182,8 @@ describe('fork-join in JS tasks', function () {
     pool = new Pool({ threads: 2, tasks: FORK });
     await assert.rejects(pool.run('promiseChild'),
       { code: 'ERR_PENNY_TASK', message: /returned a promise/ });
+    await assert.rejects(pool.run('promiseRanges'),
+      { code: 'ERR_PENNY_TASK', message: /returned a promise/ });
     await assert.rejects(pool.run('notExported'),
       { name: 'TypeError', code: 'ERR_PENNY_ARG' });
     await assert.rejects(pool.run('uncloneable'),
@@ -253,4 +257,16 @@ describe('fork-join in JS tasks', function () {
       pool = new Pool({ threads: 1, tasks: FORK });
       assert.equal(await pool.run('afterAwait'), 'ERR_PENNY_TASK');
     });
+
+  it('a child forked over a view the task kept sees its memory after the ' +
+     'caller\'s buffer was collected', async () => {
+    const file = path.join(path.dirname(FORK), 'kept-view.js');
+    const out = await new Promise((resolve, reject) => {
+      execFile(process.execPath, ['--expose-gc', file],
+        { cwd: os.tmpdir(), timeout: 60000 },
+        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}
+${stderr}`)) : resolve(stdout.trim())));
+    });
+    assert.equal(out, 'collected true sum 16');
+  });
 });
