@@ -111,6 +111,9 @@ class Pool {
   #signals = new Signals((extra) => {
     if (this.#tasks.owns(extra)) binding.cancel(this.#handle, extra.slot);
   });
+  // Runs waiting for the task module's names, under their signals: an
+  // abort rejects them at once.
+  #waitSignals = new Signals((wait) => wait.abort());
   #copier;
   #ring;
   #tasks;               // the tasks in flight, by slot
@@ -234,21 +237,54 @@ class Pool {
     if (this.#closed) throw closedError();
     const threads = this.#threads;
     if (threads.exports === null && threads.loadError === null) {
-      // No thread has loaded the module yet: wait for its names.
-      if (this.#waiting++ === 0) threads.hold(true);
-      return threads.ready.then(() => {
-        if (--this.#waiting === 0) threads.hold(false);
+      return this.#waitForModule(name, list, signal);
+    }
+    return this.#dispatch(name, list, signal, false);
+  }
+
+  // No thread has loaded the module yet: the run waits for its names,
+  // keeping the process alive as a pending task does, until they come or
+  // its signal aborts.
+  #waitForModule(name, list, signal) {
+    const threads = this.#threads;
+    // Until the promise exists an abort has nothing to reject; a run that
+    // gets past it anyway finds its signal aborted in #dispatch.
+    const wait = { abort() {} };
+    // Adding the abort listener may run user code (as in #submit).
+    const entry = signal === undefined ? undefined
+      : this.#waitSignals.watch(signal, wait);
+    try {
+      this.#recheck(signal, false);
+    } catch (err) {
+      if (entry !== undefined) this.#waitSignals.forget(entry, wait);
+      throw err;
+    }
+    if (this.#waiting++ === 0) threads.hold(true);
+    let waiting = true;
+    const stop = () => {
+      waiting = false;
+      if (--this.#waiting === 0) {
+        threads.hold(false);
+        if (this.#closeResolve !== null) setImmediate(this.#finishClose);
+      }
+      // Last: it may run user code (see Signals.forget).
+      if (entry !== undefined) this.#waitSignals.forget(entry, wait);
+    };
+    return new Promise((resolve, reject) => {
+      wait.abort = () => {
+        if (!waiting) return;
+        stop();
+        reject(entry.reason);
+      };
+      threads.ready.then(() => {
+        if (!waiting) return undefined;
+        stop();
         if (this.#terminated !== null) throw terminatedError();
         if (threads.broken) throw threads.loadError;
         // Accepted before any close(): it runs even if one came since.
         return this.#dispatch(name, list, signal, true);
-      }).finally(() => {
-        if (this.#waiting === 0 && this.#closeResolve !== null) {
-          setImmediate(this.#finishClose);
-        }
-      });
-    }
-    return this.#dispatch(name, list, signal, false);
+      }).then(resolve, reject);
+    });
   }
 
   // `late`: a run accepted before close() that waited for the module.

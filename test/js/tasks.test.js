@@ -324,6 +324,26 @@ describe('JS tasks', function () {
         { signal: AbortSignal.abort(new Error('no')) }), { message: 'no' });
     });
 
+    it('an abort rejects a run still waiting for the module to load',
+      async () => {
+        const stuck = new Pool({
+          threads: 1, tasks: path.join(DIR, 'stuck-at-load.mjs'),
+        });
+        try {
+          const ac = new AbortController();
+          const run = stuck.run('add', [1, 2], { signal: ac.signal });
+          const other = stuck.run('add', [1, 2]).catch((err) => err);
+          setTimeout(() => ac.abort(new Error('gave up')), 20);
+          await assert.rejects(run, { message: 'gave up' });
+          await assert.rejects(stuck.run('add', [1, 2],
+            { signal: AbortSignal.abort(new Error('no')) }), { message: 'no' });
+          await stuck.terminate();
+          assert.equal((await other).code, 'ERR_PENNY_CLOSED');
+        } finally {
+          await stuck.terminate();
+        }
+      });
+
     it('close() lets every task finish, then refuses new ones', async () => {
       const runs = [];
       for (let i = 0; i < 1000; i++) runs.push(pool.run('add', [i, 1]));
@@ -443,6 +463,13 @@ describe('JS tasks', function () {
         const r = await runNode('worker-owns-task-pool.js');
         clean(r, 'terminating Workers with task pools');
         assert.equal(r.stdout.trim(), 'terminated 3');
+      });
+
+    it('a run aborted while the module loads lets the process exit',
+      async () => {
+        const r = await runNode('abort-while-loading.js');
+        clean(r, 'an aborted run on a module that never loads');
+        assert.equal(r.stdout.trim(), 'rejected AbortError');
       });
 
     it('a task pool dropped without close() stops its threads', async function () {
