@@ -235,15 +235,15 @@ class Completions {
   };
 
   // A JS task's payload, in a buffer reused from one to the next (the
-  // outcome is decoded before the next is read).
+  // outcome is decoded before the next is read); a larger one in a buffer
+  // of its own, which goes with it.
   #scratch = Buffer.allocUnsafeSlow(4096);
   #payload(slot) {
     let n = binding.payload(this.#handle, slot, this.#scratch);
-    if (n < 0) {
-      this.#scratch = Buffer.allocUnsafeSlow(-n);
-      n = binding.payload(this.#handle, slot, this.#scratch);
-    }
-    return this.#scratch.subarray(0, n);
+    if (n >= 0) return this.#scratch.subarray(0, n);
+    const own = Buffer.allocUnsafeSlow(-n);
+    n = binding.payload(this.#handle, slot, own);
+    return own.subarray(0, n);
   }
 
   // Copies back a task's outputs and takes it off its signal; returns the

@@ -337,9 +337,9 @@ class Pool {
         // V8's serializer. Both run user code (getters, Proxy traps).
         const plan = codec.fastPlan(list);
         let bytes = null;
-        if (plan === null) {
+        if (plan.bytes < 0) {
           try {
-            bytes = codec.encode(codec.KIND.VALUE, list, sabId);
+            bytes = codec.encode(codec.KIND.VALUE, plan.values, sabId);
           } catch (err) {
             throw taskError(`the arguments of '${name}' cannot be cloned: ${
               err instanceof codec.NeedsPost

@@ -254,10 +254,10 @@ const T = { UNDEFINED: 0, NULL: 1, TRUE: 2, FALSE: 3, NUMBER: 4, STRING: 5,
 const MAX_NUMBERS = 256; // longer arrays take the serializer
 
 // An array of numbers as the fast path carries it: a copy, made as its
-// elements are read.
+// elements were read.
 class Numbers {
   constructor(values) {
-    this.values = values; // a Float64Array
+    this.values = values; // an Array of numbers
   }
 }
 
@@ -268,61 +268,93 @@ class SharedView {
   }
 }
 
-// The fast path's plan for `list`: { bytes, items }, where items are its
-// values with each array of numbers copied and each view's parts read,
-// and bytes bounds what fastWrite writes; null if some value needs the
-// serializer. Every value is read here, once (an element's getter runs
-// once, as in a structured clone), so fastWrite runs no user code, and
-// nothing a getter changes afterwards can make it write past `bytes`.
+// True for an array the fast path may carry as far as can be told without
+// reading its elements (which may run user code): a plain Array, not too
+// long, with nothing but its elements.
+function plainArray(v) {
+  return Array.isArray(v) && !isProxy(v) && v.length <= MAX_NUMBERS &&
+    Object.getPrototypeOf(v) === Array.prototype &&
+    Object.keys(v).length === v.length;
+}
+
+// The fast path's plan for `list`: { bytes, items, values }. `values` are
+// list's values, each read once (an element's getter runs once, as in a
+// structured clone), with the arrays among them copied as their elements
+// were read. If bytes >= 0, `items` are what fastWrite writes, within
+// `bytes`; if bytes is -1, some value needs the serializer, which takes
+// `values` (an array that appears twice, or inside another, is still one
+// there). Nothing a getter changes afterwards reaches the payload.
 function fastPlan(list) {
+  const count = list.length;
+  const values = new Array(count);
+  const items = new Array(count);
   let n = HEADER;
-  const items = new Array(list.length);
-  for (let i = 0; i < list.length; i++) {
-    let v = list[i];
+  let fast = true;
+  // The values and their kinds, which reads nothing a user wrote.
+  for (let i = 0; i < count; i++) {
+    const v = values[i] = items[i] = list[i];
     switch (typeof v) {
       case 'number': n += 9; break;
       case 'boolean': case 'undefined': n += 1; break;
       case 'string':
         // UTF-8 cannot hold a lone surrogate; the serializer keeps it.
-        if (!v.isWellFormed()) return null;
-        n += 5 + 3 * v.length;
+        if (v.isWellFormed()) n += 5 + 3 * v.length;
+        else fast = false;
         break;
-      case 'object': {
+      case 'object':
         if (v === null) {
           n += 1;
         } else if (ArrayBuffer.isView(v)) {
           const parts = viewParts(v);
-          if (!isSharedArrayBuffer(parts[1])) return null;
-          v = new SharedView(parts);
-          n += 26;
-        } else if (Array.isArray(v) && !isProxy(v) &&
-            v.length <= MAX_NUMBERS &&
-            Object.getPrototypeOf(v) === Array.prototype &&
-            Object.keys(v).length === v.length) {
-          const len = v.length;
-          const values = new Float64Array(len);
-          for (let j = 0; j < len; j++) {
-            const x = v[j];
-            if (typeof x !== 'number') return null;
-            values[j] = x;
+          if (isSharedArrayBuffer(parts[1])) {
+            items[i] = new SharedView(parts);
+            n += 26;
+          } else {
+            fast = false;
           }
-          v = new Numbers(values);
-          n += 5 + 8 * len;
-        } else {
-          return null;
+        } else if (!plainArray(v)) {
+          fast = false;
         }
         break;
-      }
-      default: return null;
+      default: fast = false;
     }
-    items[i] = v;
   }
-  return { bytes: n, items };
+  if (!fast) return { bytes: -1, items: null, values };
+  // The arrays' elements, each read once.
+  let copies = null;
+  for (let i = 0; i < count; i++) {
+    const v = values[i];
+    if (!Array.isArray(v)) continue;
+    copies ??= new Map();
+    let copy = copies.get(v);
+    if (copy === undefined) {
+      const len = v.length;
+      copy = new Array(len);
+      for (let j = 0; j < len; j++) {
+        const x = copy[j] = v[j];
+        if (typeof x !== 'number') fast = false;
+      }
+      copies.set(v, copy);
+    }
+    values[i] = copy;
+    items[i] = new Numbers(copy);
+    n += 5 + 8 * copy.length;
+  }
+  if (!fast) {
+    for (const copy of copies.values()) {
+      for (let j = 0; j < copy.length; j++) {
+        const c = copies.get(copy[j]);
+        if (c !== undefined) copy[j] = c;
+      }
+    }
+    return { bytes: -1, items: null, values };
+  }
+  return { bytes: n, items, values };
 }
 
-// Writes a plan of fastPlan's at `at` into `buf` (a Buffer, over shared
-// memory or not, with the plan's bytes of room there); returns the bytes
-// written.
+// Writes a fast plan of fastPlan's (bytes >= 0) at `at` into `buf` (a
+// Buffer, over shared memory or not, with the plan's bytes of room there);
+// returns the bytes written.
 function fastWrite(plan, buf, at, sabId) {
   const { items } = plan;
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);

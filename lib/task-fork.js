@@ -82,11 +82,11 @@ function inTask(what) {
 
 function encodeArgs(args) {
   const plan = codec.fastPlan(args);
-  if (plan !== null) {
+  if (plan.bytes >= 0) {
     const buf = Buffer.allocUnsafe(plan.bytes);
     return buf.subarray(0, codec.fastWrite(plan, buf, 0, ctx.sabId));
   }
-  return codec.encode(codec.KIND.VALUE, args, ctx.sabId);
+  return codec.encode(codec.KIND.VALUE, plan.values, ctx.sabId);
 }
 
 function decodeArgs(bytes) {
@@ -214,11 +214,11 @@ function runChildClosed(head, a, b) {
   }
   try {
     const plan = codec.fastPlan([result]);
-    if (plan !== null) {
+    if (plan.bytes >= 0) {
       const buf = Buffer.allocUnsafe(plan.bytes);
       return buf.subarray(0, codec.fastWrite(plan, buf, 0, ctx.sabId));
     }
-    return codec.encode(codec.KIND.VALUE, result, ctx.sabId);
+    return codec.encode(codec.KIND.VALUE, plan.values[0], ctx.sabId);
   } catch (err) {
     return codec.encodeError(taskError(err instanceof codec.NeedsPost
       ? 'a child that ran on another thread returned a SharedArrayBuffer ' +

@@ -31,8 +31,9 @@ const i32 = new Int32Array(workerData.ring);
 const EPOCH = (workerData.ringStart + ring.epochOffset) / 4;
 const arenaBytes = new Uint8Array(ARENA);
 const arenaBuf = Buffer.from(ARENA);
-// Where a simple result is written before the binding copies it.
-let scratch = Buffer.allocUnsafeSlow(4096);
+// Where a simple result is written before the binding copies it (a
+// larger one gets a buffer of its own).
+const scratch = Buffer.allocUnsafeSlow(4096);
 // Over an ArrayBuffer of its own: never in the engine's heap, where the
 // binding's pointer to it could move.
 const mailbox = new Float64Array(new ArrayBuffer(8 * jsTasks.mailboxLength));
@@ -120,15 +121,15 @@ let posts = 0;
 
 // The payload of a task's result. Throws what a getter of the value
 // throws as the fast path reads it.
-function encodeResult(value) {
-  const plan = codec.fastPlan([value]);
-  if (plan !== null) {
-    if (plan.bytes > scratch.length) {
-      scratch = Buffer.allocUnsafeSlow(plan.bytes);
-    }
+function encodeResult(result) {
+  const plan = codec.fastPlan([result]);
+  // As read: the serializer and postMessage run no getter twice.
+  const value = plan.values[0];
+  if (plan.bytes >= 0) {
+    const buf = plan.bytes <= scratch.length ? scratch
+      : Buffer.allocUnsafeSlow(plan.bytes);
     try {
-      return scratch.subarray(0, codec.fastWrite(plan, scratch, 0,
-        resultSabId));
+      return buf.subarray(0, codec.fastWrite(plan, buf, 0, resultSabId));
     } catch (err) {
       if (!(err instanceof codec.NeedsPost)) throw err;
     }

@@ -216,17 +216,31 @@ describe('JS tasks', function () {
       assert.deepEqual(await pool.run('echo', ['x', arr]), ['x', [1, 0]]);
       assert.equal(reads, 1);
       assert.ok(neighbour.every((x) => x === 7), 'the neighbour is untouched');
+      // Where the serializer takes over, it gets the elements as read.
+      let mixedReads = 0;
+      const mixed = [0, 'x'];
+      Object.defineProperty(mixed, 0, {
+        enumerable: true, get: () => ++mixedReads,
+      });
+      assert.deepEqual(await pool.run('echo', [mixed, mixed]),
+        [[1, 'x'], [1, 'x']]);
+      assert.equal(mixedReads, 1);
     });
 
     it('reads a result once; a getter that throws rejects with its error, ' +
        'and the thread lives on', async () => {
-      const before = await pool.run('busyThreadId', [50]);
-      assert.deepEqual(await pool.run('getterResult', ['twice']), [1, 0]);
-      await assert.rejects(pool.run('getterResult', ['always']),
-        { name: 'RangeError', message: 'read always' });
-      const ids = new Set();
-      for (let i = 0; i < 2; i++) ids.add(await pool.run('busyThreadId', [50]));
-      assert.ok(ids.has(before), 'no thread was replaced');
+      const one = new Pool({ threads: 1, tasks: BASIC });
+      try {
+        const before = await one.run('threadId');
+        assert.deepEqual(await one.run('getterResult', ['twice']), [1, 0]);
+        assert.deepEqual(await one.run('getterResult', ['mixed']), [1, 'x']);
+        await assert.rejects(one.run('getterResult', ['always']),
+          { name: 'RangeError', message: 'read always' });
+        assert.equal(await one.run('threadId'), before,
+          'the thread was not replaced');
+      } finally {
+        await one.terminate();
+      }
     });
 
     it('keeps views over one ArrayBuffer over one copy of it', async () => {
@@ -470,6 +484,14 @@ describe('JS tasks', function () {
         const r = await runNode('abort-while-loading.js');
         clean(r, 'an aborted run on a module that never loads');
         assert.equal(r.stdout.trim(), 'rejected AbortError');
+      });
+
+    it('a small view over a large buffer, once collected, holds no memory',
+      async () => {
+        const r = await runNode('big-result.js', ['--expose-gc']);
+        clean(r, 'big results');
+        const { base, after } = JSON.parse(r.stdout);
+        assert.ok(after < base + 32, `64 MiB results let go: ${r.stdout}`);
       });
 
     it('a task pool dropped without close() stops its threads', async function () {
