@@ -56,6 +56,14 @@ const names = new Map(workerData.names);
 const sabs = new Map(workerData.sabs);
 sabs.set(0, ARENA);
 const sabIds = new WeakMap([...sabs].map(([id, sab]) => [sab, id]));
+// Buffers the pool has forgotten (collected on its side), by id, held only
+// as long as something on this thread holds them: a task that kept a
+// view, or a child's arguments on their way here from a thread that had
+// not yet heard.
+const dropped = new Map();
+const forgetDropped = new FinalizationRegistry((id) => {
+  if (dropped.get(id)?.deref() === undefined) dropped.delete(id);
+});
 let fns = [];             // id -> the function, once resolved
 let exportsObj = null;    // the module's exports (namespace)
 let loadError = null;     // why the module failed to load
@@ -71,12 +79,15 @@ function drainPort() {
       sabIds.set(msg.sab, msg.id);
     }
     else if (msg.drop !== undefined) {
-      // The pool forgot it (its buffer was collected there); a task that
-      // kept a view still has it, and children it spawns over it now run
-      // on its thread (childSabId).
+      // The pool forgot it; children that a task spawns over a view it
+      // kept now run on its thread (childSabId).
       const sab = sabs.get(msg.drop);
-      if (sab !== undefined) sabIds.delete(sab);
-      sabs.delete(msg.drop);
+      if (sab !== undefined) {
+        sabIds.delete(sab);
+        sabs.delete(msg.drop);
+        dropped.set(msg.drop, new WeakRef(sab));
+        forgetDropped.register(sab, msg.drop);
+      }
     }
   }
 }
@@ -100,7 +111,7 @@ function resolve(id) {
 
 function sabOf(id) {
   if (!sabs.has(id)) drainPort();
-  const sab = sabs.get(id);
+  const sab = sabs.get(id) ?? dropped.get(id)?.deref();
   if (sab === undefined) throw taskError('a SharedArrayBuffer went missing');
   return sab;
 }

@@ -267,6 +267,6 @@ describe('fork-join in JS tasks', function () {
         (err, stdout, stderr) => (err ? reject(new Error(`${err.message}
 ${stderr}`)) : resolve(stdout.trim())));
     });
-    assert.equal(out, 'collected true sum 16');
+    assert.equal(out, 'collected true sums 16 16');
   });
 });
