@@ -62,6 +62,12 @@ class SignalTasks {
   }
 }
 
+// Signals Penny is adding a listener to, in any pool. Node's EventTarget
+// calls hooks on the signal (which a user can replace) before it stores a
+// signal's first listener, and a listener added from such a hook is lost:
+// a run made from one with the same signal is refused instead.
+const adding = new WeakSet();
+
 // One pool's signals in use: signal -> SignalTasks. `cancel(task)` is
 // called for each task in flight under a signal when it aborts.
 class Signals {
@@ -77,6 +83,11 @@ class Signals {
   // addEventListener reads the signal's own properties: it may run user
   // code, or throw, and then nothing is recorded.
   watch(signal, task) {
+    if (adding.has(signal)) {
+      throw argError('options.signal is in use by a run that is still ' +
+        'adding its abort listener (a run made from inside ' +
+        'addEventListener)');
+    }
     let entry = this.#entries.get(signal);
     if (entry === undefined) {
       const e = entry = new SignalTasks(signal);
@@ -86,11 +97,14 @@ class Signals {
         e.reason = signalReason.call(signal);
         for (const t of e.tasks) cancel(t);
       };
+      adding.add(signal);
       try {
         addEventListener.call(signal, 'abort', e.listener, { once: true });
       } catch (err) {
         throw argError('options.signal does not take an abort listener: ' +
           `${err?.message}`, { cause: err });
+      } finally {
+        adding.delete(signal);
       }
       this.#entries.set(signal, e);
     }

@@ -358,6 +358,35 @@ describe('JS tasks', function () {
         }
       });
 
+    it('refuses a run made from inside its signal\'s addEventListener, ' +
+       'rather than lose its abort', async () => {
+      // Node's EventTarget calls this hook before it stores a signal's first
+      // listener, and drops a listener added from inside it.
+      const kNewListener = Object.getOwnPropertySymbols(EventTarget.prototype)
+        .find((s) => s.description === 'kNewListener');
+      if (kNewListener === undefined) return; // not Node's EventTarget
+      const stuck = new Pool({
+        threads: 1, tasks: path.join(DIR, 'stuck-at-load.mjs'),
+      });
+      try {
+        const ac = new AbortController();
+        let nested = null;
+        Object.defineProperty(ac.signal, kNewListener, {
+          configurable: true,
+          value(...args) {
+            nested ??= stuck.run('add', [1, 1], { signal: ac.signal });
+            return AbortSignal.prototype[kNewListener].apply(this, args);
+          },
+        });
+        const run = stuck.run('add', [1, 2], { signal: ac.signal });
+        await assert.rejects(nested, { code: 'ERR_PENNY_ARG' });
+        ac.abort(new Error('gave up'));
+        await assert.rejects(run, { message: 'gave up' });
+      } finally {
+        await stuck.terminate();
+      }
+    });
+
     it('close() lets every task finish, then refuses new ones', async () => {
       const runs = [];
       for (let i = 0; i < 1000; i++) runs.push(pool.run('add', [i, 1]));
