@@ -55,7 +55,7 @@ const stack = [];           // unsynced children of this thread, oldest first
 class Handle {
   constructor(fn, args) {
     this.fn = fn;
-    this.args = args;       // as given: used only for a child run at once
+    this.args = args;       // for a child run at once (see push)
     this.n = -1;            // 0 to 2 numbers, read once at the spawn
     this.a = 0;
     this.b = 0;
@@ -80,13 +80,13 @@ function inTask(what) {
 
 // ---- Values. ----
 
-function encodeArgs(args) {
+function encodeArgs(args, sabId = ctx.sabId) {
   const plan = codec.fastPlan(args);
   if (plan.bytes >= 0) {
     const buf = Buffer.allocUnsafe(plan.bytes);
-    return buf.subarray(0, codec.fastWrite(plan, buf, 0, ctx.sabId));
+    return buf.subarray(0, codec.fastWrite(plan, buf, 0, sabId));
   }
-  return codec.encode(codec.KIND.VALUE, plan.values, ctx.sabId);
+  return codec.encode(codec.KIND.VALUE, plan.values, sabId);
 }
 
 function decodeArgs(bytes) {
@@ -121,15 +121,32 @@ function childResult(v) {
   return codec.decode(bytes, ctx.sabOf)[1];
 }
 
-// `args`, or a copy of them if any is an object: what a child that runs
-// here should see.
+// Where a copy made for this thread names the SharedArrayBuffers that
+// the other threads do not know: by their place in the copy's own list.
+const LOCAL = 2 ** 52;
+
+// `args` as a child that runs here should see them: a copy if any is an
+// object, sharing SharedArrayBuffers, those made inside the task too.
 function ownCopy(args) {
   for (let i = 0; i < args.length; i++) {
     const v = args[i];
     if (v !== null && (typeof v === 'object' || typeof v === 'function') &&
         !codec.isSharedView(v)) {
+      const local = [];
+      const sabId = (sab) => {
+        const id = ctx.sabId(sab);
+        if (id >= 0) return id;
+        let at = local.indexOf(sab);
+        if (at < 0) at = local.push(sab) - 1;
+        return LOCAL + at;
+      };
       try {
-        return decodeArgs(encodeArgs(args));
+        const [kind, value] = codec.decode(encodeArgs(args, sabId),
+          (id) => (id >= LOCAL ? local[id - LOCAL] : ctx.sabOf(id)));
+        if (kind !== codec.KIND.FAST && kind !== codec.KIND.VALUE) {
+          throw taskError('corrupt child arguments');
+        }
+        return value;
       } catch (err) {
         if (err instanceof codec.NeedsPost) return args;
         throw taskError(`a child's arguments cannot be cloned: ${
@@ -272,7 +289,9 @@ function push(id, fn, args) {
           err?.message}`);
       }
       // A SharedArrayBuffer the other threads do not know: the child
-      // runs here, now, sharing it (as a full deque would have it).
+      // runs here, now, sharing it (as a full deque would have it), with
+      // its own copy of the rest.
+      h.args = ownCopy(args);
       runHere(h);
       return h;
     }

@@ -258,6 +258,12 @@ describe('fork-join in JS tasks', function () {
       assert.equal(await pool.run('afterAwait'), 'ERR_PENNY_TASK');
     });
 
+  it('a child over a buffer made inside the task shares it and copies ' +
+     'the rest', async () => {
+    pool = new Pool({ threads: 2, tasks: FORK });
+    assert.deepEqual(await pool.run('localChild'), [7, 1, 1]);
+  });
+
   it('a child forked over a view the task kept sees its memory after the ' +
      'caller\'s buffer was collected', async () => {
     const file = path.join(path.dirname(FORK), 'kept-view.js');
