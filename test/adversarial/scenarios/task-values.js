@@ -9,9 +9,11 @@
 // an empty view at the very end), over the arena's inside, over a growable
 // SharedArrayBuffer after it grew; views over detached ArrayBuffers, over
 // resized ArrayBuffers (length-tracking, and out of bounds after a
-// shrink); Buffers from Node's shared slab; huge arrays and strings, 2000
-// arguments, holes, deep nesting (past what the engine can clone, too),
-// BigInts, -0, NaN, class instances and typed-array subclasses. Results:
+// shrink); two views over one ArrayBuffer; an array whose element getter
+// grows it when read again; Buffers from Node's shared slab; huge arrays
+// and strings, 2000 arguments, holes, deep nesting (past what the engine
+// can clone, too), BigInts, -0, NaN, class instances and typed-array
+// subclasses. Results:
 // the same kinds, from the task. Errors: throwing getters for message,
 // stack, name, code and cause; Proxies thrown as errors (with throwing
 // traps, plain, revoked); thrown functions, symbols, null and undefined;
@@ -243,6 +245,31 @@ function cases(s, pool) {
         }
         return null;
       } },
+    // Read once, as a structured clone reads it: the array as it was at
+    // the first read, however its getter changes it afterwards.
+    { label: 'array whose element getter grows it when read again',
+      name: 'echo',
+      setup: () => {
+        const arr = [0, 0];
+        let reads = 0;
+        Object.defineProperty(arr, 0, {
+          enumerable: true,
+          get() {
+            if (++reads > 1) for (let i = 0; i < 500; i++) arr.push(1);
+            return 1;
+          },
+        });
+        return ['x', arr];
+      },
+      judge: resolved((v) => v.length === 2 && v[1].length === 2 &&
+        v[1][0] === 1 && v[1][1] === 0, "['x', [1, 0]]") },
+    { label: 'two views over one ArrayBuffer', name: 'alias',
+      setup: () => {
+        const buf = new ArrayBuffer(8);
+        return [new Uint8Array(buf, 2), new Uint8Array(buf, 2, 4)];
+      },
+      judge: resolved((v) => v[0] === 9 && v[1] === true && v[2] === 2,
+        'views over one copy') },
     // As postMessage clones it: a copy of the whole slab, the view at its
     // offset there.
     { label: 'Buffer from the shared slab', name: 'view',
