@@ -277,77 +277,82 @@ function plainArray(v) {
     Object.keys(v).length === v.length;
 }
 
-// The fast path's plan for `list`: { bytes, items, values }. `values` are
-// list's values, each read once (an element's getter runs once, as in a
-// structured clone), with the arrays among them copied as their elements
-// were read. If bytes >= 0, `items` are what fastWrite writes, within
-// `bytes`; if bytes is -1, some value needs the serializer, which takes
-// `values` (an array that appears twice, or inside another, is still one
-// there). Nothing a getter changes afterwards reaches the payload.
+// True if an object appears twice among `values` (where `objects` of them
+// are objects): a structured clone keeps them one, which the fast path
+// does not.
+function repeats(values, objects) {
+  if (objects < 2) return false;
+  const seen = new Set();
+  for (const v of values) {
+    if (typeof v !== 'object' || v === null) continue;
+    if (seen.has(v)) return true;
+    seen.add(v);
+  }
+  return false;
+}
+
+// The fast path's plan for `list`: { bytes, items, values }, where
+// `values` are list's values, each read once. If bytes >= 0, `items` are
+// what fastWrite writes, within `bytes`: the arrays among the values were
+// copied as their elements were read, once each (an element's getter runs
+// once, as in a structured clone), so nothing a getter changes afterwards
+// reaches the payload. If bytes is -1, the serializer takes `values`; it
+// reads again what was read of their arrays' elements before the fast
+// path gave up (at the first that is not a number).
 function fastPlan(list) {
   const count = list.length;
   const values = new Array(count);
   const items = new Array(count);
+  for (let i = 0; i < count; i++) values[i] = items[i] = list[i];
+  const slow = { bytes: -1, items: null, values };
   let n = HEADER;
-  let fast = true;
-  // The values and their kinds, which reads nothing a user wrote.
+  let objects = 0;
+  // Their kinds, which reads nothing a user wrote.
   for (let i = 0; i < count; i++) {
-    const v = values[i] = items[i] = list[i];
+    const v = values[i];
     switch (typeof v) {
       case 'number': n += 9; break;
       case 'boolean': case 'undefined': n += 1; break;
       case 'string':
         // UTF-8 cannot hold a lone surrogate; the serializer keeps it.
-        if (v.isWellFormed()) n += 5 + 3 * v.length;
-        else fast = false;
+        if (!v.isWellFormed()) return slow;
+        n += 5 + 3 * v.length;
         break;
       case 'object':
         if (v === null) {
           n += 1;
         } else if (ArrayBuffer.isView(v)) {
           const parts = viewParts(v);
-          if (isSharedArrayBuffer(parts[1])) {
-            items[i] = new SharedView(parts);
-            n += 26;
-          } else {
-            fast = false;
-          }
-        } else if (!plainArray(v)) {
-          fast = false;
+          if (!isSharedArrayBuffer(parts[1])) return slow;
+          items[i] = new SharedView(parts);
+          objects++;
+          n += 26;
+        } else if (plainArray(v)) {
+          objects++;
+        } else {
+          return slow;
         }
         break;
-      default: fast = false;
+      default: return slow;
     }
   }
-  if (!fast) return { bytes: -1, items: null, values };
-  // The arrays' elements, each read once.
-  let copies = null;
+  if (repeats(values, objects)) return slow;
+  // The arrays' elements. A getter among them may have changed any array
+  // not read yet, so each is checked again before and after its read.
   for (let i = 0; i < count; i++) {
     const v = values[i];
     if (!Array.isArray(v)) continue;
-    copies ??= new Map();
-    let copy = copies.get(v);
-    if (copy === undefined) {
-      const len = v.length;
-      copy = new Array(len);
-      for (let j = 0; j < len; j++) {
-        const x = copy[j] = v[j];
-        if (typeof x !== 'number') fast = false;
-      }
-      copies.set(v, copy);
+    if (!plainArray(v)) return slow;
+    const len = v.length;
+    const copy = new Array(len);
+    for (let j = 0; j < len; j++) {
+      const x = v[j];
+      if (typeof x !== 'number') return slow;
+      copy[j] = x;
     }
-    values[i] = copy;
+    if (v.length !== len || !plainArray(v)) return slow;
     items[i] = new Numbers(copy);
-    n += 5 + 8 * copy.length;
-  }
-  if (!fast) {
-    for (const copy of copies.values()) {
-      for (let j = 0; j < copy.length; j++) {
-        const c = copies.get(copy[j]);
-        if (c !== undefined) copy[j] = c;
-      }
-    }
-    return { bytes: -1, items: null, values };
+    n += 5 + 8 * len;
   }
   return { bytes: n, items, values };
 }

@@ -125,6 +125,26 @@ function childResult(v) {
 // the other threads do not know: by their place in the copy's own list.
 const LOCAL = 2 ** 52;
 
+// A sabId for encodeArgs that names a buffer the other threads do not
+// know by LOCAL + its place in `local`, a list of the caller's.
+const localIds = (local) => (sab) => {
+  const id = ctx.sabId(sab);
+  if (id >= 0) return id;
+  let at = local.indexOf(sab);
+  if (at < 0) at = local.push(sab) - 1;
+  return LOCAL + at;
+};
+
+// Arguments encoded with localIds(local), decoded here.
+function decodeLocal(bytes, local) {
+  const [kind, value] = codec.decode(bytes,
+    (id) => (id >= LOCAL ? local[id - LOCAL] : ctx.sabOf(id)));
+  if (kind !== codec.KIND.FAST && kind !== codec.KIND.VALUE) {
+    throw taskError('corrupt child arguments');
+  }
+  return value;
+}
+
 // `args` as a child that runs here should see them: a copy if any is an
 // object, sharing SharedArrayBuffers, those made inside the task too.
 function ownCopy(args) {
@@ -133,25 +153,16 @@ function ownCopy(args) {
     if (v !== null && (typeof v === 'object' || typeof v === 'function') &&
         !codec.isSharedView(v)) {
       const local = [];
-      const sabId = (sab) => {
-        const id = ctx.sabId(sab);
-        if (id >= 0) return id;
-        let at = local.indexOf(sab);
-        if (at < 0) at = local.push(sab) - 1;
-        return LOCAL + at;
-      };
+      let bytes;
       try {
-        const [kind, value] = codec.decode(encodeArgs(args, sabId),
-          (id) => (id >= LOCAL ? local[id - LOCAL] : ctx.sabOf(id)));
-        if (kind !== codec.KIND.FAST && kind !== codec.KIND.VALUE) {
-          throw taskError('corrupt child arguments');
-        }
-        return value;
+        bytes = encodeArgs(args, localIds(local));
       } catch (err) {
+        // A bare SharedArrayBuffer: the child gets the values themselves.
         if (err instanceof codec.NeedsPost) return args;
         throw taskError(`a child's arguments cannot be cloned: ${
           err?.message}`);
       }
+      return decodeLocal(bytes, local);
     }
   }
   return args;
@@ -281,17 +292,25 @@ function push(id, fn, args) {
     mb[2] = b;
     pushed = binding.fork();
   } else {
+    const local = [];
     try {
-      h.bytes = encodeArgs(args);
+      h.bytes = encodeArgs(args, localIds(local));
     } catch (err) {
       if (!(err instanceof codec.NeedsPost)) {
         throw taskError(`a child's arguments cannot be cloned: ${
           err?.message}`);
       }
+      // A bare SharedArrayBuffer, which only postMessage can share: the
+      // child runs here, now, with the values themselves.
+      runHere(h);
+      return h;
+    }
+    if (local.length > 0) {
       // A SharedArrayBuffer the other threads do not know: the child
       // runs here, now, sharing it (as a full deque would have it), with
-      // its own copy of the rest.
-      h.args = ownCopy(args);
+      // its own copy of the rest, read once.
+      h.args = decodeLocal(h.bytes, local);
+      h.bytes = null;
       runHere(h);
       return h;
     }
