@@ -336,10 +336,12 @@ class Pool {
         // Simple values straight into an arena block; the rest through
         // V8's serializer. Both run user code (getters, Proxy traps).
         const plan = codec.fastPlan(list);
+        const planned = codec.planBytes(plan);
         let bytes = null;
-        if (plan.bytes < 0) {
+        if (planned < 0) {
           try {
-            bytes = codec.encode(codec.KIND.VALUE, plan.values, sabId);
+            // `list` is this call's own copy: the plan's values are its.
+            bytes = codec.encode(codec.KIND.VALUE, list, sabId);
           } catch (err) {
             throw taskError(`the arguments of '${name}' cannot be cloned: ${
               err instanceof codec.NeedsPost
@@ -347,7 +349,7 @@ class Pool {
                 : err?.message}`);
           }
         }
-        const size = bytes === null ? plan.bytes : bytes.length;
+        const size = bytes === null ? planned : bytes.length;
         block = this.#heap.alloc(size);
         let buf = this.#arenaBuf;
         let at = block;
