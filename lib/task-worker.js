@@ -132,10 +132,8 @@ let posts = 0;
 
 // The payload of a task's result. Throws what a getter of the value
 // throws as the fast path reads it.
-function encodeResult(result) {
-  const plan = codec.fastPlan([result]);
-  // As read: the serializer and postMessage run no getter twice.
-  const value = plan.values[0];
+function encodeResult(value) {
+  const plan = codec.fastPlan([value]);
   if (plan.bytes >= 0) {
     const buf = plan.bytes <= scratch.length ? scratch
       : Buffer.allocUnsafeSlow(plan.bytes);
