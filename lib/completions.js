@@ -165,15 +165,22 @@ class Completions {
   // #results. It never throws: a task whose settling fails rejects with
   // that failure instead.
   onComplete = (n) => {
+    this.#detach(n);
+    const settled = this.#settleBatch(n);
+    this.pending -= settled;
+    if (this.pending === 0 && settled > 0) {
+      binding.active(this.#handle, false);
+      this.#onIdle();
+    }
+  };
+
+  // First detach the batch's tasks from their signals: user code that
+  // runs while the batch settles must not cancel a slot whose task is
+  // finished (see owns()).
+  #detach(n) {
     const r = this.#results;
-    const resolves = this.#resolves;
     const extras = this.#extras;
-    const freeSlots = this.#freeSlots;
     const detached = this.#detached;
-    let settled = 0;
-    // First detach the batch's tasks from their signals: user code that
-    // runs while the batch settles must not cancel a slot whose task is
-    // finished (see owns()).
     for (let k = 0; k < n; k++) {
       const slot = r[FIELDS * k + SLOT];
       const extra = extras[slot];
@@ -182,6 +189,19 @@ class Completions {
         detached[k] = extra;
       }
     }
+  }
+
+  // Settles the batch; returns how many tasks it settled. The loops live
+  // in functions of their own that end where they do: V8 compiles a long
+  // batch's loop on the stack (OSR), and code after such a loop that had
+  // not yet run when it was compiled made that code deoptimize at every
+  // later call.
+  #settleBatch(n) {
+    const r = this.#results;
+    const resolves = this.#resolves;
+    const freeSlots = this.#freeSlots;
+    const detached = this.#detached;
+    let settled = 0;
     for (let k = 0; k < n; k++) {
       const at = FIELDS * k;
       const slot = r[at + SLOT];
@@ -227,12 +247,8 @@ class Completions {
       }
       freeSlots.push(slot);
     }
-    this.pending -= settled;
-    if (this.pending === 0 && settled > 0) {
-      binding.active(this.#handle, false);
-      this.#onIdle();
-    }
-  };
+    return settled;
+  }
 
   // A JS task's payload, in a buffer reused from one to the next (the
   // outcome is decoded before the next is read); a larger one in a buffer
