@@ -196,6 +196,11 @@ static void js_child_run(penny_worker_t *w, void *arg) {
   lt->child = saved_child;
   lt->current = saved_current;
   lt->worker = saved_worker;
+  /* This thread's JS is stopping (the child called process.exit, say):
+   * take no more work here, or the next task would fail unrun. A sync
+   * that waits on this stack only hands what it steals back (orphans). */
+  if (lt->dying)
+    penny_worker_leave(w);
 }
 
 /* The lent thread inside a task, or NULL after throwing. */

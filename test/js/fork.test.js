@@ -223,6 +223,22 @@ describe('fork-join in JS tasks', function () {
     assert.equal(await pool.run('jfib', [15]), fib(15));
   });
 
+  it('a stolen child that calls process.exit costs only the task it ' +
+     'belongs to; tasks queued meanwhile run', async () => {
+    pool = new Pool({ threads: 2, tasks: FORK });
+    await Promise.all([pool.run('one'), pool.run('one')]);
+    const steals = pool.stats().steals;
+    const root = pool.run('joinExit');
+    // Both threads are busy now: the root in side A, the thief in side B.
+    await new Promise((resolve) => { setTimeout(resolve, 50); });
+    const queued = [1, 2, 3].map(() => pool.run('one'));
+    await assert.rejects(root, { code: 'ERR_PENNY_TASK' });
+    // Before the fix the thief's thread took one of them as it died.
+    assert.deepEqual(await Promise.all(queued), [1, 1, 1]);
+    assert.ok(pool.stats().steals > steals, 'side B was stolen');
+    assert.equal(await pool.run('jfib', [15]), fib(15));
+  });
+
   it('a child runs with its arguments as they were at the spawn, getters ' +
      'and later changes notwithstanding', async () => {
     for (const threads of [1, 2]) {
