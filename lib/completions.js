@@ -104,6 +104,8 @@ class Completions {
   #outcome;
   pending = 0;
   submitted = 0;        // accepted tasks, less those refused on a worker
+  unreadable = 0;       // tasks the binding counted as completed whose
+                        // outcome could not be read here (failed)
 
   // `onIdle` runs when the last pending task has settled; `outcome`
   // reads a JS task's payload into { value } or { error }.
@@ -214,8 +216,10 @@ class Completions {
       if (resolve === undefined) continue;
       settled++;
       resolves[slot] = undefined;
+      let error;
+      let value;
+      let threw = false;
       try {
-        let error;
         if (code === ARG_TYPE || code === ARG_RANGE) {
           // Refused on a worker: read the message before the slot is
           // reused.
@@ -228,26 +232,48 @@ class Completions {
         } else if (code === TASK_FAILED) {
           error = taskError(binding.message(this.#handle, slot));
         }
-        let value = code === BIGINT ? bigAt(this.#bigs, k) : small(r[at + VALUE]);
-        let threw = false;
+        value = code === BIGINT ? bigAt(this.#bigs, k) : small(r[at + VALUE]);
         if (code === PAYLOAD || code === THROWN) {
-          const out = this.#outcome(this.#payload(slot));
+          const out = this.#read(slot, code);
           threw = 'error' in out;
           if (threw) error = out.error;
           else value = out.value;
         }
-        let watch;
-        if (extra !== undefined) {
-          error = this.#finish(extra, code, error);
-          watch = extra.watch;
-        }
-        settle(resolve, code, value, error, watch, threw);
       } catch (err) {
-        resolve(new Rejection(err)); // ignored if it already settled
+        error = err;
+        threw = true;
       }
+      // The task's arena block, copies and signal go with it, however it
+      // settles.
+      let watch;
+      if (extra !== undefined) {
+        try {
+          error = this.#finish(extra, code, error);
+        } catch (err) {
+          error ??= err;
+          threw = true;
+        }
+        watch = extra.watch;
+      }
+      settle(resolve, code, value, error, watch, threw);
       freeSlots.push(slot);
     }
     return settled;
+  }
+
+  // A JS task's outcome from its payload, as { value } or { error }. One
+  // that cannot be read here (nested deeper than this thread's stack
+  // allows, say) rejects with ERR_PENNY_TASK, and the task counts as
+  // failed.
+  #read(slot, code) {
+    try {
+      return this.#outcome(this.#payload(slot));
+    } catch (err) {
+      if (code === PAYLOAD) this.unreadable++; // a THROWN one is failed
+      const what = code === THROWN ? 'error' : 'result';
+      return { error: taskError(`the task's ${what} cannot be read on ` +
+        `this thread: ${err?.message ?? String(err)}`) };
+    }
   }
 
   // A JS task's payload, in a buffer reused from one to the next (the

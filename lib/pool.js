@@ -535,8 +535,8 @@ class Pool {
     return {
       threads: this.threads,
       submitted: this.#tasks.submitted,
-      completed: s.completed,
-      failed: s.failed,
+      completed: s.completed - this.#tasks.unreadable,
+      failed: s.failed + this.#tasks.unreadable,
       cancelled: s.cancelled,
       pending: this.#tasks.pending,
       steals: s.steals,

@@ -317,6 +317,23 @@ describe('JS tasks', function () {
         const s = pool.stats();
         assert.equal(s.failed, 4);
       });
+
+    it('a result nested too deep for the main thread to read rejects with ' +
+       'ERR_PENNY_TASK, counts as failed and leaves nothing behind',
+    async () => {
+      const { getEventListeners } = require('node:events');
+      const ac = new AbortController();
+      // The string puts the arguments in an arena block.
+      await assert.rejects(pool.run('nested', [100000, 'in the arena'],
+        { signal: ac.signal }), { code: 'ERR_PENNY_TASK',
+        message: /result cannot be read/ });
+      const s = pool.stats();
+      assert.equal(s.completed, 0);
+      assert.equal(s.failed, 1);
+      assert.equal(s.heapUsed, 0);
+      assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
+      assert.deepEqual(await pool.run('nested', [2, 'x']), [[[]]]);
+    });
   });
 
   describe('async functions', () => {
