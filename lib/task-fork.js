@@ -104,6 +104,10 @@ const isThenable = (v) => v !== null &&
 // A child's result as its parent sees it: primitives as they are, objects
 // cloned (as they would be from another thread). Throws for a promise.
 function childResult(v) {
+  if (typeof v === 'symbol') {
+    throw taskError(`a child's result cannot be cloned: ${String(v)} ` +
+      'could not be cloned.');
+  }
   if (v === null || (typeof v !== 'object' && typeof v !== 'function')) {
     return v;
   }
@@ -146,12 +150,13 @@ function decodeLocal(bytes, local) {
 }
 
 // `args` as a child that runs here should see them: a copy if any is an
-// object, sharing SharedArrayBuffers, those made inside the task too.
+// object, sharing SharedArrayBuffers, those made inside the task too. A
+// symbol, which no clone carries, fails here as it would on a thief.
 function ownCopy(args) {
   for (let i = 0; i < args.length; i++) {
     const v = args[i];
-    if (v !== null && (typeof v === 'object' || typeof v === 'function') &&
-        !codec.isSharedView(v)) {
+    if (typeof v === 'symbol' || (v !== null && (typeof v === 'object' ||
+        typeof v === 'function') && !codec.isSharedView(v))) {
       const local = [];
       let bytes;
       try {

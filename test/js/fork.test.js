@@ -223,6 +223,16 @@ describe('fork-join in JS tasks', function () {
     assert.equal(await pool.run('jfib', [15]), fib(15));
   });
 
+  it('refuses a symbol on every edge, as a thief would, though the child ' +
+     'runs on its parent\'s thread', async () => {
+    pool = new Pool({ threads: 1, tasks: FORK });
+    for (const where of ['joinArgA', 'joinArgB', 'joinResultA',
+      'joinResultB', 'spawnArg', 'spawnResult', 'pforArg']) {
+      await assert.rejects(pool.run('symbolAt', [where]),
+        { code: 'ERR_PENNY_TASK', message: /could not be cloned/ }, where);
+    }
+  });
+
   it('a stolen child that calls process.exit costs only the task it ' +
      'belongs to; tasks queued meanwhile run', async () => {
     pool = new Pool({ threads: 2, tasks: FORK });
