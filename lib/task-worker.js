@@ -11,7 +11,8 @@
 const {
   workerData, parentPort, receiveMessageOnPort,
 } = require('node:worker_threads');
-const { pathToFileURL } = require('node:url');
+const { pathToFileURL, fileURLToPath } = require('node:url');
+const { existsSync } = require('node:fs');
 const binding = require('./binding');
 const codec = require('./task-codec');
 const { taskError, argError } = require('./errors');
@@ -233,12 +234,28 @@ async function load() {
   if (!/\.mjs$/i.test(url)) {
     try {
       return { mod: require(TASKS.startsWith('file:')
-        ? require('node:url').fileURLToPath(TASKS) : TASKS) };
+        ? fileURLToPath(TASKS) : TASKS) };
     } catch (err) {
       if (err?.code !== 'ERR_REQUIRE_ESM') throw err;
     }
   }
-  return { mod: await import(url) };
+  return importBoxed(url);
+}
+
+// { mod: an ES module's namespace }. import() resolves its promise with
+// the namespace, which makes an exported function named `then` a
+// thenable's (called, and the import never settles), so a one-line module
+// imports it instead and exports it in a box, and no promise here ever
+// resolves with the namespace itself. Bun, whose data: modules cannot
+// import files, and a missing file (for the error's sake) take import().
+async function importBoxed(url) {
+  if (process.versions.bun !== undefined || !existsSync(fileURLToPath(url))) {
+    return { mod: await import(url) };
+  }
+  const source = `import * as ns from ${JSON.stringify(url)};\n` +
+    'export const box = { mod: ns };\n';
+  return (await import(`data:text/javascript,${
+    encodeURIComponent(source)}`)).box;
 }
 
 // [name, is a function] for each export; throws if they cannot be read.

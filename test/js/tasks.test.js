@@ -45,6 +45,17 @@ describe('JS tasks', function () {
       }
     });
 
+    it('loads an ES module that exports a function named then', async () => {
+      const p = new Pool({ threads: 1,
+        tasks: pathToFileURL(path.join(DIR, 'exports-then.mjs')) });
+      try {
+        assert.equal(await p.run('add', [1, 2]), 3);
+        assert.equal(await p.run('then', ['x']), 'then x');
+      } finally {
+        await p.close();
+      }
+    });
+
     it('still runs kernels, by their names and indexes', async () => {
       const v = pool.alloc(Float64Array, 4).fill(2);
       assert.equal(await pool.run('sum', [v]), 8);

@@ -50,6 +50,10 @@ const SKIPS = {
       OWN_THREADS('Bun'),
     'fork-join in JS tasks a chain of 10,000 nested syncs on stolen children completes, with the stack bounded':
       STACK('Bun'),
+    'JS tasks modules loads an ES module that exports a function named then':
+      'Bun\'s import() takes a namespace with a `then` export for a ' +
+      'thenable and never settles, and its data: modules, through which ' +
+      'Penny imports ES modules elsewhere, cannot import files',
     'trust: user code that re-enters the pool a signal whose own constructor lies to EventTarget: refused before anything runs, and its later aborts still cancel':
       BUN_LISTENER,
     'trust: user code that re-enters the pool a signal aborted by user code while its listener is added: the call rejects with the reason and never runs':
