@@ -71,12 +71,30 @@ const unreachable = new FinalizationRegistry(([threads, i32, index]) => {
 const JS_ARGS = [0, 0, 0]; // a JS task's ring arguments, reused
 
 
+// Array.isArray, which a Proxy as `args` answers for its target, except
+// that a revoked one is no array rather than a TypeError.
+function isArgsArray(args) {
+  try {
+    return Array.isArray(args);
+  } catch {
+    return false;
+  }
+}
+
+// At most this many arguments to a JS task: the function is called with
+// them spread, and a list much longer is a mistake, not a call.
+const MAX_TASK_ARGS = 65536;
+
 // A JS task's arguments, read once into a fresh array.
 function readTaskArgs(args) {
-  if (!Array.isArray(args)) {
+  if (!isArgsArray(args)) {
     throw argError(`args must be an array, got ${describe(args)}`);
   }
   const n = args.length;
+  if (!(n <= MAX_TASK_ARGS)) {
+    throw rangeError(`a JS task takes at most ${MAX_TASK_ARGS} arguments, ` +
+      `got ${typeof n === 'number' ? n : describe(n)}`);
+  }
   const list = new Array(n);
   for (let i = 0; i < n; i++) list[i] = args[i];
   return list;
@@ -86,7 +104,7 @@ function readTaskArgs(args) {
 // Proxy trap may run user code here, which may call run, close or free
 // on this very pool; nothing of the pool has changed yet when it does.
 function readArgs(args, k) {
-  if (!Array.isArray(args)) {
+  if (!isArgsArray(args)) {
     throw argError(`args must be an array, got ${describe(args)}`);
   }
   const n = args.length;

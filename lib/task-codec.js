@@ -272,7 +272,7 @@ class SharedView {
 // reading its elements (which may run user code): a plain Array, not too
 // long, with nothing but its elements.
 function plainArray(v) {
-  return Array.isArray(v) && !isProxy(v) && v.length <= MAX_NUMBERS &&
+  return !isProxy(v) && Array.isArray(v) && v.length <= MAX_NUMBERS &&
     Object.getPrototypeOf(v) === Array.prototype &&
     Object.keys(v).length === v.length;
 }

@@ -120,6 +120,25 @@ describe('JS tasks', function () {
       assert.deepEqual(await pool.run('echo', [-0, 7]), [-0, 7]);
     });
 
+    it('refuses a revoked Proxy, as an argument or as the list, and a list ' +
+       'too long to spread, with codes', async () => {
+      const { proxy, revoke } = Proxy.revocable([], {});
+      revoke();
+      for (const args of [[proxy], [[1, proxy]], [{ a: proxy }]]) {
+        await assert.rejects(pool.run('echo', args),
+          { code: 'ERR_PENNY_TASK', message: /cannot be cloned/ });
+      }
+      await assert.rejects(pool.run('echo', proxy), { code: 'ERR_PENNY_ARG' });
+      await assert.rejects(pool.run('noop', proxy), { code: 'ERR_PENNY_ARG' });
+      await assert.rejects(pool.run('echo', new Array(1e6)),
+        { code: 'ERR_PENNY_RANGE', message: /at most 65536/ });
+      const lying = new Proxy([], {
+        get: (t, k) => (k === 'length' ? 2 ** 32 - 1 : undefined),
+      });
+      await assert.rejects(pool.run('echo', lying), { code: 'ERR_PENNY_RANGE' });
+      assert.deepEqual(await pool.run('echo', new Array(3).fill(1)), [1, 1, 1]);
+    });
+
     it('clones arguments and results with structured-clone semantics',
       async () => {
         const date = new Date(5);
