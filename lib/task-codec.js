@@ -512,7 +512,7 @@ function errorRecord(thrown, depth = 0, seen = new Set()) {
       if (isError(value)) {
         if (seen.has(value) || depth >= MAX_DEPTH) continue;
         value = errorRecord(value, depth + 1, seen);
-      } else if (key === 'errors' && Array.isArray(value)) {
+      } else if (key === 'errors' && !isProxy(value) && Array.isArray(value)) {
         value = value.map((e) => (isError(e) && !seen.has(e) &&
           depth < MAX_DEPTH ? errorRecord(e, depth + 1, seen) : e));
       }
@@ -570,6 +570,38 @@ function fromRecord(rec) {
   return err;
 }
 
+// True if `v` clones (with no SharedArrayBuffer to share).
+function clones(v) {
+  try {
+    encode(KIND.VALUE, v, () => -1);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Leaves out of an error record what cannot be cloned, property by
+// property and at every depth: a `cause` or an entry of `errors` keeps
+// what of it clones, as structuredClone keeps an error's cause.
+function prune(rec) {
+  const { props } = rec;
+  for (const key of Object.keys(props)) {
+    const value = props[key];
+    if (isRecord(value) && value.isError) {
+      prune(value);
+    } else if (key === 'errors' && Array.isArray(value)) {
+      props.errors = value.filter((e) => {
+        if (!isRecord(e) || !e.isError) return clones(e);
+        prune(e);
+        return true;
+      });
+    } else if (!clones(value)) {
+      delete props[key];
+    }
+  }
+  if (typeof rec.stack !== 'string') rec.stack = undefined;
+}
+
 // A thrown value's payload. Properties that cannot be cloned are left out
 // one by one; a thrown value that cannot be cloned at all becomes an
 // Error that says so.
@@ -579,14 +611,7 @@ function encodeError(thrown, sabId) {
     return encode(KIND.ERROR, rec, sabId);
   } catch { /* see below */ }
   if (rec.isError) {
-    for (const key of Object.keys(rec.props)) {
-      try {
-        encode(KIND.VALUE, rec.props[key], () => -1);
-      } catch {
-        delete rec.props[key];
-      }
-    }
-    if (typeof rec.stack !== 'string') rec.stack = undefined;
+    prune(rec);
     try {
       return encode(KIND.ERROR, rec, () => -1);
     } catch { /* see below */ }

@@ -348,6 +348,26 @@ describe('JS tasks', function () {
         assert.equal(s.failed, 4);
       });
 
+    it('keeps what clones of a cause or of errors whose own property does ' +
+       'not', async () => {
+      await assert.rejects(pool.run('failDeepUncloneable', ['cause']),
+        (err) => {
+          assert.equal(err.message, 'outer');
+          assert.ok(err.cause instanceof Error);
+          assert.equal(err.cause.message, 'inner');
+          assert.equal(err.cause.code, 'E_INNER');
+          assert.equal(err.cause.hook, undefined);
+          return true;
+        });
+      await assert.rejects(pool.run('failDeepUncloneable', ['errors']),
+        (err) => {
+          assert.ok(err instanceof AggregateError);
+          assert.deepEqual(err.errors.map((e) => [e.message, e.code]),
+            [['inner', 'E_INNER'], ['e2', undefined]]);
+          return true;
+        });
+    });
+
     it('a result nested too deep for the main thread to read rejects with ' +
        'ERR_PENNY_TASK, counts as failed and leaves nothing behind',
     async () => {
