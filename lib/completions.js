@@ -306,7 +306,7 @@ class Completions {
 
   // Rejects every task in flight with `error` (terminate()): their
   // completions, if any come, find no task.
-  rejectAll(error) {
+  rejectAll(error, idle = false) {
     const resolves = this.#resolves;
     for (let slot = 0; slot < resolves.length; slot++) {
       const resolve = resolves[slot];
@@ -320,6 +320,7 @@ class Completions {
     if (this.pending !== 0) {
       this.pending = 0;
       binding.active(this.#handle, false);
+      if (idle) this.#onIdle();
     }
   }
 

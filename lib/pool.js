@@ -60,7 +60,8 @@ function brokenHandler(tasks, handle) {
     const live = ref.deref();
     if (live === undefined) return;
     for (const slot of live.slots()) binding.cancel(handle, slot);
-    live.rejectAll(error);
+    // Idle now: a close() that waited for these tasks goes on.
+    live.rejectAll(error, true);
   };
 }
 
@@ -635,8 +636,9 @@ class Pool {
       }
       this.#tasks.rejectAll(terminatedError());
     }
-    const threadsGone = this.#threads === null || this.#stopped
-      ? Promise.resolve() : this.#stopThreads();
+    // A close() may have begun to stop the threads: wait for that too.
+    const threadsGone = this.#threads === null ? Promise.resolve()
+      : this.#stopThreads();
     this.#terminated = threadsGone.then(() => this.#lentThreadsOut())
       .then(() => {
         if (!this.#stopped) this.#release();

@@ -542,6 +542,40 @@ describe('JS tasks', function () {
       assert.equal(await pool.run('add', [1, 2]), 3);
     });
 
+    it('close() settles when the threads die loading the module while a ' +
+       'kernel waits', async () => {
+      const p = new Pool({ threads: 2,
+        tasks: path.join(DIR, 'exits-while-loading.js') });
+      try {
+        const kernel = p.run(p.kernels.fib.index, [10]);
+        const closed = p.close();
+        await assert.rejects(kernel, { code: 'ERR_PENNY_TASK' });
+        await closed; // hung before: nothing told close() the pool was idle
+      } finally {
+        await p.terminate();
+      }
+    });
+
+    it('terminate() during close() resolves, and lets close() resolve, ' +
+       'only once the threads are gone', async function () {
+      if (process.platform !== 'linux') this.skip(); // counts /proc/self/task
+      const count = () => require('node:fs').readdirSync('/proc/self/task')
+        .length;
+      const before = count();
+      const p = new Pool({ threads: 4, tasks: BASIC });
+      assert.equal(await p.run('add', [1, 2]), 3);
+      let atClose = null;
+      const closing = p.close().then(() => { atClose = count(); });
+      // close() has begun to stop the threads by now.
+      await new Promise((resolve) => { setImmediate(resolve); });
+      await new Promise((resolve) => { setImmediate(resolve); });
+      await p.terminate();
+      const atTerminate = count();
+      await closing;
+      assert.ok(atTerminate <= before, `${atTerminate} > ${before}`);
+      assert.ok(atClose <= before, `${atClose} > ${before}`);
+    });
+
     it('a module whose threads keep dying never hangs a task', async () => {
       const p = new Pool({ threads: 2, tasks: path.join(DIR, 'exits-at-load.js') });
       try {
