@@ -229,7 +229,7 @@ describe('fork-join in JS tasks', function () {
     for (const where of ['joinArgA', 'joinArgB', 'joinResultA',
       'joinResultB', 'spawnArg', 'spawnResult', 'pforArg']) {
       await assert.rejects(pool.run('symbolAt', [where]),
-        { code: 'ERR_PENNY_TASK', message: /could not be cloned/ }, where);
+        { code: 'ERR_PENNY_TASK', message: /cannot be cloned/ }, where);
     }
   });
 

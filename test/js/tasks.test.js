@@ -373,10 +373,12 @@ describe('JS tasks', function () {
     async () => {
       const { getEventListeners } = require('node:events');
       const ac = new AbortController();
-      // The string puts the arguments in an arena block.
+      // The string puts the arguments in an arena block. (Under Bun, whose
+      // Workers have a smaller stack, the task's own thread cannot encode
+      // it either.)
       await assert.rejects(pool.run('nested', [100000, 'in the arena'],
         { signal: ac.signal }), { code: 'ERR_PENNY_TASK',
-        message: /result cannot be read/ });
+        message: /result cannot be (read|cloned)/ });
       const s = pool.stats();
       assert.equal(s.completed, 0);
       assert.equal(s.failed, 1);

@@ -48,6 +48,8 @@ const SKIPS = {
       'those Workers first, which ends the task)',
     'JS tasks lifetime a task pool dropped without close() stops its threads':
       OWN_THREADS('Bun'),
+    'JS tasks threads that die terminate() during close() resolves, and lets close() resolve, only once the threads are gone':
+      OWN_THREADS('Bun'),
     'fork-join in JS tasks a chain of 10,000 nested syncs on stolen children completes, with the stack bounded':
       STACK('Bun'),
     'JS tasks modules loads an ES module that exports a function named then':
@@ -65,6 +67,8 @@ const SKIPS = {
     'fork-join in JS tasks a chain of 10,000 nested syncs on stolen children completes, with the stack bounded':
       STACK('Deno'),
     'JS tasks lifetime a task pool dropped without close() stops its threads':
+      OWN_THREADS('Deno'),
+    'JS tasks threads that die terminate() during close() resolves, and lets close() resolve, only once the threads are gone':
       OWN_THREADS('Deno'),
     'fork-join in JS tasks close() during deep recursion lets it finish; terminate() stops it':
       DENO_TERMINATE,
