@@ -535,7 +535,8 @@ function errorRecord(thrown, depth = 0, seen = new Set()) {
   }
 }
 
-const isRecord = (v) => v !== null && typeof v === 'object' &&
+// A record of ours: never a Proxy, whose traps could throw or lie.
+const isRecord = (v) => v !== null && typeof v === 'object' && !isProxy(v) &&
   v[RECORD] === true;
 
 // The error (or value) a record stands for, rebuilt on this thread.
@@ -582,18 +583,19 @@ function clones(v) {
 
 // Leaves out of an error record what cannot be cloned, property by
 // property and at every depth: a `cause` or an entry of `errors` keeps
-// what of it clones, as structuredClone keeps an error's cause.
+// what of it clones, as structuredClone keeps an error's cause (an entry
+// of `errors` that does not clone becomes undefined, in its place).
 function prune(rec) {
   const { props } = rec;
   for (const key of Object.keys(props)) {
     const value = props[key];
     if (isRecord(value) && value.isError) {
       prune(value);
-    } else if (key === 'errors' && Array.isArray(value)) {
-      props.errors = value.filter((e) => {
-        if (!isRecord(e) || !e.isError) return clones(e);
+    } else if (key === 'errors' && !isProxy(value) && Array.isArray(value)) {
+      props.errors = value.map((e) => {
+        if (!isRecord(e) || !e.isError) return clones(e) ? e : undefined;
         prune(e);
-        return true;
+        return e;
       });
     } else if (!clones(value)) {
       delete props[key];

@@ -15,6 +15,12 @@ const DIR = path.join(__dirname, 'fixtures', 'tasks');
 const BASIC = path.join(DIR, 'basic.js');
 const ESM = pathToFileURL(path.join(DIR, 'module.mjs'));
 
+// Terminates `pool` and returns a fresh one with `threads` threads.
+async function replacePool(pool, threads) {
+  await pool.terminate();
+  return new Pool({ threads, tasks: BASIC });
+}
+
 describe('JS tasks', function () {
   this.timeout(60000);
   let pool;
@@ -362,10 +368,19 @@ describe('JS tasks', function () {
       await assert.rejects(pool.run('failDeepUncloneable', ['errors']),
         (err) => {
           assert.ok(err instanceof AggregateError);
-          assert.deepEqual(err.errors.map((e) => [e.message, e.code]),
-            [['inner', 'E_INNER'], ['e2', undefined]]);
+          assert.deepEqual(err.errors.map((e) => [e?.message, e?.code]),
+            [['inner', 'E_INNER'], ['e2', undefined], [undefined, undefined]]);
           return true;
         });
+      // A property no read of which succeeds: left out, and the thread
+      // that threw it lives on.
+      pool = await replacePool(pool, 1);
+      const thread = await pool.run('threadId', []);
+      await assert.rejects(pool.run('failRevokedProp', ['self']),
+        { message: 'has revoked', code: 'E_REVOKED' });
+      await assert.rejects(pool.run('failRevokedProp', ['cause']),
+        (err) => err.cause?.code === 'E_REVOKED');
+      assert.equal(await pool.run('threadId', []), thread);
     });
 
     it('a result nested too deep for the main thread to read rejects with ' +
