@@ -82,8 +82,9 @@ function isArgsArray(args) {
   }
 }
 
-// At most this many arguments to a JS task: the function is called with
-// them spread, and a list much longer is a mistake, not a call.
+// At most this many arguments to a JS task (or a kernel run by name in a
+// task pool, which takes far fewer): the function is called with them
+// spread, and a list much longer is a mistake, not a call.
 const MAX_TASK_ARGS = 65536;
 
 // A JS task's arguments, read once into a fresh array.
@@ -91,10 +92,10 @@ function readTaskArgs(args) {
   if (!isArgsArray(args)) {
     throw argError(`args must be an array, got ${describe(args)}`);
   }
-  const n = args.length;
-  if (!(n <= MAX_TASK_ARGS)) {
-    throw rangeError(`a JS task takes at most ${MAX_TASK_ARGS} arguments, ` +
-      `got ${typeof n === 'number' ? n : describe(n)}`);
+  const n = args.length; // a Proxy's trap may say anything
+  if (!Number.isInteger(n) || n < 0 || n > MAX_TASK_ARGS) {
+    throw argError(`at most ${MAX_TASK_ARGS} arguments, got ${
+      typeof n === 'number' ? n : describe(n)}`);
   }
   const list = new Array(n);
   for (let i = 0; i < n; i++) list[i] = args[i];
@@ -238,7 +239,10 @@ class Pool {
   run(kernel, args = EMPTY, options) {
     try {
       if (this.#threads !== null) {
-        if (this.#threads.broken) throw this.#threads.loadError;
+        // A closed pool says so first, broken or not.
+        if (this.#threads.broken && !this.#closed) {
+          throw this.#threads.loadError;
+        }
         if (typeof kernel === 'string') {
           return this.#runNamed(kernel, args, options);
         }

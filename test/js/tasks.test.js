@@ -137,11 +137,17 @@ describe('JS tasks', function () {
       await assert.rejects(pool.run('echo', proxy), { code: 'ERR_PENNY_ARG' });
       await assert.rejects(pool.run('noop', proxy), { code: 'ERR_PENNY_ARG' });
       await assert.rejects(pool.run('echo', new Array(1e6)),
-        { code: 'ERR_PENNY_RANGE', message: /at most 65536/ });
-      const lying = new Proxy([], {
-        get: (t, k) => (k === 'length' ? 2 ** 32 - 1 : undefined),
-      });
-      await assert.rejects(pool.run('echo', lying), { code: 'ERR_PENNY_RANGE' });
+        { code: 'ERR_PENNY_ARG', message: /at most 65536/ });
+      // A kernel by name too: a wrong count is ERR_PENNY_ARG either way.
+      await assert.rejects(pool.run('sum', new Array(70000)),
+        { code: 'ERR_PENNY_ARG' });
+      for (const length of [2 ** 32 - 1, -1, 1.5, '2']) {
+        const lying = new Proxy([], {
+          get: (t, k) => (k === 'length' ? length : undefined),
+        });
+        await assert.rejects(pool.run('echo', lying),
+          { code: 'ERR_PENNY_ARG' }, String(length));
+      }
       assert.deepEqual(await pool.run('echo', new Array(3).fill(1)), [1, 1, 1]);
     });
 
@@ -568,6 +574,10 @@ describe('JS tasks', function () {
         const closed = p.close();
         await assert.rejects(kernel, { code: 'ERR_PENNY_TASK' });
         await closed; // hung before: nothing told close() the pool was idle
+        // Closed, it says so before it says it is broken.
+        await assert.rejects(p.run('add', [1, 2]), { code: 'ERR_PENNY_CLOSED' });
+        await assert.rejects(p.run(p.kernels.fib.index, [3]),
+          { code: 'ERR_PENNY_CLOSED' });
       } finally {
         await p.terminate();
       }
