@@ -119,10 +119,26 @@ function childResult(v) {
   try {
     bytes = codec.encode(codec.KIND.VALUE, v, ctx.sabId);
   } catch (err) {
-    if (err instanceof codec.NeedsPost) return v; // its buffers are shared
-    throw taskError(`a child's result cannot be cloned: ${err?.message}`);
+    if (!(err instanceof codec.NeedsPost)) {
+      throw taskError(`a child's result cannot be cloned: ${err?.message}`);
+    }
+    // Its buffers are shared, the rest must clone all the same.
+    checkClones(v, 'a child\'s result');
+    return v;
   }
   return codec.decode(bytes, ctx.sabOf)[1];
+}
+
+// Throws ERR_PENNY_TASK unless `v` clones: for values that stay as they
+// are because they hold a bare SharedArrayBuffer (which our encoding
+// leaves to postMessage), so that a symbol or a function among them fails
+// as it would on any other edge. A getter among them runs again here.
+function checkClones(v, what) {
+  try {
+    structuredClone(v);
+  } catch (err) {
+    throw taskError(`${what} cannot be cloned: ${err?.message}`);
+  }
 }
 
 // Where a copy made for this thread names the SharedArrayBuffers that
@@ -162,10 +178,14 @@ function ownCopy(args) {
       try {
         bytes = encodeArgs(args, localIds(local));
       } catch (err) {
-        // A bare SharedArrayBuffer: the child gets the values themselves.
-        if (err instanceof codec.NeedsPost) return args;
-        throw taskError(`a child's arguments cannot be cloned: ${
-          err?.message}`);
+        // A bare SharedArrayBuffer: the child gets the values themselves,
+        // if the rest would clone.
+        if (!(err instanceof codec.NeedsPost)) {
+          throw taskError(`a child's arguments cannot be cloned: ${
+            err?.message}`);
+        }
+        checkClones(args, 'a child\'s arguments');
+        return args;
       }
       return decodeLocal(bytes, local);
     }
@@ -306,7 +326,9 @@ function push(id, fn, args) {
           err?.message}`);
       }
       // A bare SharedArrayBuffer, which only postMessage can share: the
-      // child runs here, now, with the values themselves.
+      // child runs here, now, with the values themselves (if the rest
+      // would clone).
+      checkClones(args, 'a child\'s arguments');
       runHere(h);
       return h;
     }

@@ -223,11 +223,12 @@ describe('fork-join in JS tasks', function () {
     assert.equal(await pool.run('jfib', [15]), fib(15));
   });
 
-  it('refuses a symbol on every edge, as a thief would, though the child ' +
-     'runs on its parent\'s thread', async () => {
+  it('refuses a symbol or a function on every edge, as a thief would, ' +
+     'though the child runs on its parent\'s thread', async () => {
     pool = new Pool({ threads: 1, tasks: FORK });
     for (const where of ['joinArgA', 'joinArgB', 'joinResultA',
-      'joinResultB', 'spawnArg', 'spawnResult', 'pforArg']) {
+      'joinResultB', 'spawnArg', 'spawnResult', 'pforArg', 'spawnSabArg',
+      'joinSabArgA', 'pforSabArg', 'spawnSabResult']) {
       await assert.rejects(pool.run('symbolAt', [where]),
         { code: 'ERR_PENNY_TASK', message: /cannot be cloned/ }, where);
     }
