@@ -12,7 +12,7 @@ const {
   workerData, parentPort, receiveMessageOnPort,
 } = require('node:worker_threads');
 const { pathToFileURL, fileURLToPath } = require('node:url');
-const { existsSync } = require('node:fs');
+const { statSync } = require('node:fs');
 const binding = require('./binding');
 const codec = require('./task-codec');
 const { taskError, argError } = require('./errors');
@@ -231,15 +231,27 @@ const notify = (n) => Atomics.notify(i32, EPOCH, n);
 async function load() {
   // An absolute path or a file: URL (lib/task-pool.js checked which).
   const url = TASKS.startsWith('file:') ? TASKS : pathToFileURL(TASKS).href;
-  if (!/\.mjs$/i.test(url)) {
+  if (!/\.mjs$/i.test(new URL(url).pathname)) {
     try {
       return { mod: require(TASKS.startsWith('file:')
         ? fileURLToPath(TASKS) : TASKS) };
     } catch (err) {
-      if (err?.code !== 'ERR_REQUIRE_ESM') throw err;
+      // An ES module require() cannot load (one with a top-level await,
+      // where require() loads ES modules at all) takes import().
+      if (err?.code !== 'ERR_REQUIRE_ESM' &&
+          err?.code !== 'ERR_REQUIRE_ASYNC_MODULE') throw err;
     }
   }
   return importBoxed(url);
+}
+
+// True if `url` names a file that exists.
+function isFile(url) {
+  try {
+    return statSync(fileURLToPath(url)).isFile();
+  } catch {
+    return false;
+  }
 }
 
 // { mod: an ES module's namespace }. import() resolves its promise with
@@ -247,9 +259,10 @@ async function load() {
 // thenable's (called, and the import never settles), so a one-line module
 // imports it instead and exports it in a box, and no promise here ever
 // resolves with the namespace itself. Bun, whose data: modules cannot
-// import files, and a missing file (for the error's sake) take import().
+// import files, and a path that is no file (for the error's sake, which
+// would otherwise name the data: module) take import().
 async function importBoxed(url) {
-  if (process.versions.bun !== undefined || !existsSync(fileURLToPath(url))) {
+  if (process.versions.bun !== undefined || !isFile(url)) {
     return { mod: await import(url) };
   }
   const source = `import * as ns from ${JSON.stringify(url)};\n` +

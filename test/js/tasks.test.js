@@ -62,6 +62,20 @@ describe('JS tasks', function () {
       }
     });
 
+    it('loads a .js ES module with a top-level await, and a file: URL ' +
+       'with a query', async () => {
+      for (const tasks of [path.join(DIR, 'esm-package', 'awaits.js'),
+        `${pathToFileURL(path.join(DIR, 'module.mjs')).href}?v=1`]) {
+        const p = new Pool({ threads: 1, tasks });
+        try {
+          assert.equal(await p.run(tasks.endsWith('.js') ? 'add' : 'mul',
+            [2, 3]), tasks.endsWith('.js') ? 5 : 6);
+        } finally {
+          await p.close();
+        }
+      }
+    });
+
     it('still runs kernels, by their names and indexes', async () => {
       const v = pool.alloc(Float64Array, 4).fill(2);
       assert.equal(await pool.run('sum', [v]), 8);
