@@ -5,7 +5,8 @@
 // synced out of order, a child left to the implicit sync -- many at once
 // on 1 to 4 threads, some with a node that throws; trees aborted at
 // random moments; a child that calls process.exit in the middle of a
-// tree while other trees run; terminate() during deep trees; and Workers
+// tree while other trees run, and while leaf tasks wait in the queue;
+// terminate() during deep trees; and Workers
 // that own a forking pool terminated mid-tree.
 //
 // Why: README "Fork-join in JavaScript": a child's error propagates out
@@ -21,7 +22,8 @@
 // full value or rejects with AbortError; the tree whose child exits
 // rejects with ERR_PENNY_TASK, the others resolve with their values or
 // (when their work was on the dying thread) reject with ERR_PENNY_TASK,
-// and afterwards the pool runs trees on every thread again; after
+// leaves queued meanwhile all resolve, and afterwards the pool runs trees
+// on every thread again; after
 // terminate() every tree settles with its value or ERR_PENNY_CLOSED and
 // terminate() resolves within a bound; a Worker owning a forking pool
 // exits within a bound when terminated, and the process goes on.
@@ -164,6 +166,37 @@ async function body(s) {
     const after = new Tracker(s);
     await trees(s, pool, after, 12, `after exit ${round}`);
     await settle(s, after, `after exit round ${round}`);
+    await pool.close();
+  }
+
+  // 3b. A stolen child exits while every thread is busy and leaves wait
+  // in the queue: none of them may be taken, and lost, by the dying
+  // thread.
+  s.phase = 'exit with queued leaves';
+  for (let round = 0; round < s.scaled(4, 2); round++) {
+    const threads = s.int(2, 4);
+    const pool = new Pool({ threads, tasks: TASKS });
+    const tracker = new Tracker(s);
+    await Promise.all(Array.from({ length: threads },
+      () => pool.run('tree', [1, 0, -1]))); // every thread has loaded
+    const ms = s.int(40, 120);
+    for (let i = 0; i < threads - 2; i++) {
+      tracker.add(pool.run('busyMs', [3 * ms]), `queued round ${round}: ` +
+        `busy ${i}`, (r) => (r.status === 'resolved' && r.value === 3 * ms
+        ? null : `${r.status} with ${show(r.value)}, expected ${3 * ms}`));
+    }
+    tracker.add(pool.run('stolenExit', [ms]),
+      `queued round ${round}: the exiting join`, (r) => (
+        r.status === 'rejected' && isTask(r.value) ? null
+          : `${r.status} with ${show(r.value)}, expected ERR_PENNY_TASK`));
+    await sleep(ms / 2);
+    for (let i = 0; i < 50; i++) {
+      const seed = s.int(1, 1e6);
+      tracker.add(pool.run('tree', [seed, 0, -1]),
+        `queued round ${round}: leaf ${i}`,
+        judgeTree(expectTree(seed, 0, -1)));
+    }
+    await settle(s, tracker, `queued round ${round}`);
     await pool.close();
   }
 
