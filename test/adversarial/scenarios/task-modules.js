@@ -2,7 +2,8 @@
 
 // task-modules: hostile task modules (new Pool({ tasks })): a CommonJS or
 // ES module exporting a function named `then` (an ES module's namespace is
-// then a thenable, which import() itself awaits for ever), an export whose
+// then a thenable, which a plain import() awaits for ever; both must load
+// and run `then` as a task), an export whose
 // getter throws, module.exports a Proxy whose traps throw, a top-level
 // await that never settles or that rejects, process.exit while loading, a
 // load failure that is `undefined` or a revoked Proxy, threads that die a
@@ -66,7 +67,8 @@ const loadFailSaying = (re) => (r) => loadFail(r) ?? (re.test(
 const MODULES = [
   { file: 'then-export.js', loads: true,
     extra: [['then', [1, 2], value('then 1 2')]] },
-  { file: 'then-export.mjs', loads: 'broken', why: /exited with code 0/ },
+  { file: 'then-export.mjs', loads: true,
+    extra: [['then', [1, 2], value('then 1 2')]] },
   { file: 'getter-throws.js', loads: false,
     why: /adversarial export getter/ },
   { file: 'proxy-exports.js', loads: false, why: /adversarial ownKeys trap/ },
