@@ -46,8 +46,9 @@ function put(o, k, x) {
 }
 
 // The clone's bytes for `value`. viewParts(view) gives [code, buffer,
-// offset, bytes]; index(sab) names a SharedArrayBuffer (it throws for
-// one it cannot name, and for a bare one the caller's NeedsPost).
+// offset, bytes]; index(sab) names a SharedArrayBuffer; bareShared() is
+// called for a bare one, which the clone leaves out (its caller then
+// gives up on these bytes, once the rest has been read and checked).
 function encodeBody(value, viewParts, index, bareShared) {
   const marks = [];
   const seen = new Map();
@@ -63,7 +64,10 @@ function encodeBody(value, viewParts, index, bareShared) {
       marks.push([mark, code, index(buffer), offset, bytes]);
       return mark;
     }
-    if (types.isSharedArrayBuffer(v)) throw bareShared();
+    if (types.isSharedArrayBuffer(v)) {
+      bareShared();
+      return null;
+    }
     if (opaque(v)) return v;
     if (types.isMap(v)) {
       const out = new Map();

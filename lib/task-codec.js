@@ -95,11 +95,17 @@ class NeedsPost extends Error {}
 const Base = (C) => (typeof C === 'function' ? C : class {});
 
 // sab -> its index in `ids` (the payload's buffer ids), adding its id
-// from sabId (SharedArrayBuffer -> id, or -1: NeedsPost) on first use.
-function indexer(sabId, ids) {
+// from sabId (SharedArrayBuffer -> id) on first use. A buffer sabId cannot
+// name (-1) calls `missing` and takes index 0: the encoding goes on, so
+// that whatever else does not clone is found in the same single read of
+// the value, and then gives up with NeedsPost.
+function indexer(sabId, ids, missing) {
   return (sab) => {
     const id = sabId(sab);
-    if (id < 0) throw new NeedsPost();
+    if (id < 0) {
+      missing();
+      return 0;
+    }
     let i = ids.indexOf(id);
     if (i < 0) i = ids.push(id) - 1;
     return i;
@@ -110,7 +116,8 @@ class Encoder extends Base(v8.Serializer) {
   constructor(sabId) {
     super();
     this.ids = [];        // the payload's buffer ids, by index
-    this.index = indexer(sabId, this.ids);
+    this.needsPost = false; // met a SharedArrayBuffer it cannot name
+    this.index = indexer(sabId, this.ids, () => { this.needsPost = true; });
     this._setTreatArrayBufferViewsAsHostObjects(true);
   }
 
@@ -135,9 +142,11 @@ class Encoder extends Base(v8.Serializer) {
   }
 
   // A bare SharedArrayBuffer (not a view): V8 would write an id that
-  // Node's deserializer cannot read back.
+  // Node's deserializer cannot read back. The id is never read: encode()
+  // gives up with NeedsPost once the rest is written.
   _getSharedArrayBufferId() {
-    throw new NeedsPost();
+    this.needsPost = true;
+    return 0;
   }
 }
 
@@ -164,8 +173,9 @@ class Decoder extends Base(v8.Deserializer) {
   }
 }
 
-// The payload of `value` as a Uint8Array. Throws NeedsPost, or the
-// engine's DataCloneError for what cannot be cloned.
+// The payload of `value` as a Uint8Array, reading the value once. Throws
+// the engine's DataCloneError for what cannot be cloned, or else NeedsPost
+// if the value holds a SharedArrayBuffer that sabId cannot name.
 function encode(kind, value, sabId) {
   let body;
   let ids;
@@ -173,12 +183,16 @@ function encode(kind, value, sabId) {
     const enc = new Encoder(sabId);
     enc.writeHeader();
     enc.writeValue(value);
+    if (enc.needsPost) throw new NeedsPost();
     body = enc.releaseBuffer();
     ids = enc.ids;
   } else {
     ids = [];
-    body = jsc.encodeBody(value, viewParts, indexer(sabId, ids),
-      () => new NeedsPost());
+    let needsPost = false;
+    const missing = () => { needsPost = true; };
+    body = jsc.encodeBody(value, viewParts, indexer(sabId, ids, missing),
+      missing);
+    if (needsPost) throw new NeedsPost();
   }
   const n = ids.length;
   const out = new Uint8Array(HEADER + 8 * n + body.length);

@@ -122,23 +122,9 @@ function childResult(v) {
     if (!(err instanceof codec.NeedsPost)) {
       throw taskError(`a child's result cannot be cloned: ${err?.message}`);
     }
-    // Its buffers are shared, the rest must clone all the same.
-    checkClones(v, 'a child\'s result');
-    return v;
+    return v; // its buffers are shared (and the rest clones)
   }
   return codec.decode(bytes, ctx.sabOf)[1];
-}
-
-// Throws ERR_PENNY_TASK unless `v` clones: for values that stay as they
-// are because they hold a bare SharedArrayBuffer (which our encoding
-// leaves to postMessage), so that a symbol or a function among them fails
-// as it would on any other edge. A getter among them runs again here.
-function checkClones(v, what) {
-  try {
-    structuredClone(v);
-  } catch (err) {
-    throw taskError(`${what} cannot be cloned: ${err?.message}`);
-  }
 }
 
 // Where a copy made for this thread names the SharedArrayBuffers that
@@ -178,13 +164,12 @@ function ownCopy(args) {
       try {
         bytes = encodeArgs(args, localIds(local));
       } catch (err) {
-        // A bare SharedArrayBuffer: the child gets the values themselves,
-        // if the rest would clone.
+        // A bare SharedArrayBuffer: the child gets the values themselves
+        // (the encoding read all of them, and the rest clones).
         if (!(err instanceof codec.NeedsPost)) {
           throw taskError(`a child's arguments cannot be cloned: ${
             err?.message}`);
         }
-        checkClones(args, 'a child\'s arguments');
         return args;
       }
       return decodeLocal(bytes, local);
@@ -326,9 +311,8 @@ function push(id, fn, args) {
           err?.message}`);
       }
       // A bare SharedArrayBuffer, which only postMessage can share: the
-      // child runs here, now, with the values themselves (if the rest
-      // would clone).
-      checkClones(args, 'a child\'s arguments');
+      // child runs here, now, with the values themselves (the encoding
+      // read all of them, and the rest clones).
       runHere(h);
       return h;
     }

@@ -234,6 +234,12 @@ describe('fork-join in JS tasks', function () {
     }
   });
 
+  it('reads a child\'s arguments once, a Proxy among them, when they hold ' +
+     'a bare SharedArrayBuffer', async () => {
+    pool = new Pool({ threads: 1, tasks: FORK });
+    assert.deepEqual(await pool.run('bareSabReads'), [1, 1]);
+  });
+
   it('a stolen child that calls process.exit costs only the task it ' +
      'belongs to; tasks queued meanwhile run', async () => {
     pool = new Pool({ threads: 2, tasks: FORK });
