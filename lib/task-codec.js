@@ -528,7 +528,9 @@ function errorRecord(thrown, depth = 0, seen = new Set()) {
         value = errorRecord(value, depth + 1, seen);
       } else if (key === 'errors' && !isProxy(value) && Array.isArray(value)) {
         value = value.map((e) => (isError(e) && !seen.has(e) &&
-          depth < MAX_DEPTH ? errorRecord(e, depth + 1, seen) : e));
+          depth < MAX_DEPTH ? errorRecord(e, depth + 1, seen) : boxed(e)));
+      } else {
+        value = boxed(value);
       }
       props[key] = value;
     }
@@ -552,6 +554,17 @@ function errorRecord(thrown, depth = 0, seen = new Set()) {
 // A record of ours: never a Proxy, whose traps could throw or lie.
 const isRecord = (v) => v !== null && typeof v === 'object' && !isProxy(v) &&
   v[RECORD] === true;
+
+// A value of the user's as a record's property holds it: as it is, or,
+// if it could pass for a record (it carries the marker key), boxed in a
+// record of its own, which fromRecord opens.
+function boxed(v) {
+  let looks = false;
+  try {
+    looks = isRecord(v);
+  } catch { /* a getter on the marker that throws: no record of ours */ }
+  return looks ? { [RECORD]: true, isError: false, thrown: v } : v;
+}
 
 // The error (or value) a record stands for, rebuilt on this thread.
 function fromRecord(rec) {

@@ -401,6 +401,25 @@ describe('JS tasks', function () {
       await assert.rejects(pool.run('failRevokedProp', ['cause']),
         (err) => err.cause?.code === 'E_REVOKED');
       assert.equal(await pool.run('threadId', []), thread);
+      // A value that carries the key Penny marks its records with arrives
+      // as it was, wherever it is.
+      const info = { '\u0000penny.error': true, isError: false,
+        thrown: 'not mine' };
+      await assert.rejects(pool.run('failMarked', ['prop']), (err) => {
+        assert.equal(err.message, 'marked');
+        assert.deepEqual({ ...err.info }, info);
+        return true;
+      });
+      await assert.rejects(pool.run('failMarked', ['errors']), (err) => {
+        assert.deepEqual({ ...err.errors[0] }, info);
+        assert.deepEqual({ ...err.errors[1].info }, info);
+        return true;
+      });
+      await assert.rejects(pool.run('failMarked', ['thrown']), (v) => {
+        assert.deepEqual({ ...v }, info);
+        return true;
+      });
+      assert.equal(await pool.run('threadId', []), thread);
     });
 
     it('a result nested too deep for the main thread to read rejects with ' +
@@ -588,8 +607,10 @@ describe('JS tasks', function () {
         const closed = p.close();
         await assert.rejects(kernel, { code: 'ERR_PENNY_TASK' });
         await closed; // hung before: nothing told close() the pool was idle
-        // Closed, it says so before it says it is broken.
+        // Closed, it says so before it says it is broken, or that the
+        // arguments are wrong.
         await assert.rejects(p.run('add', [1, 2]), { code: 'ERR_PENNY_CLOSED' });
+        await assert.rejects(p.run('add', 5), { code: 'ERR_PENNY_CLOSED' });
         await assert.rejects(p.run(p.kernels.fib.index, [3]),
           { code: 'ERR_PENNY_CLOSED' });
       } finally {
