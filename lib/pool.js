@@ -17,6 +17,7 @@ const {
   terminatedError,
 } = require('./errors');
 const { viewInfo, TYPE_CLASSES } = require('./views');
+const { readArgs, readTaskArgs } = require('./args');
 const { readSignal, isAborted, reasonOf, Signals } = require('./abort');
 const { Copier } = require('./copies');
 const { readOptions } = require('./options');
@@ -70,55 +71,6 @@ const unreachable = new FinalizationRegistry(([threads, i32, index]) => {
   threads.stop(i32, index);
 });
 const JS_ARGS = [0, 0, 0]; // a JS task's ring arguments, reused
-
-
-// Array.isArray, which a Proxy as `args` answers for its target, except
-// that a revoked one is no array rather than a TypeError.
-function isArgsArray(args) {
-  try {
-    return Array.isArray(args);
-  } catch {
-    return false;
-  }
-}
-
-// At most this many arguments to a JS task (or a kernel run by name in a
-// task pool, which takes far fewer): the function is called with them
-// spread, and a list much longer is a mistake, not a call.
-const MAX_TASK_ARGS = 65536;
-
-// A JS task's arguments, read once into a fresh array.
-function readTaskArgs(args) {
-  if (!isArgsArray(args)) {
-    throw argError(`args must be an array, got ${describe(args)}`);
-  }
-  const n = args.length; // a Proxy's trap may say anything
-  if (!Number.isInteger(n) || n < 0 || n > MAX_TASK_ARGS) {
-    throw argError(`at most ${MAX_TASK_ARGS} arguments, got ${
-      typeof n === 'number' ? n : describe(n)}`);
-  }
-  const list = new Array(n);
-  for (let i = 0; i < n; i++) list[i] = args[i];
-  return list;
-}
-
-// Reads the arguments of a call once, into a fresh array: a getter or a
-// Proxy trap may run user code here, which may call run, close or free
-// on this very pool; nothing of the pool has changed yet when it does.
-function readArgs(args, k) {
-  if (!isArgsArray(args)) {
-    throw argError(`args must be an array, got ${describe(args)}`);
-  }
-  const n = args.length;
-  const want = k.params.length;
-  if (n !== want) {
-    throw argError(`${k.name} expects ${want} argument${
-      want === 1 ? '' : 's'}, got ${typeof n === 'number' ? n : describe(n)}`);
-  }
-  const list = new Array(n);
-  for (let i = 0; i < n; i++) list[i] = args[i];
-  return list;
-}
 
 class Pool {
   #handle;
@@ -254,6 +206,7 @@ class Pool {
   }
 
   #runNamed(name, args, options) {
+    if (this.#closed) throw closedError(); // before any bad argument
     // User code may run here (getters, Proxy traps) and close the pool.
     const list = readTaskArgs(args);
     const signal = readSignal(options);
