@@ -93,6 +93,7 @@ class Pool {
   #closing = null;
   #closeResolve = null;
   #stopped = false;     // the binding has closed the pool
+  #closeStop = null;    // close()'s stop of a task pool's threads
   #threads = null;      // a task pool's TaskThreads
   #waiting = 0;         // runs that wait for the task module's names
   #ringI32 = null;
@@ -548,8 +549,12 @@ class Pool {
       return;
     }
     this.#release();
-    if (this.#threads === null) this.#closeResolve();
-    else this.#stopThreads().then(this.#closeResolve);
+    if (this.#threads === null) {
+      this.#closeResolve();
+    } else {
+      this.#closeStop = this.#stopThreads();
+      this.#closeStop.then(this.#closeResolve);
+    }
   };
 
   // Closes the binding's pool and drops what only a running pool needs
@@ -593,9 +598,10 @@ class Pool {
       }
       this.#tasks.rejectAll(terminatedError());
     }
-    // A close() may have begun to stop the threads: wait for that too.
+    // A close() that has begun to stop the threads: wait for that stop.
     const threadsGone = this.#threads === null ? Promise.resolve()
-      : this.#stopThreads();
+      : this.#stopped ? this.#closeStop ?? Promise.resolve()
+        : this.#stopThreads();
     this.#terminated = threadsGone.then(() => this.#lentThreadsOut())
       .then(() => {
         if (!this.#stopped) this.#release();

@@ -81,7 +81,6 @@ class TaskThreads {
   #gen = 0;
   #deaths;               // index -> deaths in a row, young
   #stopping = false;
-  #stopped = null;       // stop()'s promise, once called
   #held = false;         // runs wait for the module: keep the process up
   #names = new Map();    // task name -> id
   #sabIds = new WeakMap(); // SharedArrayBuffer -> id
@@ -261,20 +260,16 @@ class TaskThreads {
 
   // Stops every thread (wakes the parked ones, then terminates them);
   // resolves once all have exited.
-  // Terminates the threads; resolves once they are gone. Every call after
-  // the first returns the first one's promise.
   stop(ringI32, epochIndex) {
-    if (this.#stopped !== null) return this.#stopped;
     this.#stopping = true;
     this.onReady();
     Atomics.add(ringI32, epochIndex, 1);
     Atomics.notify(ringI32, epochIndex);
-    this.#stopped = Promise.all(this.#threads.map((t) =>
-      t?.worker.terminate())).then(() => {
-      for (const t of this.#threads) t?.port.close();
-      this.#byGen.clear();
-    });
-    return this.#stopped;
+    return Promise.all(this.#threads.map((t) => t?.worker.terminate()))
+      .then(() => {
+        for (const t of this.#threads) t?.port.close();
+        this.#byGen.clear();
+      });
   }
 }
 
