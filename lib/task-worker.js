@@ -237,9 +237,12 @@ async function load() {
         ? fileURLToPath(TASKS) : TASKS) };
     } catch (err) {
       // An ES module require() cannot load (one with a top-level await,
-      // where require() loads ES modules at all) takes import().
+      // where require() loads ES modules at all; Bun says so in a TypeError
+      // with no code) takes import().
       if (err?.code !== 'ERR_REQUIRE_ESM' &&
-          err?.code !== 'ERR_REQUIRE_ASYNC_MODULE') throw err;
+          err?.code !== 'ERR_REQUIRE_ASYNC_MODULE' &&
+          !(process.versions.bun !== undefined &&
+            /require\(\) async module/.test(err?.message))) throw err;
     }
   }
   return importBoxed(url);
