@@ -183,6 +183,13 @@ PENNY_EXTERN int penny_pool_mem_size(const penny_pool_options_t *opts,
 PENNY_EXTERN int penny_pool_create(penny_pool_t **pool,
                                    const penny_pool_options_t *opts);
 
+/* Optional: the process-wide set-up that a pool's first worker otherwise
+ * does as it starts, before it runs anything (on Linux, registering the
+ * process for membarrier, which can take milliseconds). Call it early,
+ * from a thread whose latency does not matter. Thread-safe; repeated
+ * calls return at once. */
+PENNY_EXTERN void penny_prepare(void);
+
 /* Lent threads (PENNY_POOL_EXTERNAL_THREADS). A thread that the caller
  * owns (one with an event loop of its own, say) works as worker `index`:
  * penny_worker_run runs the worker loop on it, and returns

@@ -206,6 +206,31 @@ struct penny_pool_s {
   penny_source_t source;      /* take == NULL: none */
   void *mem;                  /* control memory */
   int own_mem;                /* allocated by us, freed by destroy */
+  /* The workers' fence discipline (their `asym`), a FENCES_* state: the
+   * first worker to start decides it (penny__decide_fences), unless
+   * penny_pool_create could. A lent pool's threads may take long to
+   * start, so until one does, a thread of the pool's own registers for
+   * the asymmetric fences (`registrar`, while `registering`). */
+  _Atomic int fences;
+  int registering;
+  penny__thread_t registrar;
 };
+
+enum { FENCES_UNDECIDED, FENCES_DECIDING, FENCES_DECIDED };
+
+/* Sets every worker's `asym` once, on the first worker to start; the
+ * others wait here until it has. Registering for asymmetric fences can
+ * take milliseconds (Linux membarrier waits for an RCU grace period),
+ * which is why penny_pool_create's caller does not wait for it. */
+void penny__decide_fences(penny_pool_t *pool);
+
+/* Called by each worker before it touches a deque. Acquire: pairs with
+ * the release in penny__decide_fences, so the workers' `asym` are set. */
+static inline void penny__fences_ready(penny_pool_t *pool) {
+  if (PENNY_UNLIKELY(atomic_load_explicit(&pool->fences,
+                                          memory_order_acquire) !=
+                     FENCES_DECIDED))
+    penny__decide_fences(pool);
+}
 
 #endif /* PENNY_CORE_H */

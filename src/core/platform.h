@@ -131,6 +131,8 @@ void penny__park_wake(penny__park_t *p, int all);
  * Dekker-style handshake may use a compiler-only fence. */
 int penny__heavy_barrier_init(void);
 void penny__heavy_barrier(void);
+/* Nonzero once penny__heavy_barrier_init returns at once. */
+int penny__heavy_barrier_known(void);
 
 static inline void penny__cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)

@@ -205,16 +205,39 @@ void penny__cond_broadcast(penny__cond_t *c) {
 
 #ifdef __linux__
 
+/* The registration's outcome: 0 not known yet, 1 registered, -1 not
+ * available. Registration belongs to the address space, so a forked
+ * child inherits it with this copy (exec resets both). */
+static _Atomic int heavy_state;
+
 int penny__heavy_barrier_init(void) {
 #if defined(__SANITIZE_THREAD__)
   /* ThreadSanitizer cannot see the ordering a membarrier gives. */
   return 0;
 #else
-  /* Registration is per process and idempotent. Kernels before 4.14, or
-   * sandboxes that filter the call, make it fail: then fences stay
-   * symmetric. */
-  return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
-                 0, 0) == 0;
+  /* Acquire: pairs with the release below, so a thread that reads 1 calls
+   * membarrier after the registration returned. */
+  int state = atomic_load_explicit(&heavy_state, memory_order_acquire);
+  if (state != 0)
+    return state > 0;
+  /* Registration is per process and idempotent (racing callers each
+   * register), and the first costs an RCU grace period: milliseconds.
+   * Kernels before 4.14, or sandboxes that filter the call, make it fail:
+   * then fences stay symmetric. */
+  int ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                   0, 0) == 0;
+  /* Release: see the acquire above. */
+  atomic_store_explicit(&heavy_state, ok ? 1 : -1, memory_order_release);
+  return ok;
+#endif
+}
+
+int penny__heavy_barrier_known(void) {
+#if defined(__SANITIZE_THREAD__)
+  return 1;
+#else
+  /* Acquire: as in penny__heavy_barrier_init. */
+  return atomic_load_explicit(&heavy_state, memory_order_acquire) != 0;
 #endif
 }
 
@@ -258,6 +281,10 @@ void penny__park_wake(penny__park_t *p, int all) {
 
 int penny__heavy_barrier_init(void) {
   return 0;
+}
+
+int penny__heavy_barrier_known(void) {
+  return 1;
 }
 
 void penny__heavy_barrier(void) {

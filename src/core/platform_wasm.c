@@ -327,6 +327,10 @@ int penny__heavy_barrier_init(void) {
   return 0;
 }
 
+int penny__heavy_barrier_known(void) {
+  return 1;
+}
+
 void penny__heavy_barrier(void) {
 }
 

@@ -22,6 +22,9 @@
 # define WORKER_STACK_SIZE ((size_t) 8 << 20)
 #endif
 
+/* The registrar only makes one system call. */
+#define REGISTRAR_STACK_SIZE ((size_t) 64 << 10)
+
 typedef struct {
   unsigned threads;
   uint64_t deque_capacity;
@@ -78,6 +81,51 @@ int penny_pool_mem_size(const penny_pool_options_t *opts, size_t *size) {
 }
 
 /* ---- Creating and destroying pools. ---- */
+
+void penny_prepare(void) {
+  (void) penny__heavy_barrier_init();
+}
+
+static void set_fences(penny_pool_t *pool, int asym) {
+  for (unsigned i = 0; i < pool->threads; i++)
+    pool->workers[i].asym = asym;
+}
+
+/* The registrar thread of a lent pool (see penny_pool_create). */
+static void registrar_main(void *arg) {
+  (void) arg;
+  penny__thread_set_name("penny-fences");
+  penny_prepare();
+}
+
+void penny__decide_fences(penny_pool_t *pool) {
+  int state = FENCES_UNDECIDED;
+  /* Relaxed: the CAS only elects the decider; what it writes is published
+   * by the release store below. */
+  if (atomic_compare_exchange_strong_explicit(&pool->fences, &state,
+                                              FENCES_DECIDING,
+                                              memory_order_relaxed,
+                                              memory_order_relaxed)) {
+    if (pool->registering) {
+      penny__thread_join(&pool->registrar);
+      pool->registering = 0;
+    }
+    set_fences(pool, penny__heavy_barrier_init());
+    /* Release: every `asym` above before any worker goes past
+     * penny__fences_ready. */
+    atomic_store_explicit(&pool->fences, FENCES_DECIDED,
+                          memory_order_release);
+    return;
+  }
+  /* While the decider registers, wait in the same call (the kernel
+   * serializes it, and once registered it returns at once), then for
+   * its store. */
+  (void) penny__heavy_barrier_init();
+  /* Acquire: as in penny__fences_ready. */
+  while (atomic_load_explicit(&pool->fences, memory_order_acquire) !=
+         FENCES_DECIDED)
+    penny__thread_yield();
+}
 
 int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
   static const penny_pool_options_t defaults;
@@ -145,8 +193,6 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
                                   l.injector_capacity)) != 0)
     goto fail_injector;
 
-  int asym = !(opts->flags & PENNY_POOL_SYMMETRIC_FENCES) &&
-             penny__heavy_barrier_init();
   pool->workers = (penny_worker_t *) pool->mem;
   for (unsigned i = 0; i < l.threads; i++) {
     penny_worker_t *w = &pool->workers[i];
@@ -160,12 +206,27 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
                        ? 0 : (int64_t) l.deque_capacity;
     w->push_limit = w->cap_limit;
     w->debug_race = (opts->flags & PENNY_POOL_DEBUG_RACE) != 0;
-    w->asym = asym;
+    w->asym = 0;
     w->pool = pool;
     atomic_init(&w->job, NULL);
     w->rng = 0x9E3779B97F4A7C15ull * (i + 1);
     w->index = i;
     w->count = l.threads;
+  }
+  /* The fences: decided here if that takes no time, else by the first
+   * worker to start, which a lent pool's registrar gets a head start
+   * for. Without the registrar (it could not start) the first worker
+   * registers itself. */
+  if (opts->flags & PENNY_POOL_SYMMETRIC_FENCES) {
+    atomic_init(&pool->fences, FENCES_DECIDED);
+  } else if (penny__heavy_barrier_known()) {
+    set_fences(pool, penny__heavy_barrier_init());
+    atomic_init(&pool->fences, FENCES_DECIDED);
+  } else {
+    atomic_init(&pool->fences, FENCES_UNDECIDED);
+    pool->registering = pool->external &&
+        penny__thread_create(&pool->registrar, REGISTRAR_STACK_SIZE,
+                             registrar_main, NULL) == 0;
   }
   for (unsigned i = 0; i < (pool->external ? 0 : l.threads); i++) {
     err = penny__thread_create(&pool->workers[i].thread, WORKER_STACK_SIZE,
@@ -222,6 +283,10 @@ int penny_pool_destroy(penny_pool_t *pool, unsigned flags) {
   penny__wake_all(pool);
   if (pool->external) {
     penny__lent_drain(pool);
+    /* No thread was ever lent: nobody decided the fences, or joined the
+     * registrar (lent_drain has waited out any that was deciding). */
+    if (pool->registering)
+      penny__thread_join(&pool->registrar);
   } else {
     for (unsigned i = 0; i < pool->threads; i++)
       penny__thread_join(&pool->workers[i].thread);

@@ -127,6 +127,7 @@ int penny__worker_loop(penny_worker_t *w, uint32_t *park) {
   uint64_t spin_start = 0;
   unsigned rounds = 0;
 
+  penny__fences_ready(pool);
   for (;;) {
     penny__task_t *task;
     penny_job_t *job;

@@ -1,6 +1,7 @@
 /* Nested fork-join on a real pool: exact results for many sizes and
  * thread counts, more threads than cores included. */
 #include "helpers.h"
+#include "../../src/core/core.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -42,6 +43,28 @@ TEST_IMPL(fib_spawn_symmetric_fences) {
   for (unsigned t = 1; t <= 4; t++)
     ASSERT_EQ(check_fib(t, PENNY_POOL_SYMMETRIC_FENCES,
                         test_scale(8) >= 8 ? 22 : 16), 0);
+  return 0;
+}
+
+/* penny_pool_create leaves the fences to the first worker that starts
+ * (registering for them can take milliseconds): once a job has run, every
+ * worker has the same discipline, the asymmetric one wherever the process
+ * can have it, unless the pool asked for the symmetric one. */
+TEST_IMPL(fences_decided_by_first_worker) {
+  penny_prepare();
+  penny_prepare(); /* idempotent */
+  const int can = penny__heavy_barrier_init();
+  const unsigned flags[] = { 0, PENNY_POOL_SYMMETRIC_FENCES };
+  for (int k = 0; k < 2; k++) {
+    penny_pool_t *pool = make_pool(4, flags[k]);
+    fib_arg_t a = { 18, -1 };
+    ASSERT_EQ(run_on_pool(pool, fib_task, &a), 0);
+    ASSERT_EQ(a.result, fib_serial(18));
+    ASSERT_EQ(atomic_load(&pool->fences), FENCES_DECIDED);
+    for (unsigned i = 0; i < pool->threads; i++)
+      ASSERT_EQ(pool->workers[i].asym, flags[k] ? 0 : can);
+    ASSERT_EQ(penny_pool_destroy(pool, 0), 0);
+  }
   return 0;
 }
 

@@ -13,6 +13,7 @@
  * parked thread only, as a lender that keeps one waiter per thread would:
  * that is how a wake-up can be addressed to a thread that has died. */
 #include "helpers.h"
+#include "../../src/core/core.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -762,6 +763,41 @@ TEST_IMPL(destroy_with_no_thread_inside_cancels_queued_jobs) {
   lender_finish(&l2, &t2, n);
   ljobs_check_cancelled(jobs, n);
   free(jobs);
+  return 0;
+}
+
+/* A lent pool's fences, in a process that has not registered for the
+ * asymmetric ones yet: penny_pool_create leaves them to the first
+ * penny_worker_run, which decides for every worker; a pool no thread was
+ * ever lent to is destroyed undecided. Later pools decide at creation. */
+TEST_IMPL(lent_pool_decides_fences_at_first_entry) {
+  const unsigned nt = 3;
+  lender_t l, l2;
+  tally_t tally, t2;
+  const int known = penny__heavy_barrier_known();
+  lender_setup(&l2, &t2, 0);
+  penny_pool_t *idle = lender_pool(&l2, nt, 0);
+  lender_setup(&l, &tally, 0);
+  penny_pool_t *pool = lender_pool(&l, nt, 0);
+  if (!known) {
+    ASSERT_EQ(atomic_load(&idle->fences), FENCES_UNDECIDED);
+    ASSERT_EQ(atomic_load(&pool->fences), FENCES_UNDECIDED);
+  }
+  lender_start(&l, 1, 0);
+  lender_wait_parked(&l, 1);
+  ASSERT_EQ(atomic_load(&pool->fences), FENCES_DECIDED);
+  const int can = penny__heavy_barrier_init();
+  for (unsigned i = 0; i < nt; i++)
+    ASSERT_EQ(pool->workers[i].asym, can);
+  lender_finish(&l, &tally, 0);
+  lender_finish(&l2, &t2, 0);
+
+  lender_setup(&l, &tally, 0);
+  pool = lender_pool(&l, nt, 0);
+  ASSERT_EQ(atomic_load(&pool->fences), FENCES_DECIDED);
+  for (unsigned i = 0; i < nt; i++)
+    ASSERT_EQ(pool->workers[i].asym, can);
+  lender_finish(&l, &tally, 0);
   return 0;
 }
 
