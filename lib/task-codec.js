@@ -10,7 +10,6 @@
 // Buffer id 0 is the pool's arena; the others are the ids lib/task-pool.js
 // gives SharedArrayBuffers as it hands them to the threads.
 
-const v8 = require('node:v8');
 const {
   isSharedArrayBuffer, isArrayBuffer,
 } = require('node:util').types;
@@ -18,16 +17,6 @@ const { taskError } = require('./errors');
 const { errorRecord, fromRecord, prune } = require('./task-errors');
 const jsc = require('./clone-jsc');
 
-// Bun's node:v8 has no Serializer class (its constructor throws): there
-// the body is Bun's own structured clone (lib/clone-jsc.js).
-const HAS_SERIALIZER = (() => {
-  try {
-    new v8.Serializer(); // eslint-disable-line no-new
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 const KIND = Object.freeze({
   VALUE: 1,     // a value (an argument list, or a result)
@@ -91,9 +80,6 @@ function isSharedView(v) {
 
 class NeedsPost extends Error {}
 
-// A class that a runtime without one cannot construct: Encoder and
-// Decoder are then never built.
-const Base = (C) => (typeof C === 'function' ? C : class {});
 
 // sab -> its index in `ids` (the payload's buffer ids), adding its id
 // from sabId (SharedArrayBuffer -> id) on first use. A buffer sabId cannot
@@ -113,65 +99,85 @@ function indexer(sabId, ids, missing) {
   };
 }
 
-class Encoder extends Base(v8.Serializer) {
-  constructor(sabId) {
-    super();
-    this.ids = [];        // the payload's buffer ids, by index
-    this.needsPost = false; // met a SharedArrayBuffer it cannot name
-    this.index = indexer(sabId, this.ids, () => { this.needsPost = true; });
-    this._setTreatArrayBufferViewsAsHostObjects(true);
+// V8's serializer as Encoder and Decoder, made at first use: loading
+// node:v8 costs each thread a millisecond or more as it starts, and the
+// values of the fast path (below) never need it. Null where node:v8 has
+// no Serializer class (Bun's constructor throws): there the body is Bun's
+// own structured clone (lib/clone-jsc.js).
+let serializer;
+function serializerClasses() {
+  if (serializer !== undefined) return serializer;
+  const v8 = require('node:v8');
+  try {
+    new v8.Serializer(); // eslint-disable-line no-new
+  } catch {
+    serializer = null;
+    return serializer;
   }
 
-  _writeHostObject(view) {
-    if (!ArrayBuffer.isView(view)) {
-      throw new DOMException(`${Object.prototype.toString.call(view)
-      } could not be cloned.`, 'DataCloneError');
+  class Encoder extends v8.Serializer {
+    constructor(sabId) {
+      super();
+      this.ids = [];        // the payload's buffer ids, by index
+      this.needsPost = false; // met a SharedArrayBuffer it cannot name
+      this.index = indexer(sabId, this.ids, () => { this.needsPost = true; });
+      this._setTreatArrayBufferViewsAsHostObjects(true);
     }
-    const [code, buffer, offset, bytes] = viewParts(view);
-    if (isSharedArrayBuffer(buffer)) {
-      this.writeUint32(code | SHARED);
-      this.writeUint32(this.index(buffer));
-    } else {
-      // The whole buffer, as a value of the clone: views over one buffer
-      // (and the buffer itself, if the value holds it) come out over one
-      // copy of it, at their offsets, as a structured clone has them.
-      this.writeUint32(code);
-      this.writeValue(buffer);
+
+    _writeHostObject(view) {
+      if (!ArrayBuffer.isView(view)) {
+        throw new DOMException(`${Object.prototype.toString.call(view)
+        } could not be cloned.`, 'DataCloneError');
+      }
+      const [code, buffer, offset, bytes] = viewParts(view);
+      if (isSharedArrayBuffer(buffer)) {
+        this.writeUint32(code | SHARED);
+        this.writeUint32(this.index(buffer));
+      } else {
+        // The whole buffer, as a value of the clone: views over one buffer
+        // (and the buffer itself, if the value holds it) come out over one
+        // copy of it, at their offsets, as a structured clone has them.
+        this.writeUint32(code);
+        this.writeValue(buffer);
+      }
+      this.writeDouble(offset);
+      this.writeDouble(bytes);
     }
-    this.writeDouble(offset);
-    this.writeDouble(bytes);
-  }
 
-  // A bare SharedArrayBuffer (not a view): V8 would write an id that
-  // Node's deserializer cannot read back. The id is never read: encode()
-  // gives up with NeedsPost once the rest is written.
-  _getSharedArrayBufferId() {
-    this.needsPost = true;
-    return 0;
-  }
-}
-
-class Decoder extends Base(v8.Deserializer) {
-  constructor(bytes, buffers) {
-    super(bytes);
-    this.buffers = buffers; // index -> SharedArrayBuffer
-  }
-
-  _readHostObject() {
-    const code = this.readUint32();
-    const Class = VIEW_CLASSES[code & ~SHARED];
-    if (Class === undefined) throw new Error('corrupt task payload');
-    const size = Class === DataView ? 1 : Class.BYTES_PER_ELEMENT;
-    let buffer;
-    if (code & SHARED) {
-      buffer = this.buffers[this.readUint32()];
-    } else {
-      buffer = this.readValue();
-      if (!isArrayBuffer(buffer)) throw new Error('corrupt task payload');
+    // A bare SharedArrayBuffer (not a view): V8 would write an id that
+    // Node's deserializer cannot read back. The id is never read: encode()
+    // gives up with NeedsPost once the rest is written.
+    _getSharedArrayBufferId() {
+      this.needsPost = true;
+      return 0;
     }
-    const offset = this.readDouble();
-    return new Class(buffer, offset, this.readDouble() / size);
   }
+
+  class Decoder extends v8.Deserializer {
+    constructor(bytes, buffers) {
+      super(bytes);
+      this.buffers = buffers; // index -> SharedArrayBuffer
+    }
+
+    _readHostObject() {
+      const code = this.readUint32();
+      const Class = VIEW_CLASSES[code & ~SHARED];
+      if (Class === undefined) throw new Error('corrupt task payload');
+      const size = Class === DataView ? 1 : Class.BYTES_PER_ELEMENT;
+      let buffer;
+      if (code & SHARED) {
+        buffer = this.buffers[this.readUint32()];
+      } else {
+        buffer = this.readValue();
+        if (!isArrayBuffer(buffer)) throw new Error('corrupt task payload');
+      }
+      const offset = this.readDouble();
+      return new Class(buffer, offset, this.readDouble() / size);
+    }
+  }
+
+  serializer = { Encoder, Decoder };
+  return serializer;
 }
 
 // The payload of `value` as a Uint8Array, reading the value once. Throws
@@ -180,8 +186,9 @@ class Decoder extends Base(v8.Deserializer) {
 function encode(kind, value, sabId) {
   let body;
   let ids;
-  if (HAS_SERIALIZER) {
-    const enc = new Encoder(sabId);
+  const classes = serializerClasses();
+  if (classes !== null) {
+    const enc = new classes.Encoder(sabId);
     enc.writeHeader();
     enc.writeValue(value);
     if (enc.needsPost) throw new NeedsPost();
@@ -232,11 +239,12 @@ function decode(bytes, sabOf) {
     buffers[i] = sabOf(dv.getFloat64(HEADER + 8 * i, true));
   }
   const body = bytes.subarray(HEADER + 8 * n);
-  if (!HAS_SERIALIZER) {
+  const classes = serializerClasses();
+  if (classes === null) {
     return [kind, jsc.decodeBody(body, (code, i, offset, size) =>
       sharedView(buffers, code, i, offset, size))];
   }
-  const dec = new Decoder(body, buffers);
+  const dec = new classes.Decoder(body, buffers);
   dec.readHeader();
   return [kind, dec.readValue()];
 }
