@@ -24,6 +24,9 @@ const {
   RESULT, VOID, ARG_TYPE, ARG_RANGE, BIGINT, FAILED, CANCELLED, PAYLOAD,
   TASK_FAILED, THROWN,
 } = binding.contract.status;
+const {
+  state: STATE, lazy: LAZY, inactive: INACTIVE, active: ACTIVE, idle: IDLE,
+} = binding.contract.activity;
 
 
 // One reusable promise executor: saves a closure per task on the hot path.
@@ -92,6 +95,7 @@ class Completions {
   #handle = null;
   #results = null;      // Float64Array of completions
   #bigs = null;         // BigUint64Array: LIMBS per completion
+  #activity = null;     // Int32Array: the binding's activity words
   #resolves = [];       // slot -> the task promise's resolve function
   #extras = [];         // slot -> Extra or undefined
   #detached = [];       // onComplete's scratch: the batch's Extras
@@ -117,11 +121,31 @@ class Completions {
     this.#outcome = outcome;
   }
 
-  // The pool's handle and the completion buffer, from create().
-  attach(handle, results, bigs) {
+  // The pool's handle, the completion buffer and the activity words,
+  // from create().
+  attach(handle, results, bigs, activity) {
     this.#handle = handle;
     this.#results = results;
     this.#bigs = bigs;
+    this.#activity = activity;
+  }
+
+  // The first task is pending: the binding's handles keep the process
+  // alive (and this object reachable) until the last one settles. If
+  // they still do (the binding has not stopped them since the last one
+  // did), that takes no call.
+  #activate() {
+    const a = this.#activity;
+    if (a[STATE] === INACTIVE) binding.active(this.#handle, true);
+    else a[STATE] = ACTIVE;
+  }
+
+  // The last task has settled: the binding stops its handles at its next
+  // prepare phase, before the loop can sleep, where it has one; else now.
+  #deactivate() {
+    const a = this.#activity;
+    if (a[LAZY] === 1) a[STATE] = IDLE;
+    else binding.active(this.#handle, false);
   }
 
   // A free slot. Growing can fail (too many tasks in flight).
@@ -149,7 +173,7 @@ class Completions {
     const promise = new Promise(capture);
     this.#resolves[slot] = nextResolve;
     this.submitted++;
-    if (this.pending++ === 0) binding.active(this.#handle, true);
+    if (this.pending++ === 0) this.#activate();
     if (extra !== undefined) {
       extra.slot = slot;
       this.#extras[slot] = extra;
@@ -171,7 +195,7 @@ class Completions {
     const settled = this.#settleBatch(n);
     this.pending -= settled;
     if (this.pending === 0 && settled > 0) {
-      binding.active(this.#handle, false);
+      this.#deactivate();
       this.#onIdle();
     }
   };

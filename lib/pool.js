@@ -129,12 +129,12 @@ class Pool {
       notify = notifier(i32, epoch);
       this.#ringI32 = i32;
     }
-    const [handle, results, bigs, ringStart, id] = binding.create(arenaView,
-      new Uint8Array(ring), threads, this.#tasks.onComplete, notify,
-      useTsfn());
+    const [handle, results, bigs, ringStart, activity, id] = binding.create(
+      arenaView, new Uint8Array(ring), threads, this.#tasks.onComplete,
+      notify, useTsfn());
     this.#handle = handle;
     this.#arena = arena;
-    this.#tasks.attach(handle, results, bigs);
+    this.#tasks.attach(handle, results, bigs, activity);
     this.#ring = new Ring(handle, ring, ringStart, arena);
 
     this.#kt = builtinTable(binding, handle);

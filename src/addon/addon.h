@@ -184,6 +184,7 @@ struct pool_s {
   napi_ref callback_ref;       /* onComplete: strong only while active */
   double *results;
   uint64_t *bigs;              /* COMPLETION_LIMBS per entry, after them */
+  int32_t *activity;           /* ACTIVITY_WORDS, after the limbs */
   uint8_t *arena;
   size_t arena_bytes;
   /* The kernels: MAX_KERNELS pointers. Only the loop thread appends

@@ -15,10 +15,11 @@ static napi_value js_submit(napi_env env, napi_callback_info info);
 
 /* JS thread: create(arenaView, ringView, threads, onComplete[, notify[,
  *   useTsfn]])
- *   -> [handle, completions, bigLimbs, ringStart[, id]], where
+ *   -> [handle, completions, bigLimbs, ringStart, activity[, id]], where
  *   handle(kernel, slot, ...args) submits a task under a slot from grow(),
- *   completions and bigLimbs are the completion buffer (contract.h) and
- *   the ring starts ringStart bytes into ringView's buffer. With notify
+ *   completions and bigLimbs are the completion buffer and activity the
+ *   words after it (contract.h), and the ring starts ringStart bytes into
+ *   ringView's buffer. With notify
  *   (n => Atomics.notify on the ring's epoch word) it is a task pool: it
  *   starts no threads, and lib/'s Workers enter it by its id (jstask.c).
  *   With useTsfn true, completions wake this thread through a thread-safe

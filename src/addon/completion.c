@@ -176,6 +176,7 @@ void penny__set_active(pool_t *p, bool active) {
       (void) uv_prepare_stop(&p->prepare);
     (void) napi_reference_unref(p->env, p->callback_ref, &count);
   }
+  p->activity[ACTIVITY_STATE] = active ? ACTIVITY_ACTIVE : ACTIVITY_INACTIVE;
 }
 
 /* Loop thread: counts a completion by the status lib/ will see. A task
@@ -349,6 +350,8 @@ void penny__on_prepare(uv_prepare_t *handle) {
   uint64_t entry = uv_hrtime();
   uint64_t start = entry;
   for (;;) {
+    if (p->activity[ACTIVITY_STATE] == ACTIVITY_IDLE)
+      penny__set_active(p, false); /* lib/'s last task settled */
     if (p->state != POOL_OPEN || !p->active || p->js_gone)
       return;
     while (!completions_ready(p)) {

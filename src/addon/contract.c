@@ -42,6 +42,14 @@ static const constant_t completion_layout[] = {
   { "limbs", COMPLETION_LIMBS },
 };
 
+static const constant_t activity_layout[] = {
+  { "state", ACTIVITY_STATE },
+  { "lazy", ACTIVITY_LAZY },
+  { "inactive", ACTIVITY_INACTIVE },
+  { "active", ACTIVITY_ACTIVE },
+  { "idle", ACTIVITY_IDLE },
+};
+
 static const constant_t statuses[] = {
   { "RESULT", COMPLETION_RESULT },
   { "VOID", COMPLETION_VOID },
@@ -122,6 +130,8 @@ napi_value penny__contract(napi_env env) {
                      COUNT_(ring_layout)) ||
       !set_constants(env, contract, "completions", completion_layout,
                      COUNT_(completion_layout)) ||
+      !set_constants(env, contract, "activity", activity_layout,
+                     COUNT_(activity_layout)) ||
       !set_constants(env, contract, "status", statuses, COUNT_(statuses)) ||
       !set_types(env, contract) ||
       !set_constants(env, contract, "errors", errors, COUNT_(errors)) ||

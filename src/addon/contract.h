@@ -104,6 +104,18 @@ enum { COMPLETION_SLOT, COMPLETION_STATUS, COMPLETION_VALUE,
 _Static_assert(sizeof(((penny_result_t *) 0)->limbs) ==
                COMPLETION_LIMBS * sizeof(uint64_t), "a BigInt's limbs");
 
+/* After the limbs, an Int32Array of ACTIVITY_WORDS that only the loop
+ * thread touches (lib/ and the prepare callback): whether lib/ has tasks
+ * pending (ACTIVITY_STATE) and whether lib/ may leave the handles' stop
+ * to the prepare callback (ACTIVITY_LAZY, 1 where the runtime has one).
+ * lib/ writes ACTIVE when its first task is pending (calling
+ * active(true) instead if the state is INACTIVE), and where lazy, IDLE
+ * when its last one settles; the next prepare callback then stops the
+ * handles (INACTIVE). A task awaited at a time thus costs no call to
+ * start or stop them. */
+enum { ACTIVITY_STATE, ACTIVITY_LAZY, ACTIVITY_WORDS };
+enum { ACTIVITY_INACTIVE, ACTIVITY_ACTIVE, ACTIVITY_IDLE };
+
 /* ---- JS tasks. ---- */
 
 /* The kernel a JS task runs as (jstask.c), which only a task pool has and

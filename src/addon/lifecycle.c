@@ -202,9 +202,9 @@ static void finalize_pool(napi_env env, void *data, void *hint) {
   pool_release(p);
 }
 
-/* Loop thread: builds and starts a pool; returns
- * [handle, completions, bigLimbs, ringStart] (see js_create), or NULL
- * with an exception pending. Every Node-API call can fail while the
+/* Loop thread: builds and starts a pool; returns [handle, completions,
+ * bigLimbs, ringStart, activity[, id]] (see js_create), or NULL with an
+ * exception pending. Every Node-API call can fail while the
  * environment is going away (a Worker terminated as it builds a pool), so
  * everything that can fail comes before the workers start, and a failure
  * unwinds what was built: until the wrap the pool is freed here, after it
@@ -214,7 +214,7 @@ napi_value penny__pool_create(napi_env env, const env_data_t *ed,
   /* The completion buffer: the entries, then the limbs. */
   const size_t entry_bytes = COMPLETION_FIELDS * sizeof(double);
   const size_t limb_bytes = COMPLETION_LIMBS * sizeof(uint64_t);
-  napi_value results_ab, results, bigs, name, handle, out, start;
+  napi_value results_ab, results, bigs, activity, name, handle, out, start;
   void *results_data;
   uv_loop_t *loop;
   penny_pool_options_t opts;
@@ -242,8 +242,9 @@ napi_value penny__pool_create(napi_env env, const env_data_t *ed,
 
   /* Everything JavaScript sees, and every reference, before any thread
    * starts. */
-  if (napi_create_arraybuffer(env, COMPLETION_BATCH *
-                                     (entry_bytes + limb_bytes),
+  const size_t activity_at = COMPLETION_BATCH * (entry_bytes + limb_bytes);
+  if (napi_create_arraybuffer(env, activity_at +
+                                     ACTIVITY_WORDS * sizeof(int32_t),
                               &results_data, &results_ab) != napi_ok ||
       napi_create_typedarray(env, napi_float64_array,
                              COMPLETION_FIELDS * COMPLETION_BATCH,
@@ -252,6 +253,8 @@ napi_value penny__pool_create(napi_env env, const env_data_t *ed,
                              COMPLETION_LIMBS * COMPLETION_BATCH,
                              results_ab, COMPLETION_BATCH * entry_bytes,
                              &bigs) != napi_ok ||
+      napi_create_typedarray(env, napi_int32_array, ACTIVITY_WORDS,
+                             results_ab, activity_at, &activity) != napi_ok ||
       napi_create_string_utf8(env, "penny", NAPI_AUTO_LENGTH,
                               &name) != napi_ok ||
       napi_async_init(env, NULL, name, &p->actx) != napi_ok ||
@@ -267,15 +270,18 @@ napi_value penny__pool_create(napi_env env, const env_data_t *ed,
                            &handle) != napi_ok ||
       napi_type_tag_object(env, handle, &penny__pool_tag) != napi_ok ||
       napi_create_uint32(env, (uint32_t) cfg->ring_start, &start) != napi_ok ||
-      napi_create_array_with_length(env, 4, &out) != napi_ok ||
+      napi_create_array_with_length(env, 5, &out) != napi_ok ||
       napi_set_element(env, out, 0, handle) != napi_ok ||
       napi_set_element(env, out, 1, results) != napi_ok ||
       napi_set_element(env, out, 2, bigs) != napi_ok ||
-      napi_set_element(env, out, 3, start) != napi_ok)
+      napi_set_element(env, out, 3, start) != napi_ok ||
+      napi_set_element(env, out, 4, activity) != napi_ok)
     goto fail;
   p->results = results_data;
   p->bigs = (uint64_t *) (void *) ((uint8_t *) results_data +
                                    COMPLETION_BATCH * entry_bytes);
+  p->activity = (int32_t *) (void *) ((uint8_t *) results_data +
+                                      activity_at); /* zeroed: INACTIVE */
   if (napi_wrap(env, handle, p, finalize_pool, NULL, NULL) != napi_ok)
     goto fail;
   wrapped = true;
@@ -294,11 +300,11 @@ napi_value penny__pool_create(napi_env env, const env_data_t *ed,
     p->js_entry.sig = ed->js_task_sig;
     p->js_entry.kernel = &penny__js_task_kernel;
     penny__lend_options(&opts, p);
-    /* Found by lent threads once it is open; its id is out[4]. */
+    /* Found by lent threads once it is open; its id is out[5]. */
     penny__lend_register(p);
     napi_value id;
     if (napi_create_int32(env, p->lend_id, &id) != napi_ok ||
-        napi_set_element(env, out, 4, id) != napi_ok)
+        napi_set_element(env, out, 5, id) != napi_ok)
       goto fail;
   }
   opts.injector_capacity = 1u << 14;
@@ -336,6 +342,7 @@ napi_value penny__pool_create(napi_env env, const env_data_t *ed,
   }
   /* Cannot fail on an initialized loop either; started while active. */
   p->has_prepare = PENNY_HAS_UV_PREPARE();
+  p->activity[ACTIVITY_LAZY] = p->has_prepare;
   if (p->has_prepare) {
     (void) uv_prepare_init(loop, &p->prepare);
     p->prepare.data = p;

@@ -22,8 +22,8 @@ describe('binding.contract', () => {
   it('is a frozen object of numbers', () => {
     assertDeepFrozen(contract, 'contract');
     assert.deepEqual(Object.keys(contract).sort(),
-      ['completions', 'errors', 'jsTasks', 'limits', 'ring', 'status',
-        'types']);
+      ['activity', 'completions', 'errors', 'jsTasks', 'limits', 'ring',
+        'status', 'types']);
     assert.throws(() => { contract.ring.maxCells = 1; }, TypeError);
   });
 
@@ -56,6 +56,13 @@ describe('binding.contract', () => {
     assert.deepEqual([c.slot, c.status, c.value].sort(), [0, 1, 2]);
     assert.equal(c.fields, 3);
     assert.ok(c.batch > 0 && c.limbs === 4);
+  });
+
+  it('lays out the activity words and names three states', () => {
+    const a = contract.activity;
+    assert.deepEqual([a.state, a.lazy].sort(), [0, 1]);
+    assert.deepEqual([a.inactive, a.active, a.idle].sort(), [0, 1, 2]);
+    assert.equal(a.inactive, 0, 'a zeroed word reads inactive');
   });
 
   it('has an element type code for every typed array but ' +
