@@ -23,8 +23,14 @@ const { Copier } = require('./copies');
 const { readOptions } = require('./options');
 const { Ring, RING_BUFFER_BYTES } = require('./ring');
 const { Completions, Extra } = require('./completions');
-const { TaskThreads, readTasks } = require('./task-pool');
-const codec = require('./task-codec');
+// A task module's parts, loaded at first use: the threads (with
+// node:worker_threads) by the first pool given one, the codec by the
+// first value that is not a number. A pool of kernels needs neither, and
+// a task pool's first run should not wait for what it does not use.
+let taskPool = null;
+const threadsPart = () => (taskPool ??= require('./task-pool'));
+let codecModule = null;
+const codec = () => (codecModule ??= require('./task-codec'));
 
 const { jsTasks, ring: RING_LAYOUT } = binding.contract;
 const TAGS = jsTasks.tags;
@@ -103,7 +109,8 @@ class Pool {
 
   constructor(options = {}) {
     const { threads, arenaBytes, tasks: tasksOption } = readOptions(options);
-    const spec = tasksOption === undefined ? null : readTasks(tasksOption);
+    const spec = tasksOption === undefined ? null
+      : threadsPart().readTasks(tasksOption);
     let arena, arenaView;
     try {
       arena = new SharedArrayBuffer(arenaBytes);
@@ -137,14 +144,15 @@ class Pool {
     this.#tasks.attach(handle, results, bigs, activity);
     this.#ring = new Ring(handle, ring, ringStart, arena);
 
-    this.#kt = builtinTable(binding, handle);
     if (spec !== null) {
       this.#arenaBuf = Buffer.from(arena);
       this.#epochIndex = epoch.index =
         (ringStart + RING_LAYOUT.epochOffset) / 4;
+      // Before the kernel table: a thread takes tens of milliseconds to
+      // start.
       try {
-        this.#threads = new TaskThreads(spec, threads, id, handle,
-          { ring, ringStart, arena });
+        this.#threads = new (threadsPart().TaskThreads)(spec, threads, id,
+          handle, { ring, ringStart, arena });
       } catch (err) {
         binding.close(handle);
         throw err;
@@ -157,6 +165,7 @@ class Pool {
         [this.#threads, this.#ringI32, this.#epochIndex], this);
     }
 
+    this.#kt = builtinTable(binding, handle);
     Object.defineProperties(this, {
       threads: { value: threads, enumerable: true },
       arena: { value: arena, enumerable: true },
@@ -312,16 +321,18 @@ class Pool {
         };
         // Simple values straight into an arena block; the rest through
         // V8's serializer. Both run user code (getters, Proxy traps).
-        const plan = codec.fastPlan(list);
-        const planned = codec.planBytes(plan);
+        const { fastPlan, planBytes, encode, KIND, NeedsPost, fastWrite } =
+          codec();
+        const plan = fastPlan(list);
+        const planned = planBytes(plan);
         let bytes = null;
         if (planned < 0) {
           try {
             // `list` is this call's own copy: the plan's values are its.
-            bytes = codec.encode(codec.KIND.VALUE, list, sabId);
+            bytes = encode(KIND.VALUE, list, sabId);
           } catch (err) {
             throw taskError(`the arguments of '${name}' cannot be cloned: ${
-              err instanceof codec.NeedsPost
+              err instanceof NeedsPost
                 ? 'a SharedArrayBuffer must be passed as a view over it'
                 : err?.message}`);
           }
@@ -342,7 +353,7 @@ class Pool {
           a = threads.sabId(own);
         }
         if (bytes === null) {
-          b = codec.fastWrite(plan, buf, at, sabId);
+          b = fastWrite(plan, buf, at, sabId);
         } else {
           buf.set(bytes, at);
           b = bytes.length;
@@ -379,16 +390,17 @@ class Pool {
 
   // A JS task's payload (binding.payload) as { value } or { error }.
   #outcome = (bytes) => {
-    let [kind, value] = codec.decode(bytes, (id) => {
+    const { decode, KIND, fromRecord } = codec();
+    let [kind, value] = decode(bytes, (id) => {
       if (id === 0) return this.#arena;
       throw taskError('a result named a buffer it cannot share');
     });
-    if (kind === codec.KIND.POSTED) {
+    if (kind === KIND.POSTED) {
       value = this.#threads.takePosted(value[0], value[1]);
       return { value };
     }
-    if (kind === codec.KIND.ERROR) return { error: codec.fromRecord(value) };
-    if (kind === codec.KIND.FAST) return { value: value[0] };
+    if (kind === KIND.ERROR) return { error: fromRecord(value) };
+    if (kind === KIND.FAST) return { value: value[0] };
     return { value };
   };
 

@@ -14,9 +14,16 @@ const {
   isSharedArrayBuffer, isArrayBuffer,
 } = require('node:util').types;
 const { taskError } = require('./errors');
-const { errorRecord, fromRecord, prune } = require('./task-errors');
-const jsc = require('./clone-jsc');
 
+// Loaded at first use, since a thread pays for every file it loads as it
+// starts: error records (lib/task-errors.js) at the first error, and
+// Bun's structured clone (lib/clone-jsc.js) only under Bun.
+let records = null;
+const errorRecords = () => (records ??= require('./task-errors'));
+const errorRecord = (thrown) => errorRecords().errorRecord(thrown);
+const fromRecord = (rec) => errorRecords().fromRecord(rec);
+let jscModule = null;
+const jscClone = () => (jscModule ??= require('./clone-jsc'));
 
 const KIND = Object.freeze({
   VALUE: 1,     // a value (an argument list, or a result)
@@ -198,7 +205,7 @@ function encode(kind, value, sabId) {
     ids = [];
     let needsPost = false;
     const missing = () => { needsPost = true; };
-    body = jsc.encodeBody(value, viewParts, indexer(sabId, ids, missing),
+    body = jscClone().encodeBody(value, viewParts, indexer(sabId, ids, missing),
       missing);
     if (needsPost) throw new NeedsPost();
   }
@@ -241,7 +248,7 @@ function decode(bytes, sabOf) {
   const body = bytes.subarray(HEADER + 8 * n);
   const classes = serializerClasses();
   if (classes === null) {
-    return [kind, jsc.decodeBody(body, (code, i, offset, size) =>
+    return [kind, jscClone().decodeBody(body, (code, i, offset, size) =>
       sharedView(buffers, code, i, offset, size))];
   }
   const dec = new classes.Decoder(body, buffers);
@@ -499,7 +506,7 @@ function encodeError(thrown, sabId) {
     return encode(KIND.ERROR, rec, sabId);
   } catch { /* see below */ }
   if (rec.isError) {
-    prune(rec, clones);
+    errorRecords().prune(rec, clones);
     try {
       return encode(KIND.ERROR, rec, () => -1);
     } catch { /* see below */ }

@@ -15,7 +15,6 @@ const {
   Worker, MessageChannel, receiveMessageOnPort,
 } = require('node:worker_threads');
 const binding = require('./binding');
-const codec = require('./task-codec');
 const { argError, describe, taskError } = require('./errors');
 
 const WORKER = nodePath.join(__dirname, 'task-worker.js');
@@ -158,7 +157,8 @@ class TaskThreads {
     if (Array.isArray(msg.names)) {
       this.exports = new Map(msg.names);
     } else {
-      let cause = codec.fromRecord(msg.error);
+      // Only here: a pool whose module loads never needs the codec.
+      let cause = require('./task-codec').fromRecord(msg.error);
       let why;
       try {
         why = cause?.message ?? String(cause);
