@@ -18,4 +18,18 @@ function sumTimed(x) {
   return [s, loopUs];
 }
 
-module.exports = { add, sumTimed };
+// bench/addon/f-paths.js: the same sum, reporting when its loop began and
+// ended (microseconds on process.hrtime's clock, which every thread
+// shares); and a tiny task with the same kinds of values.
+function sumSpan(x) {
+  const t0 = Number(process.hrtime.bigint()) / 1e3;
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i];
+  return [s, t0, Number(process.hrtime.bigint()) / 1e3];
+}
+
+function spanOf(x) {
+  return [x.length, 0, 1];
+}
+
+module.exports = { add, sumTimed, sumSpan, spanOf };
