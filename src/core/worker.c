@@ -86,6 +86,14 @@ void penny__run_job(penny_worker_t *w, penny_job_t *job) {
   done(job, status);
 }
 
+/* A root job from the injector or the pool's source, or NULL. */
+static penny_job_t *find_job(penny_pool_t *pool) {
+  penny_job_t *job = penny__injector_pop(&pool->injector);
+  if (job == NULL && pool->source.take != NULL)
+    job = pool->source.take(pool->source.ctx);
+  return job;
+}
+
 /* One pass over the other workers' deques from a random start, then (if
  * `jobs`) the injector. Fills *task or *job and returns true if it found
  * something. */
@@ -106,12 +114,7 @@ bool penny__find_work(penny_worker_t *w, penny__task_t **task,
     }
   }
   *task = NULL;
-  *job = NULL;
-  if (jobs) {
-    *job = penny__injector_pop(&pool->injector);
-    if (*job == NULL && pool->source.take != NULL)
-      *job = pool->source.take(pool->source.ctx);
-  }
+  *job = jobs ? find_job(pool) : NULL;
   return *job != NULL;
 }
 
@@ -122,8 +125,10 @@ bool penny__find_work(penny_worker_t *w, penny__task_t **task,
  * with *park set when the thread should park outside the core, and
  * PENNY_WORKER_LEFT, still counted as searching, after a job asked it to
  * leave (lend.c). */
-/* Pauses between two looks for work while spinning (see below). */
+/* While spinning (see below): pauses between two looks for work, and
+ * how many of those looks go through the other workers' deques too. */
 #define SPIN_PAUSES 8
+#define SPIN_STEAL_EVERY 8
 
 int penny__worker_loop(penny_worker_t *w, uint32_t *park) {
   penny_pool_t *pool = w->pool;
@@ -132,9 +137,12 @@ int penny__worker_loop(penny_worker_t *w, uint32_t *park) {
 
   penny__fences_ready(pool);
   for (;;) {
-    penny__task_t *task;
+    penny__task_t *task = NULL;
     penny_job_t *job;
-    if (penny__find_work(w, &task, &job, true)) {
+    bool found = spin_start != 0 && rounds % SPIN_STEAL_EVERY != 0
+                     ? (job = find_job(pool)) != NULL
+                     : penny__find_work(w, &task, &job, true);
+    if (found) {
       if (task) {
         penny__stop_searching(w);
         penny__run_stolen(w, task, job);
@@ -171,12 +179,17 @@ int penny__worker_loop(penny_worker_t *w, uint32_t *park) {
     if (penny__may_exit(pool) && penny__injector_empty(&pool->injector))
       break;
     /* Spin briefly before sleeping: a wake-up costs far more than a few
-     * microseconds of pauses when work comes back soon. The look between
-     * pauses reads lines nobody writes until work comes, so it costs no
-     * traffic; what it costs is the delay until the work is seen, half a
-     * batch of pauses on average. A pause takes from a few to 140 cycles
-     * (about 10 ns on the Xeon of bench/README.md, where batches of 64
-     * added 300 ns to each round trip of a task awaited at a time). */
+     * microseconds of pauses when work comes back soon. Between looks
+     * for work the spinner pauses, and the work that comes meanwhile
+     * waits half a batch of pauses on average. A pause takes from a few
+     * to 140 cycles (about 10 ns on the Xeon of bench/README.md, where
+     * looking once per 64 pauses added 300 ns to each round trip of a
+     * task awaited at a time), so it looks for root jobs every
+     * SPIN_PAUSES pauses: the injector's and the source's lines change
+     * only when jobs come. The other workers' deques change at every
+     * spawn and sync of theirs, and reading them as often would take
+     * those lines from their owners: they are looked at every
+     * SPIN_STEAL_EVERY looks, as often as before. */
     if (++rounds < 16) {
       penny__cpu_relax();
       continue;
