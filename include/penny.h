@@ -186,8 +186,8 @@ PENNY_EXTERN int penny_pool_create(penny_pool_t **pool,
 /* Optional: the process-wide set-up that a pool's first worker otherwise
  * does as it starts, before it runs anything (on Linux, registering the
  * process for membarrier, which can take milliseconds). Call it early,
- * from a thread whose latency does not matter. Thread-safe; repeated
- * calls return at once. */
+ * from a thread whose latency does not matter. Thread-safe; once a call
+ * has returned, later ones (and pool creation) return at once. */
 PENNY_EXTERN void penny_prepare(void);
 
 /* Lent threads (PENNY_POOL_EXTERNAL_THREADS). A thread that the caller

@@ -25,8 +25,10 @@ const { Ring, RING_BUFFER_BYTES } = require('./ring');
 const { Completions, Extra } = require('./completions');
 // A task module's parts, loaded at first use: the threads (with
 // node:worker_threads) by the first pool given one, the codec by the
-// first value that is not a number. A pool of kernels needs neither, and
-// a task pool's first run should not wait for what it does not use.
+// first arguments that do not ride in the ring cell (anything but one or
+// two numbers) or the first result that does not. A pool of kernels needs
+// neither, and a task pool's first run should not wait for what it does
+// not use.
 let taskPool = null;
 const threadsPart = () => (taskPool ??= require('./task-pool'));
 let codecModule = null;

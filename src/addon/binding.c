@@ -387,8 +387,10 @@ static napi_value js_adviseHuge(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* JS thread: active(handle, bool). lib/ calls it when its count of pending
- * tasks leaves or returns to zero. */
+/* JS thread: active(handle, bool). lib/ starts the handles when its first
+ * task is pending and the activity word says they are stopped, and stops
+ * them when its last one settles where no prepare callback would, or when
+ * it rejects every task (contract.h, ACTIVITY_*). */
 static napi_value js_active(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   bool active = false;

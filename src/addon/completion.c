@@ -145,10 +145,11 @@ void penny__task_post(task_t *t) {
     atomic_store_explicit(&p->wake_pending, 0, memory_order_relaxed);
 }
 
-/* Loop thread. lib/ says whether it has tasks pending (it counts them;
- * ring tasks reach C only on a worker). While it has, the handle keeps
- * the process alive and lib/'s callback, and with it the Pool, cannot be
- * collected. */
+/* Loop thread: starts or stops the handles, for lib/ (which counts the
+ * pending tasks; ring tasks reach C only on a worker) or for the prepare
+ * callback once lib/ marked its last task settled. While they run, the
+ * async handle keeps the process alive and lib/'s callback, and with it
+ * the Pool, cannot be collected. */
 void penny__set_active(pool_t *p, bool active) {
   uint32_t count;
   if (active == p->active)

@@ -209,8 +209,8 @@ struct penny_pool_s {
   /* The workers' fence discipline (their `asym`), a FENCES_* state: the
    * first worker to start decides it (penny__decide_fences), unless
    * penny_pool_create could. A lent pool's threads may take long to
-   * start, so until one does, a thread of the pool's own registers for
-   * the asymmetric fences (`registrar`, while `registering`). */
+   * start, so meanwhile a thread of the pool's own registers for the
+   * asymmetric fences (`registrar`; `registering` until it is joined). */
   _Atomic int fences;
   int registering;
   penny__thread_t registrar;

@@ -22,7 +22,7 @@
 # define WORKER_STACK_SIZE ((size_t) 8 << 20)
 #endif
 
-/* The registrar only makes one system call. */
+/* The registrar only names itself and registers. */
 #define REGISTRAR_STACK_SIZE ((size_t) 64 << 10)
 
 typedef struct {
@@ -117,9 +117,9 @@ void penny__decide_fences(penny_pool_t *pool) {
                           memory_order_release);
     return;
   }
-  /* While the decider registers, wait in the same call (the kernel
-   * serializes it, and once registered it returns at once), then for
-   * its store. */
+  /* While the decider registers, register too (each call waits for its
+   * own grace period, about as long; once one has returned the next
+   * returns at once), then wait for the decider's store. */
   (void) penny__heavy_barrier_init();
   /* Acquire: as in penny__fences_ready. */
   while (atomic_load_explicit(&pool->fences, memory_order_acquire) !=
@@ -214,9 +214,10 @@ int penny_pool_create(penny_pool_t **out, const penny_pool_options_t *opts) {
     w->count = l.threads;
   }
   /* The fences: decided here if that takes no time, else by the first
-   * worker to start, which a lent pool's registrar gets a head start
-   * for. Without the registrar (it could not start) the first worker
-   * registers itself. */
+   * worker to start. A pool's own threads start at once and register
+   * themselves; a lent pool's may take long, so a registrar thread gets
+   * a head start for them (if it cannot start, the first worker
+   * registers). */
   if (opts->flags & PENNY_POOL_SYMMETRIC_FENCES) {
     atomic_init(&pool->fences, FENCES_DECIDED);
   } else if (penny__heavy_barrier_known()) {
