@@ -205,10 +205,12 @@ void penny__cond_broadcast(penny__cond_t *c) {
 
 #ifdef __linux__
 
+#if !defined(__SANITIZE_THREAD__)
 /* The registration's outcome: 0 not known yet, 1 registered, -1 not
  * available. Registration belongs to the address space, so a forked
  * child inherits it with this copy (exec resets both). */
 static _Atomic int heavy_state;
+#endif
 
 int penny__heavy_barrier_init(void) {
 #if defined(__SANITIZE_THREAD__)
