@@ -22,7 +22,7 @@ const {
 } = binding.contract.completions;
 const {
   RESULT, VOID, ARG_TYPE, ARG_RANGE, BIGINT, FAILED, CANCELLED, PAYLOAD,
-  TASK_FAILED, THROWN,
+  TASK_FAILED, THROWN, NUMBERS,
 } = binding.contract.status;
 const {
   state: STATE, lazy: LAZY, inactive: INACTIVE, active: ACTIVE, idle: IDLE,
@@ -77,7 +77,8 @@ function failure(code, watch) {
 function settle(resolve, code, value, error, watch, threw) {
   if (error !== undefined || threw) resolve(new Rejection(error));
   else if (code === VOID) resolve(undefined);
-  else if (code === RESULT || code === BIGINT || code === PAYLOAD) {
+  else if (code === RESULT || code === BIGINT || code === PAYLOAD ||
+      code === NUMBERS) {
     resolve(value);
   }
   else resolve(new Rejection(failure(code, watch)));
@@ -91,10 +92,19 @@ function bigAt(bigs, k) {
   return BigInt.asIntN(64 * LIMBS, v);
 }
 
+// A JS task's short array of numbers (NUMBERS): `count` doubles where
+// the k-th completion's limbs are.
+function numbersAt(numbers, k, count) {
+  const out = new Array(count);
+  for (let i = 0; i < count; i++) out[i] = numbers[LIMBS * k + i];
+  return out;
+}
+
 class Completions {
   #handle = null;
   #results = null;      // Float64Array of completions
   #bigs = null;         // BigUint64Array: LIMBS per completion
+  #numbers = null;      // the same memory as doubles (NUMBERS)
   #activity = null;     // Int32Array: the binding's activity words
   #resolves = [];       // slot -> the task promise's resolve function
   #extras = [];         // slot -> Extra or undefined
@@ -127,6 +137,8 @@ class Completions {
     this.#handle = handle;
     this.#results = results;
     this.#bigs = bigs;
+    this.#numbers = new Float64Array(bigs.buffer, bigs.byteOffset,
+      bigs.length);
     this.#activity = activity;
   }
 
@@ -256,7 +268,9 @@ class Completions {
         } else if (code === TASK_FAILED) {
           error = taskError(binding.message(this.#handle, slot));
         }
-        value = code === BIGINT ? bigAt(this.#bigs, k) : small(r[at + VALUE]);
+        value = code === BIGINT ? bigAt(this.#bigs, k)
+          : code === NUMBERS ? numbersAt(this.#numbers, k, r[at + VALUE])
+            : small(r[at + VALUE]);
         if (code === PAYLOAD || code === THROWN) {
           const out = this.#read(slot, code);
           threw = 'error' in out;

@@ -79,6 +79,7 @@ const unreachable = new FinalizationRegistry(([threads, i32, index]) => {
   threads.stop(i32, index);
 });
 const JS_ARGS = [0, 0, 0]; // a JS task's ring arguments, reused
+const VIEW_CELL = [0, 0];  // a view's two numbers (codec.viewCell), reused
 
 class Pool {
   #handle;
@@ -294,8 +295,9 @@ class Pool {
       'does not export it and no kernel has that name');
   }
 
-  // Queues a JS task: numbers ride in the ring cell itself, anything
-  // else as a payload in the arena (or a buffer of its own).
+  // Queues a JS task: one or two numbers, or one view over a
+  // SharedArrayBuffer, ride in the ring cell itself, anything else as a
+  // payload in the arena (or a buffer of its own).
   #submitTask(name, list, signal, late) {
     const threads = this.#threads;
     const fnId = threads.nameId(name);
@@ -313,14 +315,21 @@ class Pool {
       let tag = list.length;
       let a = 0;
       let b = 0;
-      if (tag > 2 || (tag >= 1 && typeof list[0] !== 'number') ||
+      let keep = null;
+      if (tag === 1 && typeof list[0] !== 'number' &&
+          ArrayBuffer.isView(list[0]) &&
+          codec().viewCell(list[0], this.#sabIds(keep = []), VIEW_CELL)) {
+        tag = jsTasks.viewTag;
+        a = VIEW_CELL[0];
+        b = VIEW_CELL[1];
+        if (keep.length > 0) {
+          extra ??= new Extra(null);
+          extra.keep = keep;
+        }
+      } else if (tag > 2 || (tag >= 1 && typeof list[0] !== 'number') ||
           (tag === 2 && typeof list[1] !== 'number')) {
-        const keep = [];
-        const sabId = (sab) => {
-          if (sab === this.#arena) return 0;
-          keep.push(sab);
-          return threads.sabId(sab);
-        };
+        keep ??= [];
+        const sabId = this.#sabIds(keep);
         // Simple values straight into an arena block; the rest through
         // V8's serializer. Both run user code (getters, Proxy traps).
         const { fastPlan, planBytes, encode, KIND, NeedsPost, fastWrite } =
@@ -388,6 +397,17 @@ class Pool {
       throw err;
     }
     return tasks.add(slot, extra);
+  }
+
+  // How a task's values name SharedArrayBuffers: the arena is 0, any
+  // other gets the threads' id for it and goes in `keep`, which holds it
+  // until the task completes.
+  #sabIds(keep) {
+    return (sab) => {
+      if (sab === this.#arena) return 0;
+      keep.push(sab);
+      return this.#threads.sabId(sab);
+    };
   }
 
   // A JS task's payload (binding.payload) as { value } or { error }.

@@ -388,6 +388,53 @@ function fastPlan(list) {
   return { bytes: n, items, values };
 }
 
+// ---- A view in the ring cell: one view over a SharedArrayBuffer as the
+// only argument travels as two numbers, with no payload. a holds the
+// buffer's id, the class code and the offset in elements, b the length.
+
+const CELL_IDS = 2 ** 20;     // buffer ids below this fit
+const CELL_CODES = 16;        // class codes below this fit
+const CELL_OFFSETS = 2 ** 29; // offsets (in elements) below this fit
+
+// [a, b] for `v`, a view over a SharedArrayBuffer that `sabId` names (the
+// arena is 0), written into `out`; false for anything else, or when the
+// numbers would not fit (the payload then carries it). Reads only the
+// engine's getters.
+function viewCell(v, sabId, out) {
+  if (!ArrayBuffer.isView(v)) return false;
+  const [code, buffer, offset, bytes] = viewParts(v);
+  if (!isSharedArrayBuffer(buffer)) return false;
+  const size = VIEW_CLASSES[code] === DataView ? 1
+    : VIEW_CLASSES[code].BYTES_PER_ELEMENT;
+  const at = offset / size;
+  if (at >= CELL_OFFSETS) return false;
+  const id = sabId(buffer);
+  if (id < 0 || id >= CELL_IDS) return false;
+  out[0] = (at * CELL_CODES + code) * CELL_IDS + id;
+  out[1] = bytes / size;
+  return true;
+}
+
+// The view that viewCell's [a, b] describe; `sabOf(id)` returns the
+// SharedArrayBuffer with that id.
+function cellView(a, b, sabOf) {
+  const id = a % CELL_IDS;
+  const rest = (a - id) / CELL_IDS;
+  const code = rest % CELL_CODES;
+  const Class = VIEW_CLASSES[code];
+  if (Class === undefined) throw new Error('corrupt task arguments');
+  return new Class(sabOf(id), ((rest - code) / CELL_CODES) *
+    (Class === DataView ? 1 : Class.BYTES_PER_ELEMENT), b);
+}
+
+// The numbers of a plan of one array of at most `max` numbers (a copy, as
+// read), or null.
+function planNumbers(plan, max) {
+  if (plan.bytes < 0 || plan.items.length !== 1) return null;
+  const v = plan.items[0];
+  return v instanceof Numbers && v.values.length <= max ? v.values : null;
+}
+
 // A plan's bytes (-1: the serializer's), read here: a load of a plan's
 // field compiled into Pool's submit path without type feedback made V8
 // deoptimize that path at every JS task with a payload.
@@ -522,5 +569,6 @@ function encodeError(thrown, sabId) {
 
 module.exports = {
   KIND, NeedsPost, encode, decode, posted, encodeError, fromRecord,
-  errorRecord, fastPlan, planBytes, fastWrite, fastRead, isSharedView,
+  errorRecord, fastPlan, planBytes, planNumbers, fastWrite, fastRead,
+  isSharedView, viewCell, cellView,
 };

@@ -24,6 +24,13 @@ const {
   id: POOL_ID, index: INDEX, gen: GEN, tasks: TASKS, arena: ARENA, port: PORT,
 } = workerData;
 const TAGS = jsTasks.tags;
+const VIEW_TAG = jsTasks.viewTag; // one view, in the cell (codec.viewCell)
+// A short array of numbers as a result: its length and its numbers go in
+// the mailbox (syncResult).
+const {
+  resultNumbers: RESULT_NUMBERS, mailboxCount: MAILBOX_COUNT,
+  mailboxNumbers: MAILBOX_NUMBERS,
+} = jsTasks;
 // The mailbox's slot word for a stolen child, and once its runner has
 // read it (src/addon/addon.h).
 const CHILD = -1;
@@ -131,10 +138,10 @@ function childSabId(sab) {
 }
 let posts = 0;
 
-// The payload of a task's result. Throws what a getter of the value
-// throws as the fast path reads it.
-function encodeResult(value) {
-  const plan = codec.fastPlan([value]);
+// The payload of a task's result (`plan`: the fast path's, if read
+// already). Throws what a getter of the value throws as the fast path
+// reads it.
+function encodeResult(value, plan = codec.fastPlan([value])) {
   if (plan.bytes >= 0) {
     const buf = plan.bytes <= scratch.length ? scratch
       : Buffer.allocUnsafeSlow(plan.bytes);
@@ -160,6 +167,21 @@ function encodeResult(value) {
       `the task's result cannot be cloned: ${err?.message}`), resultSabId);
   }
   return codec.posted(GEN, id);
+}
+
+// A task's result returned by the runner: a short array of numbers as
+// the mailbox holding them, which the binding copies into the completion
+// (no payload to copy or decode), else its payload. Not for a result that
+// a promise gives: the mailbox belongs to whatever task runs by then.
+function syncResult(value) {
+  const plan = codec.fastPlan([value]);
+  const numbers = codec.planNumbers(plan, RESULT_NUMBERS);
+  if (numbers === null) return encodeResult(value, plan);
+  for (let i = 0; i < numbers.length; i++) {
+    mailbox[MAILBOX_NUMBERS + i] = numbers[i];
+  }
+  mailbox[MAILBOX_COUNT] = numbers.length;
+  return mailbox;
 }
 
 // The task awaiting its promise on this thread, if any (at most one).
@@ -194,6 +216,10 @@ function runner() {
     const fn = fns[id] ?? resolve(id);
     switch (tag) {
       case 0: case 1: case 2: result = fork.callLevel(fn, tag, a, b); break;
+      case VIEW_TAG:
+        result = fork.callLevel(fn, [codec.cellView(mailbox[1], mailbox[2],
+          sabOf)]);
+        break;
       default: {
         // Arguments as a payload: in the arena (3) or a buffer of its
         // own (4), at byte offset a, b bytes long.
@@ -218,7 +244,7 @@ function runner() {
     }
     // A getter that throws as the result is read rejects the task with
     // its error, as it does for an async task's result (settleLater).
-    return encodeResult(result);
+    return syncResult(result);
   } catch (err) {
     return codec.encodeError(err, resultSabId);
   }

@@ -141,6 +141,8 @@ struct task_s {
   uint8_t *payload;
   size_t payload_len;
   int js_void;
+  int js_numbers;         /* the result is result.num numbers, as doubles
+                           * in result.limbs (COMPLETION_NUMBERS) */
   int js_failed;
   int deferred;
   penny_arg_t args[PENNY_MAX_ARGS];
@@ -281,8 +283,11 @@ static inline bool penny__on_loop_thread(const pool_t *p) {
 /* The mailbox: a Float64Array of the thread's own through which the job
  * hands the runner its task or child, so that the call takes no
  * arguments. The runner sets MAILBOX_SLOT to MAILBOX_STARTED once it has
- * read a child's (whose slot reads MAILBOX_CHILD). */
-enum { MAILBOX_HEAD, MAILBOX_A, MAILBOX_B, MAILBOX_SLOT, MAILBOX_LEN };
+ * read a child's (whose slot reads MAILBOX_CHILD). A runner that returns
+ * the mailbox itself returns MAILBOX_COUNT numbers from MAILBOX_NUMBERS
+ * on (COMPLETION_NUMBERS). */
+enum { MAILBOX_HEAD, MAILBOX_A, MAILBOX_B, MAILBOX_SLOT, MAILBOX_COUNT,
+       MAILBOX_NUMBERS, MAILBOX_LEN = MAILBOX_NUMBERS + JS_RESULT_NUMBERS };
 #define MAILBOX_CHILD (-1.0)
 #define MAILBOX_STARTED (-2.0)
 

@@ -37,6 +37,8 @@ static completion_status_t completion_status(const task_t *t) {
   if (t->payload != NULL)
     return t->payload[0] == JS_PAYLOAD_ERROR ? COMPLETION_THROWN
                                              : COMPLETION_PAYLOAD;
+  if (t->js_numbers)
+    return COMPLETION_NUMBERS;
   if (t->js_void || t->entry->sig.result == PENNY_TYPE_NONE)
     return COMPLETION_VOID;
   if (t->result.big)
@@ -112,8 +114,10 @@ void penny__task_post(task_t *t) {
     snprintf(t->msg, sizeof(t->msg), "%s failed: %s",
              t->entry != NULL ? t->entry->sig.name : "kernel",
              penny_strerror(status));
-  /* A BigInt result does not fit a done cell: it takes the stack. */
-  if (t->nrefs > 0 || t->result.big || !done_ring_push(p, t)) {
+  /* A BigInt result, or numbers, do not fit a done cell: they take the
+   * stack. */
+  if (t->nrefs > 0 || t->result.big || t->js_numbers ||
+      !done_ring_push(p, t)) {
     task_t *head = atomic_load_explicit(&p->done_head, memory_order_relaxed);
     do {
       t->next = head;
@@ -194,6 +198,7 @@ static void count_completion(pool_t *p, int status) {
     p->cancelled++;
     break;
   case COMPLETION_PAYLOAD:
+  case COMPLETION_NUMBERS:
     p->completed++;
     break;
   case COMPLETION_FAILED:
@@ -301,7 +306,7 @@ void penny__drain(pool_t *p, bool call_js) {
     fifo = t->next;
     completion_status_t status = completion_status(t);
     put_completion(p, n, t->slot, status, t->result.num);
-    if (status == COMPLETION_BIGINT)
+    if (status == COMPLETION_BIGINT || status == COMPLETION_NUMBERS)
       memcpy(&p->bigs[COMPLETION_LIMBS * n], t->result.limbs,
              sizeof(t->result.limbs));
     count_completion(p, status);

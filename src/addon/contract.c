@@ -60,6 +60,7 @@ static const constant_t statuses[] = {
   { "PAYLOAD", COMPLETION_PAYLOAD },
   { "TASK_FAILED", COMPLETION_TASK_FAILED },
   { "THROWN", COMPLETION_THROWN },
+  { "NUMBERS", COMPLETION_NUMBERS },
   { "CANCELLED", COMPLETION_CANCELLED },
 };
 
@@ -74,13 +75,17 @@ static const constant_t errors[] = {
  * enter() codes besides an epoch. */
 static const constant_t js_tasks[] = {
   { "tags", JS_TASK_TAGS },
+  { "viewTag", JS_TASK_TAG_VIEW },
   { "errorKind", JS_PAYLOAD_ERROR },
   { "kernelIndex", JS_TASK_INDEX },
   { "gone", -1 },
   { "left", -2 },
   { "busy", -3 },
   { "broken", -4 },
-  { "mailboxLength", 4 },
+  { "mailboxLength", MAILBOX_LEN },
+  { "mailboxCount", MAILBOX_COUNT },
+  { "mailboxNumbers", MAILBOX_NUMBERS },
+  { "resultNumbers", JS_RESULT_NUMBERS },
 };
 
 static const constant_t limits[] = {

@@ -87,6 +87,10 @@ typedef enum {
   COMPLETION_TASK_FAILED = 7,
   /* As PAYLOAD, for a JS task that threw: the payload holds the error. */
   COMPLETION_THROWN = 8,
+  /* Fulfilled with an array of as many numbers as the value field says
+   * (at most JS_RESULT_NUMBERS), which travel as doubles in the limbs
+   * array: a JS task's short array of numbers, with no payload. */
+  COMPLETION_NUMBERS = 9,
   /* Cancelled before or while it ran. */
   COMPLETION_CANCELLED = PENNY_ECANCELED
 } completion_status_t;
@@ -123,6 +127,12 @@ enum { ACTIVITY_INACTIVE, ACTIVITY_ACTIVE, ACTIVITY_IDLE };
  * plus a tag that says what a and b hold (lib/pool.js). */
 #define JS_TASK_SIGNATURE "__task(f64 head, f64 a, f64 b) -> f64"
 #define JS_TASK_TAGS 8
+/* The tag of one view over a SharedArrayBuffer, in a and b themselves
+ * (lib/task-codec.js, viewCell). */
+#define JS_TASK_TAG_VIEW 6
+/* A JS task's result of at most this many numbers in an array travels in
+ * its completion (COMPLETION_NUMBERS). */
+#define JS_RESULT_NUMBERS COMPLETION_LIMBS
 /* Its index in submissions: past every table. */
 #define JS_TASK_INDEX MAX_KERNELS
 /* The first byte of a payload that holds a thrown error. */

@@ -143,13 +143,42 @@ static bool take_payload(napi_env env, napi_value v, task_t *t) {
   return true;
 }
 
+/* Lent thread: numbers from the mailbox, when the runner returned the
+ * mailbox itself. */
+static bool take_numbers(const double *mailbox, task_t *t) {
+  double n = mailbox[MAILBOX_COUNT];
+  if (!(n >= 0 && n <= JS_RESULT_NUMBERS) || n != (double) (int) n)
+    return false;
+  _Static_assert(sizeof(t->result.limbs) ==
+                 JS_RESULT_NUMBERS * sizeof(double), "numbers fit the limbs");
+  memcpy(t->result.limbs, &mailbox[MAILBOX_NUMBERS],
+         (size_t) n * sizeof(double));
+  t->result.num = n;
+  t->js_numbers = 1;
+  return true;
+}
+
 /* Lent thread: the runner's return value becomes the task's result:
- * a number, undefined (void), a Uint8Array payload, or null (deferred).
- * Returns false for anything else. */
-static bool take_result(napi_env env, napi_value ret, task_t *t) {
+ * a number, undefined (void), a Uint8Array payload, null (deferred), or
+ * (from the runner of a task that did not defer, which passes its
+ * mailbox) the mailbox, holding numbers. Returns false for anything
+ * else. */
+static bool take_result(napi_env env, napi_value ret, task_t *t,
+                        const double *mailbox) {
   napi_valuetype type;
   if (napi_typeof(env, ret, &type) != napi_ok)
     return false;
+  if (mailbox != NULL && type == napi_object) {
+    napi_typedarray_type ta;
+    size_t length;
+    void *data;
+    bool is_ta;
+    if (napi_is_typedarray(env, ret, &is_ta) == napi_ok && is_ta &&
+        napi_get_typedarray_info(env, ret, &ta, &length, &data, NULL,
+                                 NULL) == napi_ok &&
+        data == (const void *) mailbox)
+      return take_numbers(mailbox, t);
+  }
   switch (type) {
   case napi_number:
     return napi_get_value_double(env, ret, &t->result.num) == napi_ok;
@@ -213,7 +242,8 @@ static void js_task_kernel(penny_worker_t *w, const penny_arg_t *args,
   napi_value ret;
   bool ok = napi_open_handle_scope(lt->env, &scope) == napi_ok;
   if (ok) {
-    ok = penny__lent_call(lt, &ret) && take_result(lt->env, ret, t);
+    ok = penny__lent_call(lt, &ret) &&
+         take_result(lt->env, ret, t, lt->mailbox);
     (void) napi_close_handle_scope(lt->env, scope); /* nothing to undo */
   }
   /* Children the task left unsynced: only a runner that failed leaves
@@ -365,7 +395,7 @@ napi_value penny__js_finish(napi_env env, napi_callback_info info) {
       task_t *t = slot_task(p, (uint32_t) slot);
       if (t->deferred) {
         t->deferred = 0;
-        if (!take_result(env, argv[0], t) || t->deferred) {
+        if (!take_result(env, argv[0], t, NULL) || t->deferred) {
           t->deferred = 0;
           js_task_failed(t, "the task's result could not be read");
         }

@@ -34,7 +34,7 @@ task_t *penny__claim_slot(pool_t *p, double slot) {
   free(t->payload); /* one that lib/ never read */
   t->payload = NULL;
   t->payload_len = 0;
-  t->js_void = t->js_failed = t->deferred = 0;
+  t->js_void = t->js_numbers = t->js_failed = t->deferred = 0;
   atomic_store_explicit(&t->failure_kind, FAILURE_NONE,
                         memory_order_relaxed);
   t->entry = NULL;

@@ -242,6 +242,66 @@ describe('JS tasks', function () {
         assert.equal(r[0], 7);
       });
 
+    it('gives one view as the only argument over the same memory, for ' +
+       'every class, offset and buffer', async () => {
+      const sab = new SharedArrayBuffer(256);
+      const views = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array,
+        Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array,
+        BigInt64Array, BigUint64Array].map((C, i) =>
+        new C(sab, 8 * i, 3)).concat([new DataView(sab, 101, 5),
+        new Uint8Array(sab, 255, 1), new Float64Array(sab, 0, 0),
+        pool.alloc(Float32Array, 6).subarray(2, 5)]);
+      for (const v of views) {
+        const bytes = new Uint8Array(v.buffer, v.byteOffset, 1);
+        bytes[0] = 0;
+        const seen = await pool.run('viewSeen', [v]);
+        assert.deepEqual(seen, {
+          type: Object.prototype.toString.call(v), byteOffset: v.byteOffset,
+          byteLength: v.byteLength, shared: true,
+        });
+        if (v.byteLength > 0) assert.equal(bytes[0], 42, 'the same memory');
+      }
+      // A buffer nobody else holds stays alive until the task has it.
+      const results = [];
+      for (let i = 0; i < 20; i++) {
+        results.push(pool.run('sum', [new Float64Array(new SharedArrayBuffer(
+          800)).fill(i)]));
+      }
+      global.gc?.();
+      assert.deepEqual(await Promise.all(results),
+        Array.from({ length: 20 }, (_, i) => 100 * i));
+      // An ordinary buffer's view is copied, as before.
+      const own = new Float64Array(4);
+      assert.equal((await pool.run('viewSeen', [own])).shared, false);
+      assert.equal(own[0], 0);
+    });
+
+    it('gives short arrays of numbers back exactly, and what only looks ' +
+       'like one as structured clone has it', async () => {
+      const got = async (kind) => pool.run('numbers', [kind]);
+      assert.deepStrictEqual(await got('empty'), []);
+      const specials = await got('specials');
+      assert.deepStrictEqual(specials, [-0, NaN, Infinity, -Number.MAX_VALUE]);
+      assert.ok(Object.is(specials[0], -0));
+      assert.deepStrictEqual(await got('four'), [1, 2, 3, 4]);
+      assert.deepStrictEqual(await got('five'), [1, 2, 3, 4, 5]);
+      const hole = await got('hole');
+      assert.equal(hole.length, 3);
+      assert.ok(!(1 in hole));
+      assert.equal((await got('extra')).extra, 3);
+      const sub = await got('subclass');
+      assert.equal(Object.getPrototypeOf(sub), Array.prototype);
+      assert.deepStrictEqual(sub, [1, 2]);
+      assert.deepStrictEqual(await got('getter'), [1, 2]);
+      assert.deepStrictEqual(await got('async'), [5, 6]);
+      assert.deepStrictEqual(await got('0.5'), [0.5]);
+      const before = pool.stats();
+      await Promise.all(Array.from({ length: 100 }, (_, i) => got(String(i))));
+      const after = pool.stats();
+      assert.equal(after.completed - before.completed, 100);
+      assert.equal(after.failed, before.failed);
+    });
+
     it('rejects values that cannot be cloned with ERR_PENNY_TASK',
       async () => {
         await assert.rejects(pool.run('echo', [() => 1]),
