@@ -427,14 +427,6 @@ function cellView(a, b, sabOf) {
     (Class === DataView ? 1 : Class.BYTES_PER_ELEMENT), b);
 }
 
-// The numbers of a plan of one array of at most `max` numbers (a copy, as
-// read), or null.
-function planNumbers(plan, max) {
-  if (plan.bytes < 0 || plan.items.length !== 1) return null;
-  const v = plan.items[0];
-  return v instanceof Numbers && v.values.length <= max ? v.values : null;
-}
-
 // A plan's bytes (-1: the serializer's), read here: a load of a plan's
 // field compiled into Pool's submit path without type feedback made V8
 // deoptimize that path at every JS task with a payload.
@@ -569,6 +561,6 @@ function encodeError(thrown, sabId) {
 
 module.exports = {
   KIND, NeedsPost, encode, decode, posted, encodeError, fromRecord,
-  errorRecord, fastPlan, planBytes, planNumbers, fastWrite, fastRead,
-  isSharedView, viewCell, cellView,
+  errorRecord, fastPlan, planBytes, fastWrite, fastRead, isSharedView,
+  viewCell, cellView,
 };

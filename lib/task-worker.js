@@ -13,6 +13,7 @@ const {
 } = require('node:worker_threads');
 const { pathToFileURL, fileURLToPath } = require('node:url');
 const { statSync } = require('node:fs');
+const { isProxy } = require('node:util').types;
 const binding = require('./binding');
 const codec = require('./task-codec');
 const { taskError, argError } = require('./errors');
@@ -138,10 +139,10 @@ function childSabId(sab) {
 }
 let posts = 0;
 
-// The payload of a task's result (`plan`: the fast path's, if read
-// already). Throws what a getter of the value throws as the fast path
-// reads it.
-function encodeResult(value, plan = codec.fastPlan([value])) {
+// The payload of a task's result. Throws what a getter of the value
+// throws as the fast path reads it.
+function encodeResult(value) {
+  const plan = codec.fastPlan([value]);
   if (plan.bytes >= 0) {
     const buf = plan.bytes <= scratch.length ? scratch
       : Buffer.allocUnsafeSlow(plan.bytes);
@@ -174,14 +175,26 @@ function encodeResult(value, plan = codec.fastPlan([value])) {
 // (no payload to copy or decode), else its payload. Not for a result that
 // a promise gives: the mailbox belongs to whatever task runs by then.
 function syncResult(value) {
-  const plan = codec.fastPlan([value]);
-  const numbers = codec.planNumbers(plan, RESULT_NUMBERS);
-  if (numbers === null) return encodeResult(value, plan);
-  for (let i = 0; i < numbers.length; i++) {
-    mailbox[MAILBOX_NUMBERS + i] = numbers[i];
+  return numbersToMailbox(value) ? mailbox : encodeResult(value);
+}
+
+// True if `value` is a plain array of at most RESULT_NUMBERS numbers, all
+// of them data properties, and then writes them into the mailbox. It
+// reads property descriptors, never a getter or a Proxy trap, so that a
+// value it turns down is read once, by the codec.
+function numbersToMailbox(value) {
+  if (!Array.isArray(value) || isProxy(value)) return false;
+  const n = value.length;
+  if (n > RESULT_NUMBERS || Object.getPrototypeOf(value) !== Array.prototype ||
+      Object.keys(value).length !== n) return false;
+  for (let i = 0; i < n; i++) {
+    // An accessor's descriptor has no value: not a number.
+    const x = Object.getOwnPropertyDescriptor(value, i)?.value;
+    if (typeof x !== 'number') return false;
+    mailbox[MAILBOX_NUMBERS + i] = x;
   }
-  mailbox[MAILBOX_COUNT] = numbers.length;
-  return mailbox;
+  mailbox[MAILBOX_COUNT] = n;
+  return true;
 }
 
 // The task awaiting its promise on this thread, if any (at most one).

@@ -294,6 +294,7 @@ describe('JS tasks', function () {
       assert.deepStrictEqual(sub, [1, 2]);
       assert.deepStrictEqual(await got('getter'), [1, 2]);
       assert.deepStrictEqual(await got('async'), [5, 6]);
+      await assert.rejects(got('proxy'), { code: 'ERR_PENNY_TASK' });
       assert.deepStrictEqual(await got('0.5'), [0.5]);
       const before = pool.stats();
       await Promise.all(Array.from({ length: 100 }, (_, i) => got(String(i))));
