@@ -68,7 +68,9 @@ function encodeBody(value, viewParts, index, bareShared) {
       bareShared();
       return null;
     }
-    if (opaque(v)) return v;
+    // A Proxy goes to the clone as it is, which refuses it, as
+    // structuredClone does; a mirror would pass for a plain object.
+    if (opaque(v) || types.isProxy(v)) return v;
     if (types.isMap(v)) {
       const out = new Map();
       seen.set(v, out);

@@ -98,6 +98,9 @@ describe('the codec body for runtimes without v8.Serializer (Bun)', () => {
      'which it reports', () => {
     assert.throws(() => roundTrip({ f() {} }), /cloned/);
     assert.throws(() => roundTrip([new WeakMap()]), /cloned/);
+    // A Proxy, even of a plain array, at the root or inside.
+    assert.throws(() => roundTrip(new Proxy([1, 2], {})), /cloned/);
+    assert.throws(() => roundTrip({ p: new Proxy({}, {}) }), /cloned/);
     bare.count = 0;
     roundTrip({ b: new SharedArrayBuffer(8) });
     assert.equal(bare.count, 1);
