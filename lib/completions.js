@@ -371,7 +371,7 @@ class Completions {
 
   // Drops what only an open pool needs, once the binding has closed it.
   close() {
-    this.#results = this.#bigs = null;
+    this.#results = this.#bigs = this.#numbers = null;
     this.#resolves = [];
     this.#extras = [];
     this.#freeSlots = [];

@@ -3,8 +3,10 @@
 // How JS tasks' arguments and outcomes cross between threads: as bytes,
 // with structured-clone semantics (V8's serializer), except that views
 // over a SharedArrayBuffer travel as (buffer id, offset, length) and are
-// rebuilt over the same memory on the other side. Numbers skip all this
-// (lib/task-pool.js puts them in the ring itself).
+// rebuilt over the same memory on the other side. One or two numbers, or
+// one shared view, skip all this: lib/pool.js puts them in the ring cell
+// itself (viewCell, below, for the view); and so does a result of a few
+// numbers, which lib/task-worker.js hands over in its mailbox.
 //
 // A payload: [kind u8, 0, 0, 0, n u32, n buffer ids as f64, V8 bytes].
 // Buffer id 0 is the pool's arena; the others are the ids lib/task-pool.js
@@ -36,12 +38,16 @@ const KIND = Object.freeze({
 const HEADER = 8;
 
 // Typed-array classes by a code of our own (host objects).
+// Float16Array where the runtime has it (Bun, Deno; Node from 24).
 const VIEW_CLASSES = [
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array,
   Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array,
   BigUint64Array, DataView,
+  ...(typeof Float16Array === 'function' ? [Float16Array] : []), // eslint-disable-line no-undef
 ];
-const VIEW_CODES = new Map(VIEW_CLASSES.map((C, i) => [C, i]));
+// By class name, as the engine's own getter tells it (a global a user
+// replaced does not change it).
+const VIEW_CODES = new Map(VIEW_CLASSES.map((C, i) => [C.name, i]));
 const SHARED = 0x80; // the code's flag: a view over a SharedArrayBuffer
 
 const TypedArrayPrototype = Object.getPrototypeOf(Int8Array.prototype);
@@ -61,15 +67,22 @@ const dvByteLength = Object.getOwnPropertyDescriptor(DataView.prototype,
   'byteLength').get;
 
 // The view's class code, buffer, offset and byte length, read through the
-// engine's own getters (never properties a user can define).
+// engine's own getters (never properties a user can define). The code is
+// undefined for a class that has none here.
 function viewParts(view) {
   const tag = taTag.call(view);
   if (tag === undefined) {
-    return [VIEW_CODES.get(DataView), dvBuffer.call(view),
+    return [VIEW_CODES.get('DataView'), dvBuffer.call(view),
       dvOffset.call(view), dvByteLength.call(view)];
   }
-  return [VIEW_CODES.get(globalThis[tag]), taBuffer.call(view),
-    taOffset.call(view), taByteLength.call(view)];
+  return [VIEW_CODES.get(tag), taBuffer.call(view), taOffset.call(view),
+    taByteLength.call(view)];
+}
+
+// A DataCloneError for a view whose class has no code here.
+function unknownView(view) {
+  return new DOMException(`${taTag.call(view)} could not be cloned by ` +
+    'Penny', 'DataCloneError');
 }
 
 // Thrown when a value holds a SharedArrayBuffer that `sabId` cannot name:
@@ -137,6 +150,7 @@ function serializerClasses() {
         } could not be cloned.`, 'DataCloneError');
       }
       const [code, buffer, offset, bytes] = viewParts(view);
+      if (code === undefined) throw unknownView(view);
       if (isSharedArrayBuffer(buffer)) {
         this.writeUint32(code | SHARED);
         this.writeUint32(this.index(buffer));
@@ -205,7 +219,12 @@ function encode(kind, value, sabId) {
     ids = [];
     let needsPost = false;
     const missing = () => { needsPost = true; };
-    body = jscClone().encodeBody(value, viewParts, indexer(sabId, ids, missing),
+    const parts = (v) => {
+      const p = viewParts(v);
+      if (p[0] === undefined) throw unknownView(v);
+      return p;
+    };
+    body = jscClone().encodeBody(value, parts, indexer(sabId, ids, missing),
       missing);
     if (needsPost) throw new NeedsPost();
   }
@@ -303,8 +322,18 @@ class SharedView {
 // long, with nothing but its elements.
 function plainArray(v) {
   return !isProxy(v) && Array.isArray(v) && v.length <= MAX_NUMBERS &&
-    Object.getPrototypeOf(v) === Array.prototype &&
-    Object.keys(v).length === v.length;
+    Object.getPrototypeOf(v) === Array.prototype && indexesOnly(v, v.length);
+}
+
+// True if an array's own enumerable string keys are its indexes 0 to n-1
+// and nothing else: a structured clone copies those keys, so a
+// non-enumerable element is a hole in the copy, and any other key comes
+// along. (Indexes come first, in order, then the other keys: n keys of
+// which the last is n-1 are the indexes.) Runs no user code on an array
+// that is not a Proxy.
+function indexesOnly(v, n) {
+  const keys = Object.keys(v);
+  return keys.length === n && (n === 0 || keys[n - 1] === String(n - 1));
 }
 
 // True if an object appears twice among `values` (where `objects` of them
@@ -353,7 +382,9 @@ function fastPlan(list) {
           n += 1;
         } else if (ArrayBuffer.isView(v)) {
           const parts = viewParts(v);
-          if (!isSharedArrayBuffer(parts[1])) return slow;
+          if (parts[0] === undefined || !isSharedArrayBuffer(parts[1])) {
+            return slow;
+          }
           items[i] = new SharedView(parts);
           objects++;
           n += 26;
@@ -381,7 +412,7 @@ function fastPlan(list) {
       if (typeof x !== 'number') return slow;
       copy[j] = x;
     }
-    if (v.length !== len || Object.keys(v).length !== len) return slow;
+    if (v.length !== len || !indexesOnly(v, len)) return slow;
     items[i] = new Numbers(copy);
     n += 5 + 8 * len;
   }
@@ -403,7 +434,7 @@ const CELL_OFFSETS = 2 ** 29; // offsets (in elements) below this fit
 function viewCell(v, sabId, out) {
   if (!ArrayBuffer.isView(v)) return false;
   const [code, buffer, offset, bytes] = viewParts(v);
-  if (!isSharedArrayBuffer(buffer)) return false;
+  if (code === undefined || !isSharedArrayBuffer(buffer)) return false;
   const size = VIEW_CLASSES[code] === DataView ? 1
     : VIEW_CLASSES[code].BYTES_PER_ELEMENT;
   const at = offset / size;
@@ -562,5 +593,5 @@ function encodeError(thrown, sabId) {
 module.exports = {
   KIND, NeedsPost, encode, decode, posted, encodeError, fromRecord,
   errorRecord, fastPlan, planBytes, fastWrite, fastRead, isSharedView,
-  viewCell, cellView,
+  viewCell, cellView, indexesOnly,
 };

@@ -180,13 +180,13 @@ function syncResult(value) {
 
 // True if `value` is a plain array of at most RESULT_NUMBERS numbers, all
 // of them data properties, and then writes them into the mailbox. It
-// reads property descriptors, never a getter or a Proxy trap, so that a
-// value it turns down is read once, by the codec.
+// reads keys and property descriptors, never a getter or a Proxy trap:
+// a value it turns down goes to the codec unread.
 function numbersToMailbox(value) {
   if (!Array.isArray(value) || isProxy(value)) return false;
   const n = value.length;
   if (n > RESULT_NUMBERS || Object.getPrototypeOf(value) !== Array.prototype ||
-      Object.keys(value).length !== n) return false;
+      !codec.indexesOnly(value, n)) return false;
   for (let i = 0; i < n; i++) {
     // An accessor's descriptor has no value: not a number.
     const x = Object.getOwnPropertyDescriptor(value, i)?.value;
@@ -213,7 +213,8 @@ function settleLater(promise) {
 
 // Called by the core (through the JS-task kernel) with the task in the
 // mailbox; returns its outcome as the binding takes it: a number,
-// undefined, a payload, or null when it awaits a promise.
+// undefined, the mailbox holding a few numbers (syncResult), a payload,
+// or null when it awaits a promise.
 function runner() {
   const head = mailbox[0];
   const a = small(mailbox[1]);

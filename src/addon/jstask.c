@@ -8,9 +8,10 @@
  * and process exit can always stop it). A JS task is the JS-task kernel
  * (JS_TASK_SIGNATURE): its job calls the thread's runner, which reads the
  * task from the thread's mailbox, calls the user's function and returns
- * its result: a number, undefined, the serialized bytes of any other
- * value or of a thrown error, or null for a promise, which the thread
- * awaits outside the core and hands over with finish().
+ * its result: a number, undefined, the mailbox holding a few numbers (a
+ * short array of them), the serialized bytes of any other value or of a
+ * thrown error, or null for a promise, which the thread awaits outside
+ * the core and hands over with finish().
  *
  * Lent threads find their pool by id in a registry. Every call from a
  * lent thread that touches the pool looks it up under the registry lock
@@ -159,10 +160,10 @@ static bool take_numbers(const double *mailbox, task_t *t) {
 }
 
 /* Lent thread: the runner's return value becomes the task's result:
- * a number, undefined (void), a Uint8Array payload, null (deferred), or
- * (from the runner of a task that did not defer, which passes its
- * mailbox) the mailbox, holding numbers. Returns false for anything
- * else. */
+ * a number, undefined (void), a Uint8Array payload, null (deferred), or,
+ * when the caller passes the thread's mailbox (js_task_kernel, not
+ * finish()), the mailbox itself, holding numbers. Returns false for
+ * anything else. */
 static bool take_result(napi_env env, napi_value ret, task_t *t,
                         const double *mailbox) {
   napi_valuetype type;
