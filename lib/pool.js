@@ -40,9 +40,6 @@ const JS_RING_KINDS = Object.freeze([false, false, false]);
 
 const EMPTY = Object.freeze([]);
 
-// Wakes `n` threads parked on a task pool's epoch word. Made out here so
-// that its closure holds no context of the Pool's constructor (the
-// binding keeps it for as long as the native pool lives).
 // How finished tasks wake this thread (src/addon/completion.c): libuv's
 // async handle under Node, a Node-API thread-safe function under Bun and
 // Deno, whose uv_async_* are not libuv's. PENNY_COMPLETIONS=tsfn or uv
@@ -52,26 +49,6 @@ function useTsfn() {
   if (forced === 'tsfn' || forced === 'uv') return forced === 'tsfn';
   return process.versions.bun !== undefined ||
     process.versions.deno !== undefined;
-}
-
-function notifier(i32, epoch) {
-  return (n) => Atomics.notify(i32, epoch.index, n);
-}
-
-// What a task pool does when its threads die loading the module: no task
-// already queued will run, so each rejects with why (and the binding
-// cancels it, so a thread that does come up skips it). The threads hold
-// this, so it holds the tasks only weakly: an idle Pool stays collectible
-// (pending tasks keep their records alive through the binding).
-function brokenHandler(tasks, handle) {
-  const ref = new WeakRef(tasks);
-  return (error) => {
-    const live = ref.deref();
-    if (live === undefined) return;
-    for (const slot of live.slots()) binding.cancel(handle, slot);
-    // Idle now: a close() that waited for these tasks goes on.
-    live.rejectAll(error, true);
-  };
 }
 
 // Task pools dropped without close(): their threads stop.
@@ -136,7 +113,7 @@ class Pool {
       // wakes them through this from the pool's own thread. It holds
       // nothing of the Pool, which stays collectible.
       const i32 = new Int32Array(ring);
-      notify = notifier(i32, epoch);
+      notify = threadsPart().notifier(i32, epoch);
       this.#ringI32 = i32;
     }
     const [handle, results, bigs, ringStart, activity, id] = binding.create(
@@ -160,7 +137,8 @@ class Pool {
         binding.close(handle);
         throw err;
       }
-      this.#threads.onBroken = brokenHandler(this.#tasks, handle);
+      this.#threads.onBroken = threadsPart().brokenHandler(this.#tasks,
+        handle);
       // The threads hold the binding's pool, not this object: if this
       // becomes unreachable while idle, they stop, and the binding's pool
       // is collected after them.

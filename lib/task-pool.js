@@ -273,4 +273,27 @@ class TaskThreads {
   }
 }
 
-module.exports = { TaskThreads, readTasks };
+// Wakes `n` threads parked on a task pool's epoch word. Made out here so
+// that its closure holds no context of the Pool's constructor (the
+// binding keeps it for as long as the native pool lives).
+function notifier(i32, epoch) {
+  return (n) => Atomics.notify(i32, epoch.index, n);
+}
+
+// What a task pool does when its threads die loading the module: no task
+// already queued will run, so each rejects with why (and the binding
+// cancels it, so a thread that does come up skips it). The threads hold
+// this, so it holds the tasks only weakly: an idle Pool stays collectible
+// (pending tasks keep their records alive through the binding).
+function brokenHandler(tasks, handle) {
+  const ref = new WeakRef(tasks);
+  return (error) => {
+    const live = ref.deref();
+    if (live === undefined) return;
+    for (const slot of live.slots()) binding.cancel(handle, slot);
+    // Idle now: a close() that waited for these tasks goes on.
+    live.rejectAll(error, true);
+  };
+}
+
+module.exports = { TaskThreads, readTasks, notifier, brokenHandler };
