@@ -38,13 +38,15 @@ const KIND = Object.freeze({
 const HEADER = 8;
 
 // Typed-array classes by a code of our own (host objects).
-// Float16Array where the runtime has it (Bun, Deno; Node from 24).
+// Float16Array last, where the runtime has it (Bun, Deno; Node from 24).
 const VIEW_CLASSES = [
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array,
   Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array,
   BigUint64Array, DataView,
-  ...(typeof Float16Array === 'function' ? [Float16Array] : []), // eslint-disable-line no-undef
 ];
+if (typeof globalThis.Float16Array === 'function') {
+  VIEW_CLASSES.push(globalThis.Float16Array);
+}
 // By class name, as the engine's own getter tells it (a global a user
 // replaced does not change it).
 const VIEW_CODES = new Map(VIEW_CLASSES.map((C, i) => [C.name, i]));

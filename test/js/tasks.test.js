@@ -251,8 +251,8 @@ describe('JS tasks', function () {
         new C(sab, 8 * i, 3)).concat([new DataView(sab, 101, 5),
         new Uint8Array(sab, 255, 1), new Float64Array(sab, 0, 0),
         pool.alloc(Float32Array, 6).subarray(2, 5)]);
-      // eslint-disable-next-line no-undef
-      if (typeof Float16Array === 'function') views.push(new Float16Array(sab, 8, 4));
+      const { Float16Array: F16 } = globalThis;
+      if (typeof F16 === 'function') views.push(new F16(sab, 8, 4));
       for (const v of views) {
         const bytes = new Uint8Array(v.buffer, v.byteOffset, 1);
         bytes[0] = 0;
@@ -301,7 +301,8 @@ describe('JS tasks', function () {
       // them (it copies an array's enumerable own keys; V8 does, Bun's
       // structuredClone keeps the element too).
       const { hiddenElement } = require(BASIC);
-      const hidden = Object.assign([1, , ], { x: 7 }); // eslint-disable-line no-sparse-arrays
+      const hidden = Object.assign([1], { x: 7 });
+      hidden.length = 2;
       assert.deepStrictEqual(await got('hidden'), hidden);
       assert.deepStrictEqual(await pool.run('echo', [hiddenElement(), 1]),
         [hidden, 1]);
