@@ -231,8 +231,9 @@ function runner() {
     switch (tag) {
       case 0: case 1: case 2: result = fork.callLevel(fn, tag, a, b); break;
       case VIEW_TAG:
-        result = fork.callLevel(fn, [codec.cellView(mailbox[1], mailbox[2],
-          sabOf)]);
+        // As one argument, the way a number comes (no list to spread).
+        result = fork.callLevel(fn, 1, codec.cellView(mailbox[1],
+          mailbox[2], sabOf));
         break;
       default: {
         // Arguments as a payload: in the arena (3) or a buffer of its
