@@ -317,8 +317,8 @@ class Pool {
         let bytes = null;
         if (planned < 0) {
           try {
-            // `list` is this call's own copy: the plan's values are its.
-            bytes = encode(KIND.VALUE, list, sabId);
+            // What the plan read, so that no getter runs twice.
+            bytes = encode(KIND.VALUE, plan.values, sabId);
           } catch (err) {
             throw taskError(`the arguments of '${name}' cannot be cloned: ${
               err instanceof NeedsPost
@@ -390,14 +390,22 @@ class Pool {
 
   // A JS task's payload (binding.payload) as { value } or { error }.
   #outcome = (bytes) => {
-    const { decode, KIND, fromRecord } = codec();
-    let [kind, value] = decode(bytes, (id) => {
+    const { decode, KIND, fromRecord, POSTED_BUFFER } = codec();
+    let buffers = null; // those posted with the payload
+    const sabOf = (id) => {
       if (id === 0) return this.#arena;
-      throw taskError('a result named a buffer it cannot share');
-    });
+      const sab = buffers?.[id - POSTED_BUFFER];
+      if (sab === undefined) {
+        throw taskError('a result named a buffer it cannot share');
+      }
+      return sab;
+    };
+    let [kind, value] = decode(bytes, sabOf);
     if (kind === KIND.POSTED) {
-      value = this.#threads.takePosted(value[0], value[1]);
-      return { value };
+      const message = this.#threads.takePosted(value[0], value[1]);
+      if (message.bytes === undefined) return { value: message.value };
+      buffers = message.buffers;
+      [kind, value] = decode(message.bytes, sabOf);
     }
     if (kind === KIND.ERROR) return { error: fromRecord(value) };
     if (kind === KIND.FAST) return { value: value[0] };

@@ -36,6 +36,9 @@ const KIND = Object.freeze({
   FAST: 4,      // a list of simple values in our own format (below)
 });
 const HEADER = 8;
+// A payload's buffer ids from here up name the buffers posted with it (a
+// POSTED result's), by their place in that list.
+const POSTED_BUFFER = 2 ** 52;
 
 // Typed-array classes by a code of our own (host objects).
 // Float16Array last, where the runtime has it (Bun, Deno; Node from 24).
@@ -357,9 +360,8 @@ function repeats(values, objects) {
 // what fastWrite writes, within `bytes`: the arrays among the values were
 // copied as their elements were read, once each (an element's getter runs
 // once, as in a structured clone), so nothing a getter changes afterwards
-// reaches the payload. If bytes is -1, the serializer takes `values`; it
-// reads again what was read of their arrays' elements before the fast
-// path gave up (at the first that is not a number).
+// reaches the payload. If bytes is -1, the serializer takes `values`
+// (see gaveUp: no getter the fast path ran runs again there).
 function fastPlan(list) {
   const count = list.length;
   const values = new Array(count);
@@ -407,18 +409,73 @@ function fastPlan(list) {
     const v = values[i];
     if (!Array.isArray(v)) continue;
     const len = v.length;
-    if (len > MAX_NUMBERS) return slow;
+    if (len > MAX_NUMBERS) return gaveUp(values, items, i, null, 0);
     const copy = new Array(len);
     for (let j = 0; j < len; j++) {
       const x = v[j];
-      if (typeof x !== 'number') return slow;
       copy[j] = x;
+      if (typeof x !== 'number') return gaveUp(values, items, i, copy, j + 1);
     }
-    if (v.length !== len || !indexesOnly(v, len)) return slow;
+    if (v.length !== len || !indexesOnly(v, len)) {
+      return gaveUp(values, items, i, copy, len);
+    }
     items[i] = new Numbers(copy);
     n += 5 + 8 * len;
   }
   return { bytes: n, items, values };
+}
+
+// An own data property, as a structured clone makes them (`__proto__`
+// included, which an assignment would take for the prototype).
+function own(o, key, value) {
+  Object.defineProperty(o, key,
+    { value, writable: true, enumerable: true, configurable: true });
+}
+
+// The serializer's plan once the fast path gave up on the array
+// values[i], having read its first r elements into `copy` and every
+// element of the arrays before it. The serializer reads `values` from the
+// start: still one read of each element, unless one already read is an
+// accessor, whose getter would run twice. Then every array among the
+// values goes to the serializer as a copy instead, holding the elements
+// already read and the rest of its own keys read now, once each; an
+// element that is one of these arrays becomes its copy. (An array
+// reached only deeper down, inside another element, is read again.)
+function gaveUp(values, items, i, copy, r) {
+  const read = (k) => (k < i ? items[k].values : k === i ? copy : null);
+  let getter = false;
+  for (let k = 0; k <= i && !getter; k++) {
+    const v = values[k];
+    if (!Array.isArray(v)) continue;
+    const n = k < i ? read(k).length : r;
+    for (let j = 0; j < n && !getter; j++) {
+      getter = Object.getOwnPropertyDescriptor(v, j)?.get !== undefined;
+    }
+  }
+  if (!getter) return { bytes: -1, items: null, values };
+  const copies = new Map();
+  const out = values.slice();
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k];
+    if (!Array.isArray(v)) continue;
+    const done = read(k);
+    const n = k < i ? done.length : k === i ? r : 0;
+    const c = new Array(v.length);
+    for (const key of Object.keys(v)) {
+      const j = Number(key);
+      own(c, key, Number.isInteger(j) && j < n && String(j) === key ? done[j]
+        : v[key]);
+    }
+    copies.set(v, c);
+    out[k] = c;
+  }
+  for (const c of copies.values()) {
+    for (const key of Object.keys(c)) {
+      const to = copies.get(c[key]);
+      if (to !== undefined) own(c, key, to);
+    }
+  }
+  return { bytes: -1, items: null, values: out };
 }
 
 // ---- A view in the ring cell: one view over a SharedArrayBuffer as the
@@ -593,7 +650,7 @@ function encodeError(thrown, sabId) {
 }
 
 module.exports = {
-  KIND, NeedsPost, encode, decode, posted, encodeError, fromRecord,
+  KIND, NeedsPost, POSTED_BUFFER, encode, decode, posted, encodeError, fromRecord,
   errorRecord, fastPlan, planBytes, fastWrite, fastRead, isSharedView,
   viewCell, cellView, indexesOnly,
 };

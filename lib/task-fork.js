@@ -256,7 +256,7 @@ function runChildClosed(head, a, b) {
       const buf = Buffer.allocUnsafe(plan.bytes);
       return buf.subarray(0, codec.fastWrite(plan, buf, 0, ctx.sabId));
     }
-    return codec.encode(codec.KIND.VALUE, result, ctx.sabId);
+    return codec.encode(codec.KIND.VALUE, plan.values[0], ctx.sabId);
   } catch (err) {
     return codec.encodeError(taskError(err instanceof codec.NeedsPost
       ? 'a child that ran on another thread returned a SharedArrayBuffer ' +

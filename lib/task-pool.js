@@ -240,20 +240,21 @@ class TaskThreads {
     }
   }
 
-  // A result that its thread posted (codec.KIND.POSTED): read off that
-  // thread's port, keeping any that come before it.
+  // A result that its thread posted (codec.KIND.POSTED), as the thread
+  // posted it ({ value }, or { bytes, buffers }): read off that thread's
+  // port, keeping any that come before it.
   takePosted(gen, id) {
     const thread = this.#byGen.get(gen);
     if (thread === undefined) throw taskError('a posted result went missing');
     if (thread.posted.has(id)) {
-      const value = thread.posted.get(id);
+      const message = thread.posted.get(id);
       thread.posted.delete(id);
-      return value;
+      return message;
     }
     let m;
     while ((m = receiveMessageOnPort(thread.port)) !== undefined) {
-      if (m.message.post === id) return m.message.value;
-      thread.posted.set(m.message.post, m.message.value);
+      if (m.message.post === id) return m.message;
+      thread.posted.set(m.message.post, m.message);
     }
     throw taskError('a posted result went missing');
   }

@@ -125,9 +125,18 @@ function sabOf(id) {
   return sab;
 }
 
-// Results: only the arena's views travel by id; a value that holds any
-// other SharedArrayBuffer goes by postMessage, which shares it.
-const resultSabId = (sab) => (sab === ARENA ? 0 : -1);
+// Results: the arena's views travel by id 0. Any other SharedArrayBuffer
+// (one made in the task, say) is posted with the payload, which names it
+// by codec.POSTED_BUFFER + its place in resultBuffers.
+const resultBuffers = [];
+function resultSabId(sab) {
+  if (sab === ARENA) return 0;
+  let at = resultBuffers.indexOf(sab);
+  if (at < 0) at = resultBuffers.push(sab) - 1;
+  return codec.POSTED_BUFFER + at;
+}
+// Errors name no buffer but the arena (the rest are pruned).
+const errorSabId = (sab) => (sab === ARENA ? 0 : -1);
 // Children's values: any buffer the pool gave every thread travels by id.
 function childSabId(sab) {
   let id = sabIds.get(sab);
@@ -142,30 +151,44 @@ let posts = 0;
 // The payload of a task's result. Throws what a getter of the value
 // throws as the fast path reads it.
 function encodeResult(value) {
+  resultBuffers.length = 0;
   const plan = codec.fastPlan([value]);
-  if (plan.bytes >= 0) {
-    const buf = plan.bytes <= scratch.length ? scratch
-      : Buffer.allocUnsafeSlow(plan.bytes);
-    try {
-      return buf.subarray(0, codec.fastWrite(plan, buf, 0, resultSabId));
-    } catch (err) {
-      if (!(err instanceof codec.NeedsPost)) throw err;
-    }
-  }
+  let bytes;
   try {
-    return codec.encode(codec.KIND.VALUE, value, resultSabId);
+    if (plan.bytes >= 0) {
+      const buf = plan.bytes <= scratch.length ? scratch
+        : Buffer.allocUnsafeSlow(plan.bytes);
+      bytes = buf.subarray(0, codec.fastWrite(plan, buf, 0, resultSabId));
+    } else {
+      bytes = codec.encode(codec.KIND.VALUE, plan.values[0], resultSabId);
+    }
   } catch (err) {
+    resultBuffers.length = 0;
     if (!(err instanceof codec.NeedsPost)) {
       return codec.encodeError(taskError(
-        `the task's result cannot be cloned: ${err?.message}`), resultSabId);
+        `the task's result cannot be cloned: ${err?.message}`), errorSabId);
     }
+    // A bare SharedArrayBuffer, which only postMessage can share: the
+    // value goes that way (read again, as the plan left it).
+    return postResult({ value: plan.values[0] });
   }
+  if (resultBuffers.length === 0) return bytes;
+  // A copy of the bytes (not the scratch buffer under them), and the
+  // buffers they name, shared.
+  return postResult({ bytes: new Uint8Array(bytes),
+    buffers: resultBuffers.splice(0) });
+}
+
+// Posts `message` (the result as { value }, or { bytes, buffers }) on
+// this thread's port; returns the POSTED payload that names it.
+function postResult(message) {
   const id = ++posts;
+  message.post = id;
   try {
-    PORT.postMessage({ post: id, value });
+    PORT.postMessage(message);
   } catch (err) {
     return codec.encodeError(taskError(
-      `the task's result cannot be cloned: ${err?.message}`), resultSabId);
+      `the task's result cannot be cloned: ${err?.message}`), errorSabId);
   }
   return codec.posted(GEN, id);
 }
@@ -204,8 +227,8 @@ function settleLater(promise) {
   pending = promise.then(
     (value) => (typeof value === 'number' || value === undefined
       ? value : encodeResult(value)),
-    (err) => codec.encodeError(err, resultSabId))
-    .catch((err) => codec.encodeError(err, resultSabId))
+    (err) => codec.encodeError(err, errorSabId))
+    .catch((err) => codec.encodeError(err, errorSabId))
     .then((out) => {
       binding.finish(out);
     });
@@ -261,7 +284,7 @@ function runner() {
     // its error, as it does for an async task's result (settleLater).
     return syncResult(result);
   } catch (err) {
-    return codec.encodeError(err, resultSabId);
+    return codec.encodeError(err, errorSabId);
   }
 }
 

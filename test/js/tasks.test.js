@@ -390,12 +390,50 @@ describe('JS tasks', function () {
       assert.equal(await pool.run('sameTwice', [twice, twice]), true);
     });
 
+    it('runs an element\'s getter once when the array is not all numbers, ' +
+       'and keeps the arrays that refer to each other so', async () => {
+      let reads = 0;
+      const counted = (arr) => {
+        Object.defineProperty(arr, 0, {
+          enumerable: true,
+          get() { reads++; return 1; },
+        });
+        return arr;
+      };
+      // The fast path reads the getter, then gives up at 'x'.
+      const mixed = counted([0, 'x']);
+      assert.deepEqual(await pool.run('echo', [mixed]), [[1, 'x']]);
+      assert.equal(reads, 1);
+      // An array that holds itself, and one that holds the first.
+      reads = 0;
+      const self = counted([0, 'y']);
+      self.push(self);
+      const first = counted([0, 2]);
+      const second = ['s', first, 3.5];
+      second.extra = 'kept';
+      const [a, b, c] = await pool.run('echo', [self, first, second]);
+      assert.equal(reads, 2);
+      assert.deepEqual([a[0], a[1], a[2] === a], [1, 'y', true]);
+      assert.deepEqual(b, [1, 2]);
+      assert.deepEqual([c[0], c[1] === b, c[2], c.extra], ['s', true, 3.5,
+        'kept']);
+      // Without a getter the arrays themselves go to the serializer.
+      const plain = [1, 'z'];
+      plain.push(plain);
+      const [p] = await pool.run('echo', [plain]);
+      assert.equal(p[2], p);
+    });
+
     it('reads a result once; a getter that throws rejects with its error, ' +
        'and the thread lives on', async () => {
       const one = new Pool({ threads: 1, tasks: BASIC });
       try {
         const before = await one.run('threadId');
         assert.deepEqual(await one.run('getterResult', ['twice']), [1, 0]);
+        assert.deepEqual(await one.run('getterResult', ['mixed']), [1, 'x']);
+        const [n, view] = await one.run('getterResult', ['shared']);
+        assert.equal(n, 1);
+        assert.ok(view.buffer instanceof SharedArrayBuffer);
         await assert.rejects(one.run('getterResult', ['always']),
           { name: 'RangeError', message: 'read always' });
         assert.equal(await one.run('threadId'), before,
@@ -536,6 +574,18 @@ describe('JS tasks', function () {
       assert.deepEqual(results, [2, 4, 6, 8]);
       await assert.rejects(pool.run('laterFail', []),
         { name: 'TypeError', message: 'async failure' });
+    });
+
+    it('shares a SharedArrayBuffer made in the task with the result\'s ' +
+       'views, wherever they are in it', async () => {
+      const [v, { tail }, x] = await pool.run('sharedLater', []);
+      assert.equal(x, 'x');
+      assert.equal(tail.buffer, v.buffer, 'one buffer for both views');
+      assert.equal(tail.byteOffset, 4);
+      for (let i = 0; i < 200 && Atomics.load(v, 0) === 0; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(Atomics.load(v, 0), 9, 'the task\'s later write shows');
     });
 
     it('runs callbacks a task left behind', async () => {
