@@ -6,6 +6,7 @@
 #   make test-sanitize   the same under ThreadSanitizer, then ASan+UBSan
 #   make bench           build and run the core benchmark
 #   make bench-scale     scaling from 1 worker to many, kernels included
+#   make bench-wake      what waking a sleeping thread costs this machine
 #
 # WERROR=1 turns warnings into errors; CI=true (set by CI) implies it.
 
@@ -66,7 +67,7 @@ HEADERS := include/penny.h $(wildcard src/core/*.h) $(wildcard test/core/*.h)
 
 .PHONY: all lib test test-tsan test-asan test-addon-asan test-sanitize bench \
         wasm-test wasm \
-        bench-scale cross-win clean
+        bench-scale bench-wake cross-win clean
 
 all: $(CORE_LIB) $(RUNNER)
 
@@ -161,14 +162,22 @@ $(SCALE): build/c/bench/scale.o build/c/bench/common.o $(KERNEL_OBJ) \
           $(CORE_LIB)
 	$(CC) -O3 -pthread $(if $(STATIC),-static) -o $@ $^ $(LDLIBS) -lm
 
+# The machine's wake-up floor, with no pool at all (bench/core/wake.c).
+WAKE := build/c/bench/core-wake
+
+$(WAKE): build/c/bench/wake.o build/c/bench/common.o $(CORE_LIB)
+	$(CC) -O3 -pthread -o $@ $^ $(LDLIBS)
+
 ifneq ($(SAN),)
-bench bench-scale:
+bench bench-scale bench-wake:
 	@echo "the benchmark is never built with a sanitizer" && false
 else
 bench: $(BENCH)
 	./$(BENCH) $(BENCH_ARGS)
 bench-scale: $(SCALE)
 	./$(SCALE) $(SCALE_ARGS)
+bench-wake: $(WAKE)
+	./$(WAKE) $(WAKE_ARGS)
 endif
 
 # The core and the kernels compiled for Windows with a cross compiler
