@@ -267,6 +267,8 @@ class Completions {
           error = kernelError(binding.message(this.#handle, slot));
         } else if (code === TASK_FAILED) {
           error = taskError(binding.message(this.#handle, slot));
+        } else if (code === CANCELLED && this.#outcome !== undefined) {
+          this.#discard(slot);
         }
         value = code === BIGINT ? bigAt(this.#bigs, k)
           : code === NUMBERS ? numbersAt(this.#numbers, k, r[at + VALUE])
@@ -312,6 +314,17 @@ class Completions {
       return { error: taskError(`the task's ${what} cannot be read on ` +
         `this thread: ${err?.message ?? String(err)}`) };
     }
+  }
+
+  // A JS task cancelled as it awaited a promise settles as cancelled,
+  // though it went on to return: its result is read and dropped, so that
+  // one its thread posted (codec.KIND.POSTED) does not stay on that
+  // thread's port, holding whatever buffers it shares.
+  #discard(slot) {
+    try {
+      const bytes = this.#payload(slot);
+      if (bytes.length > 0) this.#outcome(bytes);
+    } catch { /* nothing to keep of it */ }
   }
 
   // A JS task's payload, in a buffer reused from one to the next (the

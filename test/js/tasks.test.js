@@ -842,6 +842,14 @@ describe('JS tasks', function () {
         assert.ok(after < base + 32, `64 MiB results let go: ${r.stdout}`);
       });
 
+    it('a result posted by a task aborted as it awaited is let go', async () => {
+      const r = await runNode('aborted-posted.js', ['--expose-gc']);
+      clean(r, 'aborted posted results');
+      const { aborted, base, after } = JSON.parse(r.stdout);
+      assert.equal(aborted, 6);
+      assert.ok(after < base + 192, `6 x 64 MiB let go: ${r.stdout}`);
+    });
+
     it('a task pool dropped without close() stops its threads', async function () {
       if (process.platform !== 'linux') this.skip(); // counts /proc/self/task
       const r = await runNode('gc-task-pools.js', ['--expose-gc']);
