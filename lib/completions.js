@@ -118,8 +118,9 @@ class Completions {
   #outcome;
   pending = 0;
   submitted = 0;        // accepted tasks, less those refused on a worker
-  unreadable = 0;       // tasks the binding counted as completed whose
-                        // outcome could not be read here (failed)
+  // Tasks the binding counted as completed that failed: their outcome
+  // could not be read here, or was an error that came as a posted result.
+  countedAsCompleted = 0;
 
   // `onIdle` runs when the last pending task has settled; `outcome`
   // reads a JS task's payload into { value } or { error }.
@@ -307,9 +308,13 @@ class Completions {
   // failed.
   #read(slot, code) {
     try {
-      return this.#outcome(this.#payload(slot));
+      const out = this.#outcome(this.#payload(slot));
+      // A thrown value posted with its buffers came as a result.
+      if (code === PAYLOAD && 'error' in out) this.countedAsCompleted++;
+      return out;
     } catch (err) {
-      if (code === PAYLOAD) this.unreadable++; // a THROWN one is failed
+      // A THROWN one is counted as failed already.
+      if (code === PAYLOAD) this.countedAsCompleted++;
       const what = code === THROWN ? 'error' : 'result';
       return { error: taskError(`the task's ${what} cannot be read on ` +
         `this thread: ${err?.message ?? String(err)}`) };

@@ -309,7 +309,8 @@ class Pool {
         keep ??= [];
         const sabId = this.#sabIds(keep);
         // Simple values straight into an arena block; the rest through
-        // V8's serializer. Both run user code (getters, Proxy traps).
+        // V8's serializer, the only one to run user code (getters, Proxy
+        // traps).
         const { fastPlan, planBytes, encode, KIND, NeedsPost, fastWrite } =
           codec();
         const plan = fastPlan(list);
@@ -317,7 +318,6 @@ class Pool {
         let bytes = null;
         if (planned < 0) {
           try {
-            // What the plan read, so that no getter runs twice.
             bytes = encode(KIND.VALUE, plan.values, sabId);
           } catch (err) {
             throw taskError(`the arguments of '${name}' cannot be cloned: ${
@@ -532,8 +532,8 @@ class Pool {
     return {
       threads: this.threads,
       submitted: this.#tasks.submitted,
-      completed: s.completed - this.#tasks.unreadable,
-      failed: s.failed + this.#tasks.unreadable,
+      completed: s.completed - this.#tasks.countedAsCompleted,
+      failed: s.failed + this.#tasks.countedAsCompleted,
       cancelled: s.cancelled,
       pending: this.#tasks.pending,
       steals: s.steals,

@@ -125,17 +125,22 @@ function sabOf(id) {
   return sab;
 }
 
-// Results: the arena's views travel by id 0. Any other SharedArrayBuffer
-// (one made in the task, say) is posted with the payload, which names it
-// by codec.POSTED_BUFFER + its place in resultBuffers.
-const resultBuffers = [];
-function resultSabId(sab) {
+// Results and errors: the arena's views travel by id 0. Any other
+// SharedArrayBuffer (one made in the task, say) is posted with the
+// payload, which names it by codec.POSTED_BUFFER + its place in the list
+// posted; payloadBuffers keeps those places for the payload being made.
+let payloadBuffers = null;
+function payloadSabId(sab) {
   if (sab === ARENA) return 0;
-  let at = resultBuffers.indexOf(sab);
-  if (at < 0) at = resultBuffers.push(sab) - 1;
+  payloadBuffers ??= new Map();
+  let at = payloadBuffers.get(sab);
+  if (at === undefined) {
+    at = payloadBuffers.size;
+    payloadBuffers.set(sab, at);
+  }
   return codec.POSTED_BUFFER + at;
 }
-// Errors name no buffer but the arena (the rest are pruned).
+// A message's payload, which names no buffer but the arena.
 const errorSabId = (sab) => (sab === ARENA ? 0 : -1);
 // Children's values: any buffer the pool gave every thread travels by id.
 function childSabId(sab) {
@@ -148,39 +153,52 @@ function childSabId(sab) {
 }
 let posts = 0;
 
-// The payload of a task's result. Throws what a getter of the value
-// throws as the fast path reads it.
+// The payload of a task's result; one that cannot be cloned (a getter
+// of the value that throws included) is an ERR_PENNY_TASK error's.
 function encodeResult(value) {
-  resultBuffers.length = 0;
+  payloadBuffers = null;
   const plan = codec.fastPlan([value]);
   let bytes;
   try {
     if (plan.bytes >= 0) {
       const buf = plan.bytes <= scratch.length ? scratch
         : Buffer.allocUnsafeSlow(plan.bytes);
-      bytes = buf.subarray(0, codec.fastWrite(plan, buf, 0, resultSabId));
+      bytes = buf.subarray(0, codec.fastWrite(plan, buf, 0, payloadSabId));
     } else {
-      bytes = codec.encode(codec.KIND.VALUE, plan.values[0], resultSabId);
+      bytes = codec.encode(codec.KIND.VALUE, plan.values[0], payloadSabId);
     }
   } catch (err) {
-    resultBuffers.length = 0;
+    payloadBuffers = null;
     if (!(err instanceof codec.NeedsPost)) {
-      return codec.encodeError(taskError(
-        `the task's result cannot be cloned: ${err?.message}`), errorSabId);
+      return errorPayload(taskError(
+        `the task's result cannot be cloned: ${err?.message}`));
     }
     // A bare SharedArrayBuffer, which only postMessage can share: the
-    // value goes that way (read again, as the plan left it).
+    // value goes that way (read again).
     return postResult({ value: plan.values[0] });
   }
-  if (resultBuffers.length === 0) return bytes;
-  // A copy of the bytes (not the scratch buffer under them), and the
-  // buffers they name, shared.
-  return postResult({ bytes: new Uint8Array(bytes),
-    buffers: resultBuffers.splice(0) });
+  return withBuffers(bytes);
 }
 
-// Posts `message` (the result as { value }, or { bytes, buffers }) on
-// this thread's port; returns the POSTED payload that names it.
+// The payload of what a task threw.
+function errorPayload(thrown) {
+  payloadBuffers = null;
+  return withBuffers(codec.encodeError(thrown, payloadSabId));
+}
+
+// `bytes` as they are, or, if they name buffers other than the arena,
+// posted with them (copied off any scratch buffer under them).
+function withBuffers(bytes) {
+  const buffers = payloadBuffers;
+  payloadBuffers = null;
+  if (buffers === null) return bytes;
+  return postResult({ bytes: new Uint8Array(bytes),
+    buffers: [...buffers.keys()] });
+}
+
+// Posts `message` (the result as { value }, or a payload as { bytes,
+// buffers }) on this thread's port; returns the POSTED payload that
+// names it.
 function postResult(message) {
   const id = ++posts;
   message.post = id;
@@ -227,8 +245,8 @@ function settleLater(promise) {
   pending = promise.then(
     (value) => (typeof value === 'number' || value === undefined
       ? value : encodeResult(value)),
-    (err) => codec.encodeError(err, errorSabId))
-    .catch((err) => codec.encodeError(err, errorSabId))
+    (err) => errorPayload(err))
+    .catch((err) => errorPayload(err))
     .then((out) => {
       binding.finish(out);
     });
@@ -280,11 +298,11 @@ function runner() {
       settleLater(Promise.resolve(result));
       return null;
     }
-    // A getter that throws as the result is read rejects the task with
-    // its error, as it does for an async task's result (settleLater).
+    // A result that cannot be cloned (a getter in it that throws, say)
+    // rejects with ERR_PENNY_TASK, as an async task's does (settleLater).
     return syncResult(result);
   } catch (err) {
-    return codec.encodeError(err, errorSabId);
+    return errorPayload(err);
   }
 }
 

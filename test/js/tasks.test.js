@@ -390,42 +390,73 @@ describe('JS tasks', function () {
       assert.equal(await pool.run('sameTwice', [twice, twice]), true);
     });
 
-    it('runs an element\'s getter once when the array is not all numbers, ' +
-       'and keeps the arrays that refer to each other so', async () => {
-      let reads = 0;
-      const counted = (arr) => {
-        Object.defineProperty(arr, 0, {
+    it('runs each getter once, in a structured clone\'s order, arrays ' +
+       'that refer to themselves and each other included', async () => {
+      // Each case makes its value afresh, counting its getters' calls.
+      const g = (arr, i, value, then = () => {}) => {
+        Object.defineProperty(arr, i, {
           enumerable: true,
-          get() { reads++; return 1; },
+          get() { reads++; then(); return value; },
         });
         return arr;
       };
-      // The fast path reads the getter, then gives up at 'x'.
-      const mixed = counted([0, 'x']);
-      assert.deepEqual(await pool.run('echo', [mixed]), [[1, 'x']]);
-      assert.equal(reads, 1);
-      // An array that holds itself, and one that holds the first.
+      let reads = 0;
+      const cases = {
+        'a getter, then a string': () => [g([0, 'x'], 0, 1)],
+        'an array within itself, deep down': () => {
+          const a = [0, {}];
+          a[1].back = a;
+          return [g(a, 0, 1)];
+        },
+        'an array within itself': () => {
+          const a = g([0, 'y'], 0, 1);
+          a.push(a, [a]);
+          return [a];
+        },
+        'arrays that hold each other': () => {
+          const first = g([0, 2], 0, 1);
+          const second = ['s', first, 3.5];
+          second.extra = 'kept';
+          return [first, second];
+        },
+        'a getter that changes what came before it': () => {
+          const o = { v: 'before' };
+          return [g([g([0], 0, 1), o, 0], 2, 3, () => { o.v = 'after'; })];
+        },
+        'a getter that redefines itself': () => {
+          const a = ['x'];
+          Object.defineProperty(a, 0, {
+            enumerable: true,
+            configurable: true,
+            get() {
+              reads++;
+              Object.defineProperty(a, 0, { value: 5 });
+              return 1;
+            },
+          });
+          return [a, 'z'];
+        },
+      };
+      for (const [what, make] of Object.entries(cases)) {
+        reads = 0;
+        const expected = structuredClone(make());
+        const cloneReads = reads;
+        reads = 0;
+        const got = await pool.run('echo', make());
+        assert.equal(reads, cloneReads, `${what}: getters run once`);
+        assert.deepEqual(got, expected, what);
+      }
       reads = 0;
-      const self = counted([0, 'y']);
-      self.push(self);
-      const first = counted([0, 2]);
-      const second = ['s', first, 3.5];
-      second.extra = 'kept';
-      const [a, b, c] = await pool.run('echo', [self, first, second]);
-      assert.equal(reads, 2);
-      assert.deepEqual([a[0], a[1], a[2] === a], [1, 'y', true]);
-      assert.deepEqual(b, [1, 2]);
-      assert.deepEqual([c[0], c[1] === b, c[2], c.extra], ['s', true, 3.5,
-        'kept']);
-      // Without a getter the arrays themselves go to the serializer.
-      const plain = [1, 'z'];
-      plain.push(plain);
-      const [p] = await pool.run('echo', [plain]);
-      assert.equal(p[2], p);
+      const [[a]] = [await pool.run('echo', cases['an array within ' +
+        'itself, deep down']())];
+      assert.equal(a[1].back, a, 'one array, not two');
+      const [first, second] = await pool.run('echo',
+        cases['arrays that hold each other']());
+      assert.equal(second[1], first);
     });
 
-    it('reads a result once; a getter that throws rejects with its error, ' +
-       'and the thread lives on', async () => {
+    it('reads a result once; a getter that throws rejects with ' +
+       'ERR_PENNY_TASK and its message, and the thread lives on', async () => {
       const one = new Pool({ threads: 1, tasks: BASIC });
       try {
         const before = await one.run('threadId');
@@ -435,7 +466,7 @@ describe('JS tasks', function () {
         assert.equal(n, 1);
         assert.ok(view.buffer instanceof SharedArrayBuffer);
         await assert.rejects(one.run('getterResult', ['always']),
-          { name: 'RangeError', message: 'read always' });
+          { code: 'ERR_PENNY_TASK', message: /cannot be cloned: read always/ });
         assert.equal(await one.run('threadId'), before,
           'the thread was not replaced');
       } finally {
@@ -587,6 +618,31 @@ describe('JS tasks', function () {
       }
       assert.equal(Atomics.load(v, 0), 9, 'the task\'s later write shows');
     });
+
+    it('shares a SharedArrayBuffer made in the task with what it throws',
+      async () => {
+        const one = new Pool({ threads: 1, tasks: BASIC });
+        try {
+          for (const kind of ['error', 'async']) {
+            await assert.rejects(one.run('throwShared', [kind]), (err) => {
+              assert.ok(err instanceof Error);
+              assert.equal(err.message, 'with a view');
+              assert.ok(err.view.buffer instanceof SharedArrayBuffer);
+              assert.equal(err.view[0], 3);
+              return true;
+            }, kind);
+          }
+          await assert.rejects(one.run('throwShared', ['object']), (err) => {
+            assert.equal(err.n, 1);
+            assert.equal(err.view[0], 3);
+            return true;
+          });
+          const s = one.stats();
+          assert.deepEqual([s.completed, s.failed], [0, 3]);
+        } finally {
+          await one.close();
+        }
+      });
 
     it('runs callbacks a task left behind', async () => {
       const v = pool.alloc(Int32Array, 1);
