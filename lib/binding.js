@@ -46,16 +46,24 @@ function load() {
   }
 }
 
+// The version of the binding's contract (src/addon/contract.h,
+// PENNY_CONTRACT_VERSION) that this lib/ was written against.
+const CONTRACT_VERSION = 1;
+
 // lib/ reads the binding's constants (binding.contract) when it loads: an
 // addon built from other sources than this lib/ is refused here, with what
-// to do, rather than failing later on a missing constant.
+// to do, rather than failing later on a missing or changed constant.
 function checked(binding) {
-  if (binding === null || typeof binding !== 'object' ||
-      typeof binding.contract !== 'object' || binding.contract === null) {
+  const contract = binding !== null && typeof binding === 'object'
+    ? binding.contract : undefined;
+  const version = contract !== null && typeof contract === 'object'
+    ? contract.version : undefined;
+  if (version !== CONTRACT_VERSION) {
     throw new Error('Penny\'s native addon does not match its JavaScript ' +
-      '(it has no binding.contract): it was built from other sources. ' +
-      'Rebuild it: `npx penny-build` in your project, or `npm run build` ' +
-      'in a checkout.');
+      `(its contract is ${typeof version === 'number' ? `version ${version}`
+        : 'unversioned'}, this JavaScript needs version ${
+        CONTRACT_VERSION}): it was built from other sources. Rebuild it: ` +
+      '`npx penny-build` in your project, or `npm run build` in a checkout.');
   }
   return binding;
 }

@@ -594,7 +594,7 @@ function encodeError(thrown, sabId) {
 }
 
 module.exports = {
-  KIND, NeedsPost, POSTED_BUFFER, encode, decode, posted, encodeError, fromRecord,
-  errorRecord, fastPlan, planBytes, fastWrite, fastRead, isSharedView,
-  viewCell, cellView, indexesOnly,
+  KIND, NeedsPost, POSTED_BUFFER, encode, decode, posted, encodeError,
+  fromRecord, errorRecord, fastPlan, planBytes, fastWrite, fastRead,
+  isSharedView, viewCell, cellView, indexesOnly,
 };

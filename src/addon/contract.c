@@ -131,7 +131,8 @@ static bool set_types(napi_env env, napi_value parent) {
 napi_value penny__contract(napi_env env) {
   napi_value contract;
   PENNY_NAPI_CALL(env, napi_create_object(env, &contract));
-  if (!set_constants(env, contract, "ring", ring_layout,
+  if (!penny__set_number(env, contract, "version", PENNY_CONTRACT_VERSION) ||
+      !set_constants(env, contract, "ring", ring_layout,
                      COUNT_(ring_layout)) ||
       !set_constants(env, contract, "completions", completion_layout,
                      COUNT_(completion_layout)) ||

@@ -12,6 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The contract's version, which lib/binding.js requires of the addon it
+ * loads (CONTRACT_VERSION there): one more at every change to this file,
+ * to what contract.c exports or to what the binding's functions take and
+ * return, so that an addon built from other sources is refused at once.
+ * test/js/contract.test.js notices an edit here or in contract.c that
+ * came without one. */
+#define PENNY_CONTRACT_VERSION 1
+
 /* ---- The submission ring. ---- */
 
 /* A SharedArrayBuffer of its own that lib/ keeps private, so no view a

@@ -5,7 +5,10 @@
 // consistent, and that the docs state the limits it defines.
 
 const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
+const { createHash } = require('node:crypto');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { contract } = require('../../lib/binding');
 const { ROOT } = require('./fixtures/common');
@@ -23,8 +26,50 @@ describe('binding.contract', () => {
     assertDeepFrozen(contract, 'contract');
     assert.deepEqual(Object.keys(contract).sort(),
       ['activity', 'completions', 'errors', 'jsTasks', 'limits', 'ring',
-        'status', 'types']);
+        'status', 'types', 'version']);
     assert.throws(() => { contract.ring.maxCells = 1; }, TypeError);
+  });
+
+  it('has a version that changes with contract.h and contract.c', () => {
+    // Edited one of them? Add one to PENNY_CONTRACT_VERSION (contract.h)
+    // and CONTRACT_VERSION (lib/binding.js), and record both here.
+    const pinned = { version: 1, sha256:
+      'f41593210b9e750dbd9d912201573a4dd735724f919098f881cd5ba87ace4ac9' };
+    const hash = createHash('sha256');
+    for (const file of ['contract.h', 'contract.c']) {
+      hash.update(fs.readFileSync(path.join(ROOT, 'src', 'addon', file),
+        'utf8').replace(/\r\n/g, '\n'));
+    }
+    assert.equal(contract.version, pinned.version);
+    assert.equal(hash.digest('hex'), pinned.sha256,
+      'the contract changed: bump its version (see above)');
+  });
+
+  it('refuses an addon built for another version, saying what to do', () => {
+    const fake = path.join(os.tmpdir(), `penny-fake-addon-${process.pid}.js`);
+    fs.writeFileSync(fake, 'module.exports = { contract: { version: 0 } };');
+    try {
+      const cases = [
+        [fake, /version 0, this JavaScript needs version 1/],
+        [path.join(ROOT, 'package.json'), /unversioned/],
+      ];
+      for (const [addon, says] of cases) {
+        let out = '';
+        try {
+          execFileSync(process.execPath, ['-e', 'require(".")'], {
+            cwd: ROOT, env: { ...process.env, PENNY_ADDON: addon },
+            stdio: 'pipe',
+          });
+        } catch (err) {
+          out = String(err.stderr);
+        }
+        assert.match(out, /does not match its JavaScript/);
+        assert.match(out, says);
+        assert.match(out, /npx penny-build/);
+      }
+    } finally {
+      fs.rmSync(fake, { force: true });
+    }
   });
 
   it('lays out a ring cell that holds its fields and arguments', () => {
