@@ -6,7 +6,7 @@
 // to own properties and patched methods on a user's signal.
 
 const { isProxy } = require('node:util').types;
-const { argError, describe } = require('./errors');
+const { argError, describe, thrownMessage } = require('./errors');
 
 const signalGetter = (name) =>
   Object.getOwnPropertyDescriptor(AbortSignal.prototype, name).get;
@@ -102,7 +102,7 @@ class Signals {
         addEventListener.call(signal, 'abort', e.listener, { once: true });
       } catch (err) {
         throw argError('options.signal does not take an abort listener: ' +
-          `${err?.message}`, { cause: err });
+          `${thrownMessage(err)}`, { cause: err });
       } finally {
         adding.delete(signal);
       }

@@ -14,7 +14,7 @@
 const binding = require('./binding');
 const { small } = require('./number');
 const {
-  argError, rangeError, kernelError, abortError, taskError,
+  argError, rangeError, kernelError, abortError, taskError, thrownMessage,
 } = require('./errors');
 
 const {
@@ -268,7 +268,8 @@ class Completions {
           error = kernelError(binding.message(this.#handle, slot));
         } else if (code === TASK_FAILED) {
           error = taskError(binding.message(this.#handle, slot));
-        } else if (code === CANCELLED && this.#outcome !== undefined) {
+        }
+        if (code === CANCELLED || code === FAILED || code === TASK_FAILED) {
           this.#discard(slot);
         }
         value = code === BIGINT ? bigAt(this.#bigs, k)
@@ -317,14 +318,15 @@ class Completions {
       if (code === PAYLOAD) this.countedAsCompleted++;
       const what = code === THROWN ? 'error' : 'result';
       return { error: taskError(`the task's ${what} cannot be read on ` +
-        `this thread: ${err?.message ?? String(err)}`) };
+        `this thread: ${thrownMessage(err)}`) };
     }
   }
 
-  // A JS task cancelled as it awaited a promise settles as cancelled,
-  // though it went on to return: its result is read and dropped, so that
-  // one its thread posted (codec.KIND.POSTED) does not stay on that
-  // thread's port, holding whatever buffers it shares.
+  // A JS task cancelled while it ran or awaited a promise settles as
+  // cancelled (or failed), though it went on to return: its result is read
+  // and dropped, so that one its thread posted (codec.KIND.POSTED) does
+  // not stay on that thread's port, holding whatever buffers it shares.
+  // A kernel has no payload.
   #discard(slot) {
     try {
       const bytes = this.#payload(slot);

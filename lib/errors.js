@@ -46,6 +46,37 @@ function describe(value) {
   return t === 'undefined' ? 'undefined' : `a ${t}`;
 }
 
+// What a thrown value says, for a message of Penny's, without running
+// user code: an error's own `message` (a data property that is a string),
+// a DOMException's (the engine's getter), a primitive as a string, else
+// what it is. A value thrown by a getter or a Proxy may be anything.
+function thrownMessage(thrown) {
+  if (thrown === null || (typeof thrown !== 'object' &&
+      typeof thrown !== 'function')) {
+    return typeof thrown === 'symbol' ? 'a symbol' : String(thrown);
+  }
+  if (isProxy(thrown)) return 'a Proxy';
+  const own = Object.getOwnPropertyDescriptor(thrown, 'message');
+  if (typeof own?.value === 'string') return own.value;
+  if (own === undefined && isDOMException(thrown)) return domMessage(thrown);
+  return describe(thrown);
+}
+const isDOMException = (v) => {
+  try {
+    domName.call(v);
+    return true;
+  } catch {
+    return false;
+  }
+};
+// (Where DOMException's name and message are no getters, they are own
+// data properties, and isDOMException is never asked.)
+const domName = Object.getOwnPropertyDescriptor(DOMException.prototype,
+  'name')?.get ?? (() => { throw new TypeError('no getter'); });
+const domMessageGet = Object.getOwnPropertyDescriptor(DOMException.prototype,
+  'message')?.get;
+const domMessage = (v) => domMessageGet.call(v);
+
 // Throws unless `value` is an integer from min to max: a TypeError when it
 // is not a number, a RangeError otherwise. `name` names it in the message.
 function checkInteger(name, value, min, max) {
@@ -65,5 +96,5 @@ const isArray = (value) => !isProxy(value) && Array.isArray(value);
 module.exports = {
   isArray, checkInteger,
   argError, rangeError, closedError, kernelError, abortError, describe,
-  taskError, terminatedError,
+  taskError, terminatedError, thrownMessage,
 };

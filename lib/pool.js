@@ -14,7 +14,7 @@ const { Heap } = require('./heap');
 const { builtinTable } = require('./kernels');
 const {
   argError, rangeError, closedError, checkInteger, describe, taskError,
-  terminatedError,
+  terminatedError, thrownMessage,
 } = require('./errors');
 const { viewInfo, TYPE_CLASSES } = require('./views');
 const { readArgs, readTaskArgs } = require('./args');
@@ -311,7 +311,7 @@ class Pool {
         // Simple values straight into an arena block; the rest through
         // V8's serializer, the only one to run user code (getters, Proxy
         // traps).
-        const { fastPlan, planBytes, encode, KIND, NeedsPost, fastWrite } =
+        const { fastPlan, planBytes, encode, KIND, isNeedsPost, fastWrite } =
           codec();
         const plan = fastPlan(list);
         const planned = planBytes(plan);
@@ -321,9 +321,9 @@ class Pool {
             bytes = encode(KIND.VALUE, plan.values, sabId);
           } catch (err) {
             throw taskError(`the arguments of '${name}' cannot be cloned: ${
-              err instanceof NeedsPost
+              isNeedsPost(err)
                 ? 'a SharedArrayBuffer must be passed as a view over it'
-                : err?.message}`);
+                : thrownMessage(err)}`);
           }
         }
         const size = bytes === null ? planned : bytes.length;

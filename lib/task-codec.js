@@ -103,7 +103,16 @@ function isSharedView(v) {
   }
 }
 
-class NeedsPost extends Error {}
+const needsPosts = new WeakSet();
+class NeedsPost extends Error {
+  constructor() {
+    super('a SharedArrayBuffer that only postMessage can share');
+    needsPosts.add(this);
+  }
+}
+// `err instanceof NeedsPost`, for anything a getter may have thrown
+// (instanceof would call a revoked Proxy's trap, and throw).
+const isNeedsPost = (err) => needsPosts.has(err);
 
 
 // sab -> its index in `ids` (the payload's buffer ids), adding its id
@@ -560,10 +569,10 @@ function fastRead(buf, at, sabOf) {
 
 // ---- Errors: records (lib/task-errors.js) as payloads. ----
 
-// True if `v` clones (with no SharedArrayBuffer to share).
-function clones(v) {
+// True if `v` clones, sharing only the SharedArrayBuffers sabId names.
+function clones(v, sabId) {
   try {
-    encode(KIND.VALUE, v, () => -1);
+    encode(KIND.VALUE, v, sabId);
     return true;
   } catch {
     return false;
@@ -579,9 +588,9 @@ function encodeError(thrown, sabId) {
     return encode(KIND.ERROR, rec, sabId);
   } catch { /* see below */ }
   if (rec.isError) {
-    errorRecords().prune(rec, clones);
+    errorRecords().prune(rec, (v) => clones(v, sabId));
     try {
-      return encode(KIND.ERROR, rec, () => -1);
+      return encode(KIND.ERROR, rec, sabId);
     } catch { /* see below */ }
   }
   let type = 'a value';
@@ -594,7 +603,7 @@ function encodeError(thrown, sabId) {
 }
 
 module.exports = {
-  KIND, NeedsPost, POSTED_BUFFER, encode, decode, posted, encodeError,
-  fromRecord, errorRecord, fastPlan, planBytes, fastWrite, fastRead,
-  isSharedView, viewCell, cellView, indexesOnly,
+  KIND, NeedsPost, isNeedsPost, POSTED_BUFFER, encode, decode, posted,
+  encodeError, fromRecord, errorRecord, fastPlan, planBytes, fastWrite,
+  fastRead, isSharedView, viewCell, cellView, indexesOnly,
 };

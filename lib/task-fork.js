@@ -25,7 +25,9 @@
 
 const binding = require('./binding');
 const codec = require('./task-codec');
-const { taskError, argError, checkInteger } = require('./errors');
+const {
+  taskError, argError, checkInteger, thrownMessage,
+} = require('./errors');
 
 // Array.isArray: inside a task every value is the task's own, so a Proxy
 // that traps is the task's own code running on its own thread.
@@ -81,7 +83,11 @@ function inTask(what) {
 // ---- Values. ----
 
 function encodeArgs(args, sabId = ctx.sabId) {
-  const plan = codec.fastPlan(args);
+  return encodePlan(codec.fastPlan(args), sabId);
+}
+
+// The payload of a plan of codec.fastPlan's.
+function encodePlan(plan, sabId) {
   if (plan.bytes >= 0) {
     const buf = Buffer.allocUnsafe(plan.bytes);
     return buf.subarray(0, codec.fastWrite(plan, buf, 0, sabId));
@@ -119,8 +125,9 @@ function childResult(v) {
   try {
     bytes = codec.encode(codec.KIND.VALUE, v, ctx.sabId);
   } catch (err) {
-    if (!(err instanceof codec.NeedsPost)) {
-      throw taskError(`a child's result cannot be cloned: ${err?.message}`);
+    if (!codec.isNeedsPost(err)) {
+      throw taskError(`a child's result cannot be cloned: ${
+        thrownMessage(err)}`);
     }
     return v; // its buffers are shared (and the rest clones)
   }
@@ -151,31 +158,35 @@ function decodeLocal(bytes, local) {
   return value;
 }
 
-// `args` as a child that runs here should see them: a copy if any is an
-// object, sharing SharedArrayBuffers, those made inside the task too. A
-// symbol, which no clone carries, fails here as it would on a thief.
+// `args` as a child that runs here should see them, each read once: a
+// copy if any is an object, sharing SharedArrayBuffers, those made inside
+// the task too. A symbol, which no clone carries, fails here as it would
+// on a thief.
 function ownCopy(args) {
-  for (let i = 0; i < args.length; i++) {
-    const v = args[i];
+  const n = args.length;
+  const values = new Array(n);
+  for (let i = 0; i < n; i++) values[i] = args[i];
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
     if (typeof v === 'symbol' || (v !== null && (typeof v === 'object' ||
         typeof v === 'function') && !codec.isSharedView(v))) {
       const local = [];
       let bytes;
       try {
-        bytes = encodeArgs(args, localIds(local));
+        bytes = encodeArgs(values, localIds(local));
       } catch (err) {
         // A bare SharedArrayBuffer: the child gets the values themselves
-        // (the encoding read all of them, and the rest clones).
-        if (!(err instanceof codec.NeedsPost)) {
+        // (the rest clones).
+        if (!codec.isNeedsPost(err)) {
           throw taskError(`a child's arguments cannot be cloned: ${
-            err?.message}`);
+            thrownMessage(err)}`);
         }
-        return args;
+        return values;
       }
       return decodeLocal(bytes, local);
     }
   }
-  return args;
+  return values;
 }
 
 // ---- Levels. ----
@@ -258,10 +269,11 @@ function runChildClosed(head, a, b) {
     }
     return codec.encode(codec.KIND.VALUE, plan.values[0], ctx.sabId);
   } catch (err) {
-    return codec.encodeError(taskError(err instanceof codec.NeedsPost
+    return codec.encodeError(taskError(codec.isNeedsPost(err)
       ? 'a child that ran on another thread returned a SharedArrayBuffer ' +
         'made inside the task, which only the pool\'s own buffers can be'
-      : `a child's result cannot be cloned: ${err?.message}`), ctx.sabId);
+      : `a child's result cannot be cloned: ${thrownMessage(err)}`),
+    ctx.sabId);
   }
 }
 
@@ -302,17 +314,20 @@ function push(id, fn, args) {
     mb[2] = b;
     pushed = binding.fork();
   } else {
+    // The list as read: a and b above, or each value now, once.
+    const plan = codec.fastPlan(n === 1 ? [a] : n === 2 ? [a, b] : args);
+    h.args = plan.values;
     const local = [];
     try {
-      h.bytes = encodeArgs(args, localIds(local));
+      h.bytes = encodePlan(plan, localIds(local));
     } catch (err) {
-      if (!(err instanceof codec.NeedsPost)) {
+      if (!codec.isNeedsPost(err)) {
         throw taskError(`a child's arguments cannot be cloned: ${
-          err?.message}`);
+          thrownMessage(err)}`);
       }
       // A bare SharedArrayBuffer, which only postMessage can share: the
-      // child runs here, now, with the values themselves (the encoding
-      // read all of them, and the rest clones).
+      // child runs here, now, with the values themselves (as read above;
+      // the rest clones).
       runHere(h);
       return h;
     }

@@ -16,7 +16,7 @@ const { statSync } = require('node:fs');
 const { isProxy } = require('node:util').types;
 const binding = require('./binding');
 const codec = require('./task-codec');
-const { taskError, argError } = require('./errors');
+const { taskError, argError, thrownMessage } = require('./errors');
 const fork = require('./task-fork');
 const { small } = require('./number');
 
@@ -169,9 +169,9 @@ function encodeResult(value) {
     }
   } catch (err) {
     payloadBuffers = null;
-    if (!(err instanceof codec.NeedsPost)) {
+    if (!codec.isNeedsPost(err)) {
       return errorPayload(taskError(
-        `the task's result cannot be cloned: ${err?.message}`));
+        `the task's result cannot be cloned: ${thrownMessage(err)}`));
     }
     // A bare SharedArrayBuffer, which only postMessage can share: the
     // value goes that way (read again).
@@ -206,7 +206,8 @@ function postResult(message) {
     PORT.postMessage(message);
   } catch (err) {
     return codec.encodeError(taskError(
-      `the task's result cannot be cloned: ${err?.message}`), errorSabId);
+      `the task's result cannot be cloned: ${thrownMessage(err)}`),
+    errorSabId);
   }
   return codec.posted(GEN, id);
 }

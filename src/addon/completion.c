@@ -93,10 +93,12 @@ static bool done_ring_push(pool_t *p, task_t *t) {
 void penny__task_done(penny_job_t *job, int status) {
   task_t *t = job->data;
   t->status = status;
-  /* A JS task awaiting its promise completes in finish() (jstask.c). */
-  if (t->deferred && status == 0)
+  /* A JS task awaiting its promise completes in finish() (jstask.c), also
+   * one cancelled before it returned the promise: its thread still holds
+   * the slot for finish(), so posting now would free the slot while that
+   * thread could still settle whatever task takes it next. */
+  if (t->deferred)
     return;
-  t->deferred = 0;
   penny__task_post(t);
 }
 

@@ -268,6 +268,15 @@ describe('fork-join in JS tasks', function () {
     }
   });
 
+  it('reads a child\'s arguments once, spawned or on either side of a join',
+    async () => {
+      for (const threads of [1, 2]) {
+        pool = new Pool({ threads, tasks: FORK });
+        assert.deepEqual(await pool.run('getterReads'), [1, 1, 1]);
+        await pool.terminate();
+      }
+    });
+
   it('parallelFor gives every range its own copy of object arguments',
     async () => {
       for (const threads of [1, 2]) {

@@ -455,6 +455,23 @@ describe('JS tasks', function () {
       assert.equal(second[1], first);
     });
 
+    it('a getter that throws something odd rejects with ERR_PENNY_TASK, ' +
+       'for arguments and results alike', async () => {
+      const { oddThrows } = require(BASIC);
+      for (const kind of ['symbol', 'symbolMessage', 'messageGetter',
+        'revoked', 'number']) {
+        for (const run of [() => pool.run('echo', [oddThrows(kind)]),
+          () => pool.run('oddThrows', [kind])]) {
+          await assert.rejects(run(), (err) => {
+            assert.equal(err.code, 'ERR_PENNY_TASK', kind);
+            assert.match(err.message, /cannot be cloned/, kind);
+            return true;
+          });
+        }
+      }
+      assert.equal(await pool.run('add', [1, 2]), 3);
+    });
+
     it('reads a result once; a getter that throws rejects with ' +
        'ERR_PENNY_TASK and its message, and the thread lives on', async () => {
       const one = new Pool({ threads: 1, tasks: BASIC });
@@ -629,6 +646,7 @@ describe('JS tasks', function () {
               assert.equal(err.message, 'with a view');
               assert.ok(err.view.buffer instanceof SharedArrayBuffer);
               assert.equal(err.view[0], 3);
+              assert.equal(err.fn, undefined, 'the function is left out');
               return true;
             }, kind);
           }
@@ -655,6 +673,27 @@ describe('JS tasks', function () {
   });
 
   describe('abort, close and terminate', () => {
+    it('an async task aborted before its first await settles no other ' +
+       'task', async () => {
+      const two = new Pool({ threads: 2, tasks: BASIC });
+      try {
+        await Promise.all([two.run('add', [1, 2]), two.run('add', [1, 2])]);
+        for (let i = 0; i < 2; i++) {
+          const ac = new AbortController();
+          const x = two.run('spinThenLater', ['X', 200, 300],
+            { signal: ac.signal });
+          setTimeout(() => ac.abort(), 50);
+          await assert.rejects(x, { name: 'AbortError' });
+          // Its slot, free again, goes to this task.
+          assert.equal(await two.run('spinThenLater', ['Y', 0, 600]), 'Y');
+        }
+        const s = two.stats();
+        assert.deepEqual([s.cancelled, s.completed], [2, 4]);
+      } finally {
+        await two.close();
+      }
+    });
+
     it('cancelled() tells a running task its signal aborted', async () => {
       const ac = new AbortController();
       const run = pool.run('spinUntilCancelled', [], { signal: ac.signal });
