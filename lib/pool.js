@@ -309,8 +309,7 @@ class Pool {
         keep ??= [];
         const sabId = this.#sabIds(keep);
         // Simple values straight into an arena block; the rest through
-        // V8's serializer, the only one to run user code (getters, Proxy
-        // traps).
+        // V8's serializer, the only one to run user code (getters).
         const { fastPlan, planBytes, encode, KIND, isNeedsPost, fastWrite } =
           codec();
         const plan = fastPlan(list);

@@ -32,7 +32,9 @@ const KIND = Object.freeze({
   // A thrown value, errors as an error record (below); the binding counts
   // such a task as failed.
   ERROR: require('./binding').contract.jsTasks.errorKind,
-  POSTED: 3,    // a result sent with postMessage instead: [3, gen, id]
+  // An outcome sent on the thread's port instead (as a value, or as a
+  // payload with the buffers it names): [3, gen, id].
+  POSTED: 3,
   FAST: 4,      // a list of simple values in our own format (below)
 });
 const HEADER = 8;
@@ -311,6 +313,11 @@ function posted(gen, id) {
 
 const { isProxy } = require('node:util').types;
 const { byteLength: utf8Length } = Buffer;
+// The engine's own, as this module found them: no method a user replaces
+// later runs on the fast path.
+const { apply } = Reflect;
+const { isWellFormed } = String.prototype;
+const NO_ARGS = Object.freeze([]);
 
 const T = { UNDEFINED: 0, NULL: 1, TRUE: 2, FALSE: 3, NUMBER: 4, STRING: 5,
   VIEW: 6, NUMBERS: 7 };
@@ -389,7 +396,7 @@ function fastPlan(list) {
       case 'boolean': case 'undefined': n += 1; break;
       case 'string':
         // UTF-8 cannot hold a lone surrogate; the serializer keeps it.
-        if (!v.isWellFormed()) return slow;
+        if (!apply(isWellFormed, v, NO_ARGS)) return slow;
         n += 5 + 3 * v.length;
         break;
       case 'object':

@@ -4,8 +4,9 @@
  * pushes its record on a lock-free stack, and wakes the loop thread: with
  * uv_async_send on Node (libuv coalesces), or, where the runtime's
  * uv_async is not libuv's (Bun, Deno), with a call of a thread-safe
- * function that the wake_pending flag coalesces the same way. The async callback takes them all, writes them into the
- * completion buffer shared with lib/ (its layout is in contract.h) and
+ * function that the wake_pending flag coalesces the same way. The async
+ * callback takes them all, writes them into the completion buffer shared
+ * with lib/ (its layout is in contract.h) and
  * calls lib/'s onComplete once per COMPLETION_BATCH tasks inside a
  * callback scope (napi_make_callback), which settles the promises in JS
  * and runs their continuations at once. Settling in JS instead of through

@@ -284,8 +284,8 @@ static napi_value make_int(napi_env env, int32_t v) {
 /* Lent thread: enter(id, index, resume, runner, notify, mailbox,
  * stackBudget) runs the worker loop on this thread as worker `index` of
  * pool `id`; a sync waiting for a stolen child runs other work only while
- * the thread has used less than stackBudget bytes of stack below here. Returns the
- * epoch to wait on when there is nothing to do (then enter again with
+ * the thread has used less than stackBudget bytes of stack below here.
+ * Returns the epoch to wait on when there is nothing to do (then enter again with
  * resume true), ENTER_LEFT when the thread left the core (its task
  * awaits a promise, or the thread is stopping; enter again with resume
  * false), ENTER_GONE once the pool is closed or gone, ENTER_BUSY if the
