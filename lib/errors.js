@@ -58,24 +58,27 @@ function thrownMessage(thrown) {
   if (isProxy(thrown)) return 'a Proxy';
   const own = Object.getOwnPropertyDescriptor(thrown, 'message');
   if (typeof own?.value === 'string') return own.value;
-  if (own === undefined && isDOMException(thrown)) return domMessage(thrown);
+  if (own === undefined) {
+    const message = domMessage(thrown);
+    if (message !== undefined) return message;
+  }
   return describe(thrown);
 }
-const isDOMException = (v) => {
+
+// A DOMException's message through the engine's own getter, or undefined
+// for anything else. (Where DOMException has no such getter, its message
+// is an own data property.) The getter is looked up at first use.
+let domMessageGet;
+function domMessage(v) {
+  domMessageGet ??= Object.getOwnPropertyDescriptor(DOMException.prototype,
+    'message')?.get ?? null;
+  if (domMessageGet === null) return undefined;
   try {
-    domName.call(v);
-    return true;
+    return domMessageGet.call(v);
   } catch {
-    return false;
+    return undefined; // not a DOMException
   }
-};
-// (Where DOMException's name and message are no getters, they are own
-// data properties, and isDOMException is never asked.)
-const domName = Object.getOwnPropertyDescriptor(DOMException.prototype,
-  'name')?.get ?? (() => { throw new TypeError('no getter'); });
-const domMessageGet = Object.getOwnPropertyDescriptor(DOMException.prototype,
-  'message')?.get;
-const domMessage = (v) => domMessageGet.call(v);
+}
 
 // Throws unless `value` is an integer from min to max: a TypeError when it
 // is not a number, a RangeError otherwise. `name` names it in the message.
