@@ -23,6 +23,7 @@ const { Copier } = require('./copies');
 const { readOptions } = require('./options');
 const { Ring, RING_BUFFER_BYTES } = require('./ring');
 const { Completions, Extra } = require('./completions');
+const { encodeCell, numbersOnly } = require('./task-args');
 // A task module's parts, loaded at first use: the threads (with
 // node:worker_threads) by the first pool given one, the codec by the
 // first arguments that do not ride in the ring cell (anything but one or
@@ -56,7 +57,6 @@ const unreachable = new FinalizationRegistry(([threads, i32, index]) => {
   threads.stop(i32, index);
 });
 const JS_ARGS = [0, 0, 0]; // a JS task's ring arguments, reused
-const VIEW_CELL = [0, 0];  // a view's two numbers (codec.viewCell), reused
 
 class Pool {
   #handle;
@@ -85,7 +85,7 @@ class Pool {
   #ringI32 = null;
   #epochIndex = 0;
   #terminated = null;   // terminate()'s promise
-  #arenaBuf = null;     // a Buffer over the arena, for task arguments
+  #cellPool = null;     // what lib/task-args.js needs of a task pool
 
   constructor(options = {}) {
     const { threads, arenaBytes, tasks: tasksOption } = readOptions(options);
@@ -125,7 +125,6 @@ class Pool {
     this.#ring = new Ring(handle, ring, ringStart, arena);
 
     if (spec !== null) {
-      this.#arenaBuf = Buffer.from(arena);
       this.#epochIndex = epoch.index =
         (ringStart + RING_LAYOUT.epochOffset) / 4;
       // Before the kernel table: a thread takes tens of milliseconds to
@@ -139,6 +138,8 @@ class Pool {
       }
       this.#threads.onBroken = threadsPart().brokenHandler(this.#tasks,
         handle);
+      this.#cellPool = { heap: this.#heap, arena, arenaBuf: Buffer.from(arena),
+        threads: this.#threads };
       // The threads hold the binding's pool, not this object: if this
       // becomes unreachable while idle, they stop, and the binding's pool
       // is collected after them.
@@ -211,18 +212,28 @@ class Pool {
 
   // No thread has loaded the module yet: the run waits for its names,
   // keeping the process alive as a pending task does, until they come or
-  // its signal aborts.
+  // its signal aborts. Its arguments are copied now, as they would be
+  // with the threads up, unless a kernel has the name too: the module
+  // decides which of the two runs, and a kernel reads them at dispatch.
   #waitForModule(name, list, signal) {
     const threads = this.#threads;
     // Until the promise exists an abort has nothing to reject; a run that
     // gets past it anyway finds its signal aborted in #dispatch.
     const wait = { abort() {} };
-    // Adding the abort listener may run user code (as in #submit).
-    const entry = signal === undefined ? undefined
-      : this.#waitSignals.watch(signal, wait);
+    let entry;
+    let cell = null;
     try {
+      // Adding the abort listener may run user code (as in #submit).
+      entry = signal === undefined ? undefined
+        : this.#waitSignals.watch(signal, wait);
       this.#recheck(signal, false);
+      if (!this.#kt.byName.has(name)) {
+        cell = encodeCell(name, list, this.#cellPool);
+        // Encoding ran user code (getters).
+        this.#recheck(signal, false);
+      }
     } catch (err) {
+      this.#dropCell(cell);
       if (entry !== undefined) this.#waitSignals.forget(entry, wait);
       throw err;
     }
@@ -240,28 +251,35 @@ class Pool {
     return new Promise((resolve, reject) => {
       wait.abort = () => {
         if (!waiting) return;
+        this.#dropCell(cell);
         stop();
         reject(entry.reason);
       };
       threads.ready.then(() => {
         if (!waiting) return undefined;
         stop();
-        if (this.#terminated !== null) throw terminatedError();
-        if (threads.broken) throw threads.loadError;
+        if (this.#terminated !== null || threads.broken) {
+          this.#dropCell(cell);
+          throw this.#terminated !== null ? terminatedError()
+            : threads.loadError;
+        }
         // Accepted before any close(): it runs even if one came since.
-        return this.#dispatch(name, list, signal, true);
+        return this.#dispatch(name, list, signal, true, cell);
       }).then(resolve, reject);
     });
   }
 
-  // `late`: a run accepted before close() that waited for the module.
-  #dispatch(name, list, signal, late) {
+  // `late`: a run accepted before close() that waited for the module;
+  // `cell`: its arguments, if it copied them then.
+  #dispatch(name, list, signal, late, cell = null) {
     const threads = this.#threads;
-    if (threads.loadError !== null) throw threads.loadError;
-    const isFunction = threads.exports.get(name);
+    const isFunction = threads.loadError === null
+      ? threads.exports.get(name) : undefined;
     if (isFunction === true) {
-      return this.#submitTask(name, list, signal, late);
+      return this.#submitTask(name, list, signal, late, cell);
     }
+    this.#dropCell(cell);
+    if (threads.loadError !== null) throw threads.loadError;
     if (isFunction === false) {
       throw taskError(`the task module's export '${name}' is not a function`);
     }
@@ -273,90 +291,41 @@ class Pool {
       'does not export it and no kernel has that name');
   }
 
-  // Queues a JS task: one or two numbers, or one view over a
-  // SharedArrayBuffer, ride in the ring cell itself, anything else as a
-  // payload in the arena (or a buffer of its own).
-  #submitTask(name, list, signal, late) {
-    const threads = this.#threads;
-    const fnId = threads.nameId(name);
-    let extra;
-    if (signal !== undefined) {
-      extra = new Extra(null);
-      extra.watch = this.#signals.watch(signal, extra);
-    }
+  // Queues a JS task, its arguments in the ring cell (lib/task-args.js):
+  // `cell`, if the run encoded them already, else read now.
+  #submitTask(name, list, signal, late, cell = null) {
+    const fnId = this.#threads.nameId(name);
     const tasks = this.#tasks;
+    let extra;
     let slot = -1;
-    let block = -1;
     try {
+      if (signal !== undefined) {
+        extra = new Extra(null);
+        extra.watch = this.#signals.watch(signal, extra);
+      }
       // Adding the abort listener may have run user code (as in #submit).
       this.#recheck(signal, late);
       let tag = list.length;
       let a = 0;
       let b = 0;
-      let keep = null;
-      if (tag === 1 && typeof list[0] !== 'number' &&
-          ArrayBuffer.isView(list[0]) &&
-          codec().viewCell(list[0], this.#sabIds(keep = []), VIEW_CELL)) {
-        tag = jsTasks.viewTag;
-        a = VIEW_CELL[0];
-        b = VIEW_CELL[1];
-        if (keep.length > 0) {
-          extra ??= new Extra(null);
-          extra.keep = keep;
-        }
-      } else if (tag > 2 || (tag >= 1 && typeof list[0] !== 'number') ||
-          (tag === 2 && typeof list[1] !== 'number')) {
-        keep ??= [];
-        const sabId = this.#sabIds(keep);
-        // Simple values straight into an arena block; the rest through
-        // V8's serializer, the only one to run user code (getters).
-        const { fastPlan, planBytes, encode, KIND, isNeedsPost, fastWrite } =
-          codec();
-        const plan = fastPlan(list);
-        const planned = planBytes(plan);
-        let bytes = null;
-        if (planned < 0) {
-          try {
-            bytes = encode(KIND.VALUE, plan.values, sabId);
-          } catch (err) {
-            throw taskError(`the arguments of '${name}' cannot be cloned: ${
-              isNeedsPost(err)
-                ? 'a SharedArrayBuffer must be passed as a view over it'
-                : thrownMessage(err)}`);
-          }
-        }
-        const size = bytes === null ? planned : bytes.length;
-        block = this.#heap.alloc(size);
-        let buf = this.#arenaBuf;
-        let at = block;
-        if (block >= 0) {
-          tag = 3;
-          a = block;
-        } else {
-          const own = new SharedArrayBuffer(size);
-          buf = Buffer.from(own);
-          at = 0;
-          keep.push(own);
-          tag = 4;
-          a = threads.sabId(own);
-        }
-        if (bytes === null) {
-          b = fastWrite(plan, buf, at, sabId);
-        } else {
-          buf.set(bytes, at);
-          b = bytes.length;
-        }
-        // Encoding ran user code (getters, toJSON-free but not trap-free):
-        // the pool or the signal may have changed under it.
-        this.#recheck(signal, late);
-        if (keep.length > 0 || block >= 0) {
-          extra ??= new Extra(null);
-          extra.keep = keep;
-          extra.block = block;
-        }
-      } else {
+      if (cell === null && numbersOnly(list)) {
         a = tag >= 1 ? list[0] : 0;
         b = tag === 2 ? list[1] : 0;
+      } else {
+        if (cell === null) {
+          cell = encodeCell(name, list, this.#cellPool);
+          // Encoding ran user code (getters): the pool or the signal may
+          // have changed under it.
+          this.#recheck(signal, late);
+        }
+        tag = cell.tag;
+        a = cell.a;
+        b = cell.b;
+        if (cell.keep !== null || cell.block >= 0) {
+          extra ??= new Extra(null);
+          extra.keep = cell.keep ?? undefined;
+          extra.block = cell.block;
+        }
       }
       slot = tasks.take();
       const head = fnId * TAGS + tag;
@@ -369,22 +338,16 @@ class Pool {
       }
     } catch (err) {
       if (slot >= 0) tasks.untake(slot);
-      if (block >= 0) this.#heap.release(block);
+      this.#dropCell(cell);
       if (extra?.watch !== undefined) this.#signals.forget(extra.watch, extra);
       throw err;
     }
     return tasks.add(slot, extra);
   }
 
-  // How a task's values name SharedArrayBuffers: the arena is 0, any
-  // other gets the threads' id for it and goes in `keep`, which holds it
-  // until the task completes.
-  #sabIds(keep) {
-    return (sab) => {
-      if (sab === this.#arena) return 0;
-      keep.push(sab);
-      return this.#threads.sabId(sab);
-    };
+  // Gives back the arena block of a cell that will not run.
+  #dropCell(cell) {
+    if (cell !== null && cell.block >= 0) this.#heap.release(cell.block);
   }
 
   // A JS task's payload (binding.payload) as { value } or { error }.

@@ -504,6 +504,31 @@ describe('JS tasks', function () {
       assert.deepEqual([...a], [0xff, 0xff, 0, 0]);
     });
 
+    it('copies its arguments at the call, also on a pool whose threads ' +
+       'have not loaded the module yet', async () => {
+      const fresh = new Pool({ threads: 2, tasks: BASIC });
+      try {
+        const o = { a: 1 };
+        const runs = [];
+        for (let i = 0; i < 3; i++) {
+          o.a = i;
+          runs.push(fresh.run('echo', [o, 'x']));
+        }
+        const arena = fresh.alloc(Float64Array, 4);
+        const aborted = new AbortController();
+        const gone = fresh.run('echo', [{ big: new Array(64).fill(1) }],
+          { signal: aborted.signal });
+        aborted.abort();
+        await assert.rejects(gone, { name: 'AbortError' });
+        const got = await Promise.all(runs);
+        assert.deepEqual(got.map(([v]) => v.a), [0, 1, 2]);
+        fresh.free(arena);
+        assert.equal(fresh.stats().heapUsed, 0, 'no block left behind');
+      } finally {
+        await fresh.close();
+      }
+    });
+
     it('reads its arguments once, at the call', async () => {
       let reads = 0;
       const args = new Proxy(['a', 'b'], {
