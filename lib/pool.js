@@ -215,6 +215,8 @@ class Pool {
   // its signal aborts. Its arguments are copied now, as they would be
   // with the threads up, unless a kernel has the name too: the module
   // decides which of the two runs, and a kernel reads them at dispatch.
+  // Arguments that cannot be copied reject the run only if the name turns
+  // out to be a task; otherwise it rejects as it would have anyway.
   #waitForModule(name, list, signal) {
     const threads = this.#threads;
     // Until the promise exists an abort has nothing to reject; a run that
@@ -228,7 +230,11 @@ class Pool {
         : this.#waitSignals.watch(signal, wait);
       this.#recheck(signal, false);
       if (!this.#kt.byName.has(name)) {
-        cell = encodeCell(name, list, this.#cellPool);
+        try {
+          cell = encodeCell(name, list, this.#cellPool);
+        } catch (err) {
+          cell = { error: err, block: -1 };
+        }
         // Encoding ran user code (getters).
         this.#recheck(signal, false);
       }
@@ -276,6 +282,7 @@ class Pool {
     const isFunction = threads.loadError === null
       ? threads.exports.get(name) : undefined;
     if (isFunction === true) {
+      if (cell?.error !== undefined) throw cell.error;
       return this.#submitTask(name, list, signal, late, cell);
     }
     this.#dropCell(cell);

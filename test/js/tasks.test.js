@@ -520,6 +520,12 @@ describe('JS tasks', function () {
           { signal: aborted.signal });
         aborted.abort();
         await assert.rejects(gone, { name: 'AbortError' });
+        // Arguments that cannot be copied, for names that are no task,
+        // reject as those names do.
+        await assert.rejects(fresh.run('nope', [() => 1]),
+          { code: 'ERR_PENNY_RANGE' });
+        await assert.rejects(fresh.run('notAFunction', [() => 1]),
+          { code: 'ERR_PENNY_TASK', message: /not a function/ });
         const got = await Promise.all(runs);
         assert.deepEqual(got.map(([v]) => v.a), [0, 1, 2]);
         fresh.free(arena);
