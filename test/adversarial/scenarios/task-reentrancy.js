@@ -21,10 +21,9 @@
 // serializer reaches too: the pool and the signal are checked again after
 // the arguments are serialized, so a close() or terminate() there rejects
 // the call with ERR_PENNY_CLOSED and an abort of its own signal with the
-// signal's reason. On a fresh pool the serializer runs once the module's
-// names arrive, after run() accepted the call: a close() there (like any
-// close() after run()) lets it finish, and a kernel run by name that
-// waited for the names likewise runs even if close() came after the call.
+// signal's reason. A fresh pool copies a JS task's arguments in the call
+// too, so the same holds there; a kernel run by name that waited for the
+// module's names runs even if close() came after the call.
 // README "Your own JavaScript": terminate() rejects every unfinished task
 // with ERR_PENNY_CLOSED, even an endless one. DESIGN.md §4: every promise
 // settles exactly once.
@@ -103,7 +102,7 @@ function act(c) {
     c.action.run(c);
   } finally {
     // A getter nested in an argument runs only while run() serializes
-    // the arguments: in the call, even when a fresh pool does that later.
+    // the arguments: in the call, on a fresh pool too.
     if (c.inCall || c.hook.serializer) {
       c.abortedInCall ||= !before[0] && c.ctrl.signal.aborted;
       c.terminatedInCall ||= !before[1] && c.terminateCalled;
@@ -132,10 +131,7 @@ function track(c, promise, label, expected, ctrl, hooked = false,
   const closedAtSubmit = hooked ? c.closedBeforeCall
     : c.closeCalled || c.terminateCalled;
   const rec = c.tracker.add(promise, `${c.name}: ${label}`, (r) => {
-    // A nested getter on a fresh pool runs after run() accepted the call
-    // (once the module's names arrived): a close() there lets it finish.
-    const closedBeforeAccepted = hooked && c.closedInCall &&
-      !(c.fresh && c.hook.serializer);
+    const closedBeforeAccepted = hooked && c.closedInCall;
     if (r.status === 'resolved') {
       if (expected === 'never') return `resolved with ${show(r.value)}`;
       if (closedAtSubmit) return 'resolved although run after close()';
@@ -445,11 +441,6 @@ async function pinned(s, heart) {
       if (action === 'abort') {
         if (r.status !== 'rejected' || r.value !== reason) {
           why = 'expected the signal\'s reason';
-        }
-      } else if (action === 'close' && fresh) {
-        // Accepted before close(): it runs.
-        if (r.status !== 'resolved' || r.value?.[0]?.a !== 1) {
-          why = 'expected [{ a: 1 }]';
         }
       } else if (r.status !== 'rejected' ||
           !isPennyError(r.value, ['ERR_PENNY_CLOSED'])) {
