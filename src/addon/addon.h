@@ -221,7 +221,10 @@ struct pool_s {
   const void *loop_thread;     /* penny__thread_marker() of that thread */
   bool has_prepare;            /* the runtime has uv_prepare_* */
   bool quiet;
-  task_t **deferred_by;
+  /* By worker index: the task its lent thread awaits (jstask.c), or
+   * NULL. Atomic: the thread sets its own entry outside the registry
+   * lock, under which finish() and vacate read them all. */
+  _Atomic(task_t *) *deferred_by;
   /* The JS-task kernel, at index JS_TASK_INDEX past the table; only a
    * task pool has it (kernel != NULL). */
   entry_t js_entry;

@@ -261,7 +261,10 @@ static void js_task_kernel(penny_worker_t *w, const penny_arg_t *args,
      * until then, and answer for the task in finish(). */
     tls_deferred_pool = lt->pool_id;
     tls_deferred_slot = t->slot;
-    t->pool->deferred_by[penny_worker_index(w)] = t;
+    /* Relaxed: finish() reads it on this thread, vacate after the thread
+     * has exited; the others only compare it with their own task. */
+    atomic_store_explicit(&t->pool->deferred_by[penny_worker_index(w)], t,
+                          memory_order_relaxed);
     penny_worker_leave(w);
   }
 }
@@ -405,8 +408,12 @@ napi_value penny__js_finish(napi_env env, napi_callback_info info) {
         if (atomic_load_explicit(&t->cancel_req, memory_order_relaxed))
           t->status = PENNY_ECANCELED;
         for (unsigned i = 0; i < penny_pool_threads(p->core); i++)
-          if (p->deferred_by[i] == t)
-            p->deferred_by[i] = NULL;
+          /* Relaxed: a compare with this thread's own task (see
+           * js_task_kernel). */
+          if (atomic_load_explicit(&p->deferred_by[i],
+                                   memory_order_relaxed) == t)
+            atomic_store_explicit(&p->deferred_by[i], NULL,
+                                  memory_order_relaxed);
         penny__task_post(t);
         done = true;
       }
@@ -453,8 +460,9 @@ int penny__lend_vacate(pool_t *p, unsigned index) {
   if (rc != 0)
     return rc;
   penny__mutex_lock(&registry_lock);
-  task_t *t = p->deferred_by[index];
-  p->deferred_by[index] = NULL;
+  /* Relaxed: the thread that set it has exited. */
+  task_t *t = atomic_exchange_explicit(&p->deferred_by[index], NULL,
+                                       memory_order_relaxed);
   if (t != NULL && t->deferred) {
     t->deferred = 0;
     js_task_failed(t, "the thread running the task exited before its "

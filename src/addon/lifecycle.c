@@ -291,7 +291,7 @@ napi_value penny__pool_create(napi_env env, const env_data_t *ed,
   opts.threads = cfg->threads;
   if (cfg->notify != NULL) {
     /* A task pool: its workers are Worker threads that lib/ starts. */
-    p->deferred_by = calloc(cfg->threads, sizeof(task_t *));
+    p->deferred_by = calloc(cfg->threads, sizeof(*p->deferred_by));
     if (p->deferred_by == NULL ||
         napi_create_reference(env, cfg->notify, 1, &p->notify_ref) !=
           napi_ok)
