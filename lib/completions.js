@@ -362,8 +362,12 @@ class Completions {
     return error;
   }
 
-  // Rejects every task in flight with `error` (terminate()): their
-  // completions, if any come, find no task.
+  // Rejects every task in flight with `error` (terminate(), or a module
+  // that no thread could load): their completions, if any come, find no
+  // task. A JS task's arguments block goes back to the heap: no thread
+  // reads it any more that matters (a terminated pool allocates no more,
+  // and a broken one never ran the task). A kernel's copies stay out, as
+  // a running kernel may still write them.
   rejectAll(error, idle = false) {
     const resolves = this.#resolves;
     for (let slot = 0; slot < resolves.length; slot++) {
@@ -372,6 +376,10 @@ class Completions {
       resolves[slot] = undefined;
       const extra = this.#extras[slot];
       this.#extras[slot] = undefined;
+      if (extra !== undefined && extra.block >= 0) {
+        this.#heap.release(extra.block);
+        extra.block = -1;
+      }
       if (extra?.watch !== undefined) this.#signals.forget(extra.watch, extra);
       resolve(new Rejection(error));
     }
