@@ -315,6 +315,8 @@ class Pool {
       let tag = list.length;
       let a = 0;
       let b = 0;
+      // Numbers as encodeCell has them, made here without a Cell: this is
+      // the path of every tiny task.
       if (cell === null && numbersOnly(list)) {
         a = tag >= 1 ? list[0] : 0;
         b = tag === 2 ? list[1] : 0;
